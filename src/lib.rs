@@ -4,6 +4,21 @@
 //! See ARCHITECTURE.md for the code map; every module names the file of the
 //! original it plays.
 
+pub mod client;
 pub mod conf;
+pub mod conn;
+pub mod core;
+pub mod daemon;
 pub mod hashkit;
+pub mod logging;
+pub mod mbuf;
+pub mod msg;
+pub mod options;
 pub mod proto;
+pub mod proxy;
+pub mod request;
+pub mod server;
+pub mod signal;
+
+/// Version string printed by `-V`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

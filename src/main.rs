@@ -1,1 +1,189 @@
-fn main() {}
+//! The `dynomite` binary (dynomite.c): options, config, daemon, pid file,
+//! then the event loop.
+
+use std::process::exit;
+
+use dynomite::conf::{Conf, DataStore, Endpoint};
+use dynomite::conn::ConnKind;
+use dynomite::core::Context;
+use dynomite::signal::Signals;
+use dynomite::{logging, options, proxy, VERSION};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let opts = match options::parse(&args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("{msg}");
+            eprint!("{}", options::usage());
+            exit(1);
+        }
+    };
+    for w in &opts.warnings {
+        eprintln!("{w}");
+    }
+    if opts.help || opts.version || opts.describe_stats {
+        eprintln!("This is dynomite-{VERSION}");
+        eprintln!();
+        if opts.help {
+            eprint!("{}", options::usage());
+        }
+        exit(0);
+    }
+    if opts.test_conf {
+        match Conf::load(&opts.conf_file) {
+            Ok(conf) => {
+                for w in &conf.warnings {
+                    eprintln!("dynomite: warning: {w}");
+                }
+                eprintln!("dynomite: configuration file '{}' syntax is valid", opts.conf_file);
+                exit(0);
+            }
+            Err(e) => {
+                eprintln!("dynomite: {e}");
+                eprintln!("dynomite: configuration file '{}' syntax is invalid", opts.conf_file);
+                exit(1);
+            }
+        }
+    }
+    exit(run(opts));
+}
+
+/// Starts the node; returns the exit status.
+fn run(opts: options::Options) -> i32 {
+    // Configuration first, so that `-d` with a bad file fails in the foreground.
+    let mut conf = match Conf::load(&opts.conf_file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dynomite: {e}");
+            eprintln!("dynomite: configuration file '{}' syntax is invalid", opts.conf_file);
+            return 1;
+        }
+    };
+    if conf.pool.data_store == DataStore::Memcache {
+        eprintln!(
+            "dynomite: configuration file '{}': data_store 1 (memcached) is not served by this version yet",
+            opts.conf_file
+        );
+        return 1;
+    }
+    apply_stats_options(&opts, &mut conf);
+    if let Err(e) = logging::init(opts.verbosity as usize, opts.output.as_deref()) {
+        eprintln!("opening log file '{}' failed: {}", opts.output.as_deref().unwrap_or("-"), e);
+        return 1;
+    }
+    raise_nofile_limit();
+    let pool = &conf.pool;
+    let listener = match proxy::bind(&pool.listen, pool.backlog) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("bind on '{}' failed: {}", proxy::endpoint_name(&pool.listen), e);
+            eprintln!("dynomite: bind on '{}' failed: {}", proxy::endpoint_name(&pool.listen), e);
+            return 1;
+        }
+    };
+    if opts.daemonize {
+        if let Err(e) = dynomite::daemon::daemonize(opts.output.is_some()) {
+            eprintln!("dynomite: daemonize failed: {e}");
+            return 1;
+        }
+    }
+    let pid_file = opts.pid_file.clone();
+    if let Some(p) = &pid_file {
+        if let Err(e) = std::fs::write(p, std::process::id().to_string()) {
+            log::error!("opening pid file '{p}' failed: {e}");
+            eprintln!("opening pid file '{p}' failed: {e}");
+            return 1;
+        }
+    }
+    let status = serve(&opts, &conf, listener);
+    if let Some(p) = &pid_file {
+        if let Err(e) = std::fs::remove_file(p) {
+            log::error!("unlink of pid file '{p}' failed, ignored: {e}");
+        }
+    }
+    if let Endpoint::Unix(path) = &conf.pool.listen {
+        let _ = std::fs::remove_file(path);
+    }
+    logging::always("done, rabbit done");
+    status
+}
+
+fn serve(opts: &options::Options, conf: &Conf, listener: dynomite::conn::Sock) -> i32 {
+    let pool = &conf.pool;
+    let mbuf_size = conf.mbuf_size_or(opts.mbuf_size);
+    let max_msgs = conf.max_msgs_or(opts.max_msgs);
+    logging::always(&format!(
+        "dynomite-{} started on pid {} (pool '{}', mbuf_size {}, max_msgs {})",
+        VERSION,
+        std::process::id(),
+        pool.name,
+        mbuf_size,
+        max_msgs
+    ));
+    for w in &conf.warnings {
+        log::warn!("{w}");
+    }
+    let mut ctx = match Context::new(pool, mbuf_size, max_msgs) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("event loop setup failed: {e}");
+            return 1;
+        }
+    };
+    match Signals::install() {
+        Ok(s) => {
+            if let Err(e) = ctx.set_signals(s) {
+                log::error!("signal pipe setup failed: {e}");
+                return 1;
+            }
+        }
+        Err(e) => {
+            log::error!("signal setup failed: {e}");
+            return 1;
+        }
+    }
+    let name = proxy::endpoint_name(&pool.listen);
+    if let Err(e) = ctx.add_listener(listener, ConnKind::Proxy, name.clone()) {
+        log::error!("listening on {name} failed: {e}");
+        return 1;
+    }
+    log::info!("p listening on {name} for clients, {} datastore(s)", pool.servers.len());
+    match ctx.run() {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// `-s`, `-a` and `-i` override `stats_listen` and `stats_interval`.
+fn apply_stats_options(opts: &options::Options, conf: &mut Conf) {
+    let pool = &mut conf.pool;
+    if let Some(i) = opts.stats_interval {
+        pool.stats_interval_ms = i;
+    }
+    if opts.stats_port.is_none() && opts.stats_addr.is_none() {
+        return;
+    }
+    let (host, port) = match &pool.stats_listen {
+        Endpoint::Tcp { host, port, .. } => (host.clone(), *port),
+        Endpoint::Unix(_) => ("0.0.0.0".to_string(), 22222),
+    };
+    let host = opts.stats_addr.clone().unwrap_or(host);
+    let port = opts.stats_port.unwrap_or(port);
+    if let Ok(e) = Endpoint::parse_listen(&format!("{host}:{port}")) {
+        pool.stats_listen = e;
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit: every client and
+/// datastore connection is a descriptor.
+fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit read and write the rlimit struct we own.
+    unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        }
+    }
+}

@@ -57,3 +57,73 @@ impl RspParser {
         Parse::Error("not implemented")
     }
 }
+
+/// Where a command goes (stub; replaced by the full table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Key,
+    LocalRackOwner,
+    Local,
+    AllNodes,
+    Eval,
+    Proxy,
+    Unsupported,
+}
+
+/// Multi-key commands that are split per owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Multi {
+    None,
+    Mget,
+    Del,
+    Exists,
+    Mset,
+    Unlink,
+    Touch,
+}
+
+/// One command of the table.
+#[derive(Debug)]
+pub struct Command {
+    pub name: &'static str,
+    pub arity: i32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub key_step: i32,
+    pub write: bool,
+    pub route: Route,
+    pub multi: Multi,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub String);
+
+/// Looks a command up.
+pub fn lookup(_name: &[u8], _sub: Option<&[u8]>) -> Result<&'static Command, CmdError> {
+    Err(CmdError("ERR unknown command".into()))
+}
+
+/// Arity check.
+pub fn check_arity(cmd: &Command, nargs: usize) -> bool {
+    if cmd.arity >= 0 {
+        nargs == cmd.arity as usize
+    } else {
+        nargs >= (-cmd.arity) as usize
+    }
+}
+
+/// Makes text safe for an error reply (no CR/LF).
+pub fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect()
+}
+
+/// Wrong number of arguments.
+pub fn error_arity(cmd: &Command) -> String {
+    format!("ERR wrong number of arguments for '{}' command", cmd.name)
+}
+
+/// A command the proxy does not carry.
+pub fn error_unsupported(cmd: &Command) -> String {
+    format!("ERR unsupported command '{}'", cmd.name)
+}

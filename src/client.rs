@@ -1,0 +1,233 @@
+//! Client connections (dyn_client.c): read requests, hand them to routing,
+//! write replies back strictly in request order.
+//!
+//! ```text
+//!  recv ─► parse ─► omsg_q.push(req) ─► request routing (request.rs)
+//!                                            │
+//!  send ◄─ writev of every reply ready at the head of omsg_q
+//! ```
+//!
+//! A framing error is answered with an error reply after the replies already
+//! owed, then the connection closes; a bad command is answered and the
+//! connection goes on.
+
+use std::io;
+
+use log::{debug, warn};
+
+use crate::conn::ConnState;
+use crate::core::Context;
+use crate::msg::{ConnId, MsgKind};
+use crate::proto::Parse;
+use crate::server::IOV_MAX;
+
+/// Most requests one client may have outstanding; past it the client is
+/// paused until replies drain (the original closed it at 20000).
+pub const CLIENT_PENDING_MAX: usize = 20_000;
+
+impl Context {
+    /// Readable event on a client.
+    pub fn client_recv(&mut self, cid: ConnId) {
+        if self.conns[cid.0].state != ConnState::Connected {
+            return;
+        }
+        match self.conn_read(cid, true) {
+            Ok(false) => {}
+            Ok(true) => self.client_eof(cid),
+            Err(e) => {
+                if e.kind() == io::ErrorKind::ConnectionReset {
+                    debug!("c {} reset by peer", cid.0);
+                } else {
+                    warn!("c {} read failed: {}", cid.0, e);
+                }
+                self.close_conn(cid);
+            }
+        }
+    }
+
+    /// The client shut its sending side: drop any unfinished request, write
+    /// what is owed, then close.
+    fn client_eof(&mut self, cid: ConnId) {
+        let c = &mut self.conns[cid.0];
+        debug!("c {} eof with {} replies owed", cid.0, c.omsg_q.len());
+        c.state = ConnState::Eof;
+        c.no_more_input = true;
+        if let Some(m) = c.rmsg.take() {
+            self.msgs.put(&mut self.mbufs, m);
+        }
+        c.req_parser = Default::default();
+        if self.conns[cid.0].omsg_q.is_empty() {
+            self.close_conn(cid);
+        } else {
+            self.schedule_flush(cid);
+        }
+    }
+
+    /// Parses buffered bytes into requests and routes each one.
+    pub fn client_parse(&mut self, cid: ConnId) {
+        loop {
+            let c = &mut self.conns[cid.0];
+            if c.no_more_input || !c.is_active() {
+                return;
+            }
+            let Some(buf) = c.rbuf else { return };
+            let filled = self.mbufs.filled(buf);
+            if c.rpos >= filled {
+                return;
+            }
+            if c.omsg_q.len() >= CLIENT_PENDING_MAX {
+                // Too much outstanding: pause until replies are written.
+                if !c.blocked {
+                    c.blocked = true;
+                    self.blocked.push(cid);
+                }
+                return;
+            }
+            let rmid = match c.rmsg {
+                Some(m) => m,
+                None => {
+                    if self.msgs.exhausted() {
+                        c.blocked = true;
+                        self.blocked.push(cid);
+                        return;
+                    }
+                    let m = self.msgs.get(MsgKind::Request);
+                    c.rmsg = Some(m);
+                    m
+                }
+            };
+            let chunk = self.mbufs.range(buf, c.rpos, filled);
+            let res = c.req_parser.parse(chunk, &mut self.msgs[rmid].req);
+            let start = c.rpos;
+            match res {
+                Parse::Again => {
+                    c.rpos = filled;
+                    self.msg_add_range(rmid, buf, start, filled);
+                }
+                Parse::Done(k) => {
+                    c.rpos = start + k;
+                    c.rmsg = None;
+                    self.msg_add_range(rmid, buf, start, start + k);
+                    self.client_request(cid, rmid);
+                }
+                Parse::Error(text) => {
+                    debug!("c {} protocol error: {}", cid.0, text);
+                    c.rpos = filled;
+                    c.rmsg = None;
+                    c.no_more_input = true;
+                    // The unfinished request becomes the carrier of the error
+                    // reply, queued behind the replies already owed.
+                    let m = &mut self.msgs[rmid];
+                    m.owner = Some(cid);
+                    m.in_client = true;
+                    m.close_after = true;
+                    self.conns[cid.0].omsg_q.push_back(rmid);
+                    self.reply_error(rmid, text);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes every reply ready at the head of the queue with one writev.
+    pub fn client_send(&mut self, cid: ConnId) {
+        loop {
+            let c = &self.conns[cid.0];
+            let mut iov = Vec::with_capacity(16);
+            let mut skip = c.send_off;
+            'outer: for &req in c.omsg_q.iter() {
+                let m = &self.msgs[req];
+                if !m.done {
+                    break;
+                }
+                let rsp = m.peer.expect("a done request has a reply");
+                for s in self.msgs[rsp].segs.iter() {
+                    let b = self.mbufs.bytes(*s);
+                    if skip >= b.len() as u64 {
+                        skip -= b.len() as u64;
+                        continue;
+                    }
+                    iov.push(io::IoSlice::new(&b[skip as usize..]));
+                    skip = 0;
+                    if iov.len() >= IOV_MAX {
+                        break 'outer;
+                    }
+                }
+            }
+            if iov.is_empty() {
+                drop(iov);
+                // Nothing to write (or only empty replies): pop what is done.
+                self.client_sent(cid, 0);
+                if self.conns[cid.0].state != ConnState::Closing {
+                    self.set_write_interest(cid, false);
+                }
+                return;
+            }
+            let res = self.conns[cid.0].sock.write_vectored(&iov);
+            drop(iov);
+            match res {
+                Ok(n) => {
+                    self.client_sent(cid, n as u64);
+                    if self.conns[cid.0].state == ConnState::Closing {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.set_write_interest(cid, true);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!("c {} write failed: {}", cid.0, e);
+                    self.close_conn(cid);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Releases the requests whose replies were written completely.
+    fn client_sent(&mut self, cid: ConnId, n: u64) {
+        let mut n = n + self.conns[cid.0].send_off;
+        let mut close = false;
+        loop {
+            let c = &mut self.conns[cid.0];
+            let Some(&req) = c.omsg_q.front() else { break };
+            let m = &self.msgs[req];
+            if !m.done {
+                break;
+            }
+            let len = self.msgs[m.peer.expect("done")].mlen;
+            if n < len {
+                break;
+            }
+            n -= len;
+            c.omsg_q.pop_front();
+            let m = &mut self.msgs[req];
+            m.in_client = false;
+            close |= m.close_after;
+            self.try_free(req);
+            if close {
+                break;
+            }
+        }
+        let c = &mut self.conns[cid.0];
+        c.send_off = n;
+        let drained = c.omsg_q.is_empty();
+        if close || (drained && c.state == ConnState::Eof) {
+            self.close_conn(cid);
+        }
+    }
+
+    /// A client closed: its requests are released; those still at a server
+    /// are marked so that their replies are dropped.
+    pub fn client_closed(&mut self, cid: ConnId) {
+        let reqs: Vec<_> = self.conns[cid.0].omsg_q.drain(..).collect();
+        for req in reqs {
+            let m = &mut self.msgs[req];
+            m.in_client = false;
+            m.swallow = true;
+            self.try_free(req);
+        }
+    }
+}

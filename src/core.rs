@@ -1,0 +1,403 @@
+//! The event loop (dyn_core.c): one thread, one mio `Poll`, one `Context` that
+//! owns every connection, message and chunk.
+//!
+//! ```text
+//!  loop {
+//!      poll(timeout = next timer)          // epoll, edge-triggered
+//!      for each event: dispatch by ConnKind ── recv/send handlers
+//!      expire timers (request timeouts, reconnects)
+//!      resume clients paused by backpressure
+//!      flush: one writev per connection with output pending
+//!      reap: free the slab entries of connections closed this turn
+//!  }
+//! ```
+//!
+//! Handlers never close a connection under the dispatcher's feet: they call
+//! `close_conn`, which fails or releases the connection's messages at once and
+//! leaves the slab entry (state `Closing`) for `reap`, so that a token seen
+//! later in the same event batch still names a dead connection, not a new one.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::conf::{Consistency, PoolConf};
+use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::mbuf::MbufPool;
+use crate::msg::{ConnId, MsgId, MsgPool};
+use crate::server::Server;
+use crate::signal::{SignalAction, Signals};
+
+/// Token of the signal pipe; connection tokens are slab keys.
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Most events taken from one poll.
+const EVENTS_MAX: usize = 1024;
+/// Longest sleep of the loop when no timer is due.
+const POLL_MAX: Duration = Duration::from_millis(1000);
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// A request's deadline (message index and unique id).
+    Request(MsgId, u64),
+    /// Reconnect a datastore connection slot.
+    Reconnect { server: usize, proto: usize, slot: usize },
+    /// Retry accepting after running out of descriptors.
+    Accept(ConnId),
+}
+
+/// Node-wide settings the handlers read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub timeout: Duration,
+    pub server_retry_timeout: Duration,
+    pub server_failure_limit: u32,
+    pub auto_eject_hosts: bool,
+    pub preconnect: bool,
+    pub datastore_connections: usize,
+    pub read_consistency: Consistency,
+    pub write_consistency: Consistency,
+    pub hash: crate::hashkit::HashKind,
+    pub hash_tag: Option<[u8; 2]>,
+}
+
+/// The one owner of all state.
+pub struct Context {
+    pub poll: Poll,
+    pub conns: Slab<Conn>,
+    pub msgs: MsgPool,
+    pub mbufs: MbufPool,
+    pub servers: Vec<Server>,
+    pub settings: Settings,
+    /// Timers by deadline; stale entries are skipped when they fire.
+    pub timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Connections with output to write this turn.
+    pub flush: Vec<ConnId>,
+    /// Clients paused by backpressure.
+    pub blocked: Vec<ConnId>,
+    /// Connections closed this turn, freed by `reap`.
+    pub closed: Vec<ConnId>,
+    /// Next client id (CLIENT ID).
+    pub next_client_id: u64,
+    signals: Option<Signals>,
+    shutdown: bool,
+}
+
+impl Context {
+    /// Builds the context for one pool; listeners are bound by the caller.
+    pub fn new(pool: &PoolConf, mbuf_size: usize, max_msgs: usize) -> io::Result<Context> {
+        let settings = Settings {
+            timeout: Duration::from_millis(pool.timeout_ms),
+            server_retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms.max(1)),
+            server_failure_limit: pool.server_failure_limit.max(1),
+            auto_eject_hosts: pool.auto_eject_hosts,
+            preconnect: pool.preconnect,
+            datastore_connections: pool.datastore_connections.max(1) as usize,
+            read_consistency: pool.read_consistency,
+            write_consistency: pool.write_consistency,
+            hash: pool.hash,
+            hash_tag: pool.hash_tag,
+        };
+        let servers = pool
+            .servers
+            .iter()
+            .map(|s| Server::new(s.clone(), settings.datastore_connections))
+            .collect();
+        Ok(Context {
+            poll: Poll::new()?,
+            conns: Slab::new(),
+            msgs: MsgPool::new(max_msgs),
+            mbufs: MbufPool::new(mbuf_size, max_msgs),
+            servers,
+            settings,
+            timers: BinaryHeap::new(),
+            flush: Vec::new(),
+            blocked: Vec::new(),
+            closed: Vec::new(),
+            next_client_id: 1,
+            signals: None,
+            shutdown: false,
+        })
+    }
+
+    /// Registers the signal pipe with the loop.
+    pub fn set_signals(&mut self, mut signals: Signals) -> io::Result<()> {
+        self.poll.registry().register(signals.source(), SIGNAL_TOKEN, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Adds a connection to the slab and registers it for reading.
+    pub fn add_conn(&mut self, mut conn: Conn, interest: Interest) -> io::Result<ConnId> {
+        let entry = self.conns.vacant_entry();
+        let id = entry.key();
+        self.poll.registry().register(conn.sock.source(), Token(id), interest)?;
+        conn.want_write = interest.is_writable();
+        entry.insert(conn);
+        Ok(ConnId(id))
+    }
+
+    /// Arms a timer.
+    pub fn add_timer(&mut self, at: Instant, t: Timer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    /// Asks for `cid`'s output to be written at the end of this turn.
+    pub fn schedule_flush(&mut self, cid: ConnId) {
+        if let Some(c) = self.conns.get_mut(cid.0) {
+            if !c.in_flush && c.is_active() {
+                c.in_flush = true;
+                self.flush.push(cid);
+            }
+        }
+    }
+
+    /// Turns WRITABLE interest on or off.
+    pub fn set_write_interest(&mut self, cid: ConnId, on: bool) {
+        let c = &mut self.conns[cid.0];
+        if c.want_write == on || c.state == ConnState::Closing {
+            return;
+        }
+        let interest = if on { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        if let Err(e) = self.poll.registry().reregister(c.sock.source(), Token(cid.0), interest) {
+            warn!("{} {} reregister failed: {}", c.kind.tag(), cid.0, e);
+        }
+        c.want_write = on;
+    }
+
+    /// Runs the loop until a shutdown signal.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.preconnect();
+        let mut events = Events::with_capacity(EVENTS_MAX);
+        while !self.shutdown {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                error!("event loop failed: {e}");
+                return Err(e);
+            }
+            for ev in events.iter() {
+                if ev.token() == SIGNAL_TOKEN {
+                    self.handle_signals();
+                    continue;
+                }
+                self.dispatch(ConnId(ev.token().0), ev);
+            }
+            self.expire_timers();
+            self.resume_blocked();
+            self.flush_all();
+            self.reap();
+            #[cfg(debug_assertions)]
+            self.check_invariants();
+        }
+        info!("shutting down");
+        Ok(())
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        match self.timers.peek() {
+            Some(Reverse((at, _))) => at.saturating_duration_since(Instant::now()).min(POLL_MAX),
+            None => POLL_MAX,
+        }
+    }
+
+    fn handle_signals(&mut self) {
+        let Some(sig) = self.signals.as_mut() else { return };
+        for action in sig.drain() {
+            match action {
+                SignalAction::Shutdown => self.shutdown = true,
+                SignalAction::Other => {}
+            }
+        }
+    }
+
+    /// Routes one event to the handler of the connection's kind.
+    fn dispatch(&mut self, cid: ConnId, ev: &mio::event::Event) {
+        let Some(c) = self.conns.get(cid.0) else { return };
+        if c.state == ConnState::Closing {
+            return;
+        }
+        match c.kind {
+            ConnKind::Proxy => self.proxy_accept(cid),
+            ConnKind::Client => {
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.client_recv(cid);
+                }
+                if ev.is_writable() {
+                    self.schedule_flush(cid);
+                }
+            }
+            ConnKind::Server => {
+                if c.state == ConnState::Connecting {
+                    self.server_connecting(cid);
+                    if !self.conns.get(cid.0).is_some_and(|c| c.state == ConnState::Connected) {
+                        return;
+                    }
+                }
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.server_recv(cid);
+                }
+                if ev.is_writable() {
+                    self.schedule_flush(cid);
+                }
+            }
+            ConnKind::DnodeProxy | ConnKind::DnodeClient | ConnKind::DnodePeer => {
+                // Peer connections arrive with the cluster; nothing opens them yet.
+                warn!("{} {} unexpected event on a peer connection", c.kind.tag(), cid.0);
+                self.close_conn(cid);
+            }
+        }
+    }
+
+    fn expire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Reverse((_, t)) = self.timers.pop().expect("peeked");
+            match t {
+                Timer::Request(mid, uid) => self.request_timed_out(mid, uid),
+                Timer::Reconnect { server, proto, slot } => self.server_reconnect(server, proto, slot),
+                Timer::Accept(cid) => self.proxy_accept(cid),
+            }
+        }
+    }
+
+    /// Resumes reading from clients paused by backpressure once the pools have
+    /// room again.
+    fn resume_blocked(&mut self) {
+        if self.blocked.is_empty() || self.msgs.exhausted() || self.mbufs.exhausted() {
+            return;
+        }
+        let blocked = std::mem::take(&mut self.blocked);
+        for cid in blocked {
+            if let Some(c) = self.conns.get_mut(cid.0) {
+                if c.blocked && c.is_active() {
+                    c.blocked = false;
+                    debug!("c {} resumes reading", cid.0);
+                    self.client_recv(cid);
+                }
+            }
+        }
+    }
+
+    fn flush_all(&mut self) {
+        // Writing may queue more (a server reply completes a client's request
+        // only on read, so one pass suffices; loop for safety).
+        let mut rounds = 0;
+        while !self.flush.is_empty() && rounds < 4 {
+            rounds += 1;
+            let list = std::mem::take(&mut self.flush);
+            for cid in list {
+                let Some(c) = self.conns.get_mut(cid.0) else { continue };
+                c.in_flush = false;
+                if !c.is_active() {
+                    continue;
+                }
+                match c.kind {
+                    ConnKind::Client => self.client_send(cid),
+                    ConnKind::Server => self.server_send(cid),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Closes a connection: its messages are failed or released now; the slab
+    /// entry goes in `reap`.
+    pub fn close_conn(&mut self, cid: ConnId) {
+        let Some(c) = self.conns.get_mut(cid.0) else { return };
+        if c.state == ConnState::Closing {
+            return;
+        }
+        let kind = c.kind;
+        c.state = ConnState::Closing;
+        if let Err(e) = self.poll.registry().deregister(c.sock.source()) {
+            debug!("{} {} deregister: {}", kind.tag(), cid.0, e);
+        }
+        match kind {
+            ConnKind::Client => self.client_closed(cid),
+            ConnKind::Server => self.server_closed(cid),
+            _ => {}
+        }
+        let c = &mut self.conns[cid.0];
+        if let Some(m) = c.rmsg.take() {
+            self.msgs.put(&mut self.mbufs, m);
+        }
+        if let Some(b) = c.rbuf.take() {
+            self.mbufs.put(b);
+        }
+        self.closed.push(cid);
+    }
+
+    fn reap(&mut self) {
+        for cid in std::mem::take(&mut self.closed) {
+            let c = self.conns.remove(cid.0);
+            debug_assert!(c.omsg_q.is_empty());
+            debug_assert!(c.imsg_q.is_empty());
+            drop(c);
+        }
+    }
+
+    /// Frees a request (and its reply) once neither its client nor a server
+    /// holds it.
+    pub fn try_free(&mut self, mid: MsgId) {
+        let m = &self.msgs[mid];
+        if m.in_client || m.in_server {
+            return;
+        }
+        if let Some(rsp) = m.peer {
+            self.msgs.put(&mut self.mbufs, rsp);
+        }
+        let frags = self.msgs[mid].frag.take();
+        if let Some(fp) = frags {
+            for f in fp.frags {
+                let fm = &mut self.msgs[f];
+                fm.in_client = false;
+                fm.swallow = true;
+                fm.parent = None;
+                self.try_free(f);
+            }
+        }
+        self.msgs.put(&mut self.mbufs, mid);
+    }
+
+    /// Debug builds check the cross-references once per loop turn.
+    #[cfg(debug_assertions)]
+    fn check_invariants(&self) {
+        for (id, c) in self.conns.iter() {
+            if c.state == ConnState::Closing {
+                continue;
+            }
+            for &m in c.omsg_q.iter() {
+                debug_assert!(self.msgs.contains(m), "conn {id} holds a freed message");
+                if c.kind == ConnKind::Client {
+                    debug_assert!(self.msgs[m].in_client);
+                } else {
+                    debug_assert!(self.msgs[m].in_server);
+                }
+            }
+            for &m in c.imsg_q.iter() {
+                debug_assert!(self.msgs[m].in_server);
+            }
+        }
+    }
+
+    /// True when at least one connection is a client (tests of shutdown use it).
+    pub fn client_count(&self) -> usize {
+        self.conns.iter().filter(|(_, c)| c.kind == ConnKind::Client).count()
+    }
+
+    /// A listener socket for the slab.
+    pub fn add_listener(&mut self, sock: Sock, kind: ConnKind, name: String) -> io::Result<ConnId> {
+        self.add_conn(Conn::new(kind, ConnState::Connected, sock, name), Interest::READABLE)
+    }
+}

@@ -1,0 +1,217 @@
+//! Messages (dyn_message.c): one request or one reply, its bytes as segments
+//! of pooled chunks, and what the parser learned about it.
+//!
+//! ```text
+//!  client conn                      server conn
+//!  omsg_q: [req1, req2, req3]       imsg_q (to send):  [req3]
+//!            │     │                 inflight (sent):   [req2]
+//!            │     └── peer ─► rsp2 (done, waits behind req1)
+//!            └─ waiting for its reply
+//! ```
+//!
+//! A request is referenced by its client (until its reply is written) and by
+//! the server connection carrying it (until its reply arrives). It is freed
+//! when neither holds it any more: `in_client` and `in_server` say who does.
+
+use slab::Slab;
+
+use crate::mbuf::{MbufPool, Seg};
+use crate::proto::redis::{Command, ReqInfo, RspInfo};
+
+/// Index of a message in the pool. A message also carries a unique `id` so that
+/// timers holding a stale index can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MsgId(pub usize);
+
+/// Index of a connection in the connection slab (also its mio token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub usize);
+
+/// How the replies of a split request's fragments are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coalesce {
+    /// MGET: one array, values in the client's key order.
+    Mget,
+    /// DEL, EXISTS, UNLINK, TOUCH: the sum of the integers.
+    Sum,
+    /// MSET: `+OK` once every part said so.
+    Ok,
+    /// Broadcast (SCRIPT …): the first server's reply.
+    First,
+}
+
+/// A split request: the parent keeps the fragments and how to merge them.
+#[derive(Debug, Clone)]
+pub struct FragParent {
+    pub coalesce: Coalesce,
+    /// Fragment requests, in server order.
+    pub frags: Vec<MsgId>,
+    /// For each key of the client's request: (fragment index, element index).
+    pub key_map: Vec<(u32, u32)>,
+    /// Fragments still waiting for a reply.
+    pub pending: u32,
+}
+
+/// Kind of message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgKind {
+    Request,
+    Response,
+}
+
+/// One request or reply.
+#[derive(Debug)]
+pub struct Msg {
+    /// Unique id (never reused), to catch stale indices.
+    pub id: u64,
+    pub kind: MsgKind,
+    /// The bytes.
+    pub segs: Vec<Seg>,
+    /// Total length of `segs` in bytes.
+    pub mlen: u64,
+    /// Client connection the request came from (requests only).
+    pub owner: Option<ConnId>,
+    /// Parsed request arguments.
+    pub req: ReqInfo,
+    /// Parsed reply shape.
+    pub rsp: RspInfo,
+    /// The command, once looked up.
+    pub cmd: Option<&'static Command>,
+    /// For a request: its reply once there is one.
+    pub peer: Option<MsgId>,
+    /// A request whose reply is ready to be written to the client.
+    pub done: bool,
+    /// The reply to this request is not for any client (internal handshake,
+    /// timed-out request, client gone): read it and drop it.
+    pub swallow: bool,
+    /// Held by the client's `omsg_q`.
+    pub in_client: bool,
+    /// Held by a server connection's queues.
+    pub in_server: bool,
+    /// For a fragment: the parent request and this fragment's index.
+    pub parent: Option<(MsgId, u32)>,
+    /// For a split request: its fragments.
+    pub frag: Option<Box<FragParent>>,
+    /// The client asked to close after this request's reply (QUIT, protocol error).
+    pub close_after: bool,
+    /// The request speaks RESP3 (its client said HELLO 3).
+    pub resp3: bool,
+}
+
+impl Msg {
+    /// Makes a recycled message new again, keeping its vectors' capacity.
+    fn reset(&mut self, id: u64, kind: MsgKind) {
+        debug_assert!(self.segs.is_empty());
+        let mut args = std::mem::take(&mut self.req.args);
+        args.clear();
+        let mut elems = std::mem::take(&mut self.rsp.elems);
+        elems.clear();
+        let segs = std::mem::take(&mut self.segs);
+        *self = Msg::new(id, kind);
+        self.segs = segs;
+        self.req.args = args;
+        self.rsp.elems = elems;
+    }
+
+    fn new(id: u64, kind: MsgKind) -> Msg {
+        Msg {
+            id,
+            kind,
+            segs: Vec::new(),
+            mlen: 0,
+            owner: None,
+            req: ReqInfo::default(),
+            rsp: RspInfo::default(),
+            cmd: None,
+            peer: None,
+            done: false,
+            swallow: false,
+            in_client: false,
+            in_server: false,
+            parent: None,
+            frag: None,
+            close_after: false,
+            resp3: false,
+        }
+    }
+}
+
+/// Freed messages kept for reuse, so that a steady stream of requests
+/// allocates no vectors.
+const SPARE_MAX: usize = 1024;
+
+/// The bounded pool of messages (`max_msgs`).
+#[derive(Debug)]
+pub struct MsgPool {
+    msgs: Slab<Msg>,
+    /// Freed messages whose vectors keep their capacity.
+    spare: Vec<Msg>,
+    next_id: u64,
+    limit: usize,
+}
+
+impl MsgPool {
+    /// A pool that holds at most `limit` messages for client requests.
+    pub fn new(limit: usize) -> MsgPool {
+        debug_assert!(limit > 0);
+        MsgPool { msgs: Slab::new(), spare: Vec::new(), next_id: 1, limit }
+    }
+
+    /// Messages alive.
+    pub fn in_use(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// True when client reads must wait (backpressure).
+    pub fn exhausted(&self) -> bool {
+        self.msgs.len() >= self.limit
+    }
+
+    /// A new empty message. Callers reading client requests check
+    /// [`MsgPool::exhausted`] first; replies and generated messages are always
+    /// allowed so that the pool can drain.
+    pub fn get(&mut self, kind: MsgKind) -> MsgId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = match self.spare.pop() {
+            Some(mut m) => {
+                m.reset(id, kind);
+                m
+            }
+            None => Msg::new(id, kind),
+        };
+        MsgId(self.msgs.insert(msg))
+    }
+
+    /// Frees a message and its segments.
+    pub fn put(&mut self, mbufs: &mut MbufPool, id: MsgId) {
+        let mut m = self.msgs.remove(id.0);
+        mbufs.put_segs(&mut m.segs);
+        if self.spare.len() < SPARE_MAX && m.req.args.capacity() <= 64 {
+            self.spare.push(m);
+        }
+    }
+
+    /// The message at `id`, if it is still the one with unique id `uid`.
+    pub fn get_checked(&self, id: MsgId, uid: u64) -> Option<&Msg> {
+        self.msgs.get(id.0).filter(|m| m.id == uid)
+    }
+
+    /// True when `id` still names a live message.
+    pub fn contains(&self, id: MsgId) -> bool {
+        self.msgs.contains(id.0)
+    }
+}
+
+impl std::ops::Index<MsgId> for MsgPool {
+    type Output = Msg;
+    fn index(&self, id: MsgId) -> &Msg {
+        &self.msgs[id.0]
+    }
+}
+
+impl std::ops::IndexMut<MsgId> for MsgPool {
+    fn index_mut(&mut self, id: MsgId) -> &mut Msg {
+        &mut self.msgs[id.0]
+    }
+}

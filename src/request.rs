@@ -1,0 +1,589 @@
+//! Requests (dyn_request.c): look the command up, answer what the proxy
+//! answers itself, pick the datastore, split multi-key commands.
+//!
+//! ```text
+//!  client_request ─► lookup + arity ──error──► reply_error
+//!        │ Proxy route (HELLO, CLIENT, QUIT, SELECT, DYNO_CONFIG) ─► local reply
+//!        │ MGET/MSET/DEL/EXISTS/UNLINK/TOUCH over several owners ─► fragments
+//!        └─ one owner ─► server_forward (the request's own bytes, unchanged)
+//! ```
+
+use log::debug;
+
+use crate::conf::Consistency;
+use crate::core::Context;
+use crate::hashkit;
+use crate::msg::{Coalesce, ConnId, FragParent, MsgId, MsgKind};
+use crate::proto::redis::{self, Command, Multi, Route};
+
+/// Longest command name looked up; longer names are unknown commands.
+const NAME_MAX: usize = 64;
+/// Arguments at most this long are copied into fragments; longer ones are
+/// referenced where they lie.
+const COPY_MAX: u64 = 256;
+/// Version the proxy reports in its HELLO reply.
+pub const REDIS_VERSION_REPORTED: &str = "7.0.0";
+
+impl Context {
+    /// Copies argument `i` of request `mid` into `out` (cleared first).
+    pub fn arg_copy(&self, mid: MsgId, i: usize, out: &mut Vec<u8>) {
+        out.clear();
+        let m = &self.msgs[mid];
+        let a = m.req.args[i];
+        self.mbufs.copy_out(&m.segs, a.off, a.len as u64, out);
+    }
+
+    /// Argument `i` as an owned vector (small arguments only).
+    fn arg_vec(&self, mid: MsgId, i: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.arg_copy(mid, i, &mut v);
+        v
+    }
+
+    /// The token of argument `i` (hash tag applied).
+    fn arg_hash(&self, mid: MsgId, i: usize, scratch: &mut Vec<u8>) -> u32 {
+        self.arg_copy(mid, i, scratch);
+        let part = hashkit::hash_tag_part(scratch, self.settings.hash_tag);
+        self.settings.hash.hash(part)
+    }
+
+    /// The server that owns a token: the servers split the token space into
+    /// equal ranges, in configuration order; an ejected server's range goes to
+    /// the next live one.
+    pub fn server_for_hash(&self, hash: u32) -> usize {
+        let n = self.servers.len();
+        if n <= 1 {
+            return 0;
+        }
+        let idx = ((hash as u64 * n as u64) >> 32) as usize;
+        let now = std::time::Instant::now();
+        (0..n).map(|i| (idx + i) % n).find(|&i| !self.servers[i].is_ejected(now)).unwrap_or(idx)
+    }
+
+    /// A complete request arrived on client `cid`.
+    pub fn client_request(&mut self, cid: ConnId, mid: MsgId) {
+        let c = &mut self.conns[cid.0];
+        let resp3 = c.resp3;
+        let m = &mut self.msgs[mid];
+        if m.req.args.is_empty() {
+            // `*0` and friends: nothing to answer, as redis does.
+            self.msgs.put(&mut self.mbufs, mid);
+            return;
+        }
+        m.owner = Some(cid);
+        m.in_client = true;
+        m.resp3 = resp3;
+        c.omsg_q.push_back(mid);
+
+        let nargs = m.req.args.len();
+        let name_len = m.req.args[0].len as usize;
+        let mut name = Vec::with_capacity(16);
+        if name_len <= NAME_MAX {
+            self.arg_copy(mid, 0, &mut name);
+        }
+        name.make_ascii_lowercase();
+        let sub = if nargs > 1 && self.msgs[mid].req.args[1].len as usize <= NAME_MAX {
+            let mut s = self.arg_vec(mid, 1);
+            s.make_ascii_lowercase();
+            Some(s)
+        } else {
+            None
+        };
+        if name_len > NAME_MAX {
+            let shown = String::from_utf8_lossy(&self.arg_vec(mid, 0)[..NAME_MAX]).into_owned();
+            self.reply_error(mid, &format!("ERR unknown command '{}'", redis::sanitize(&shown)));
+            return;
+        }
+        let cmd = match redis::lookup(&name, sub.as_deref()) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                self.reply_error(mid, &e.0);
+                return;
+            }
+        };
+        self.msgs[mid].cmd = Some(cmd);
+        if !redis::check_arity(cmd, nargs) {
+            self.reply_error(mid, &redis::error_arity(cmd));
+            return;
+        }
+        match cmd.route {
+            Route::Proxy => self.proxy_command(cid, mid, cmd),
+            Route::Unsupported => self.reply_error(mid, &redis::error_unsupported(cmd)),
+            Route::Local => self.server_forward(mid, 0, cid),
+            Route::AllNodes => {
+                if self.servers.len() > 1 {
+                    self.broadcast(cid, mid);
+                } else {
+                    self.server_forward(mid, 0, cid);
+                }
+            }
+            Route::Eval => self.route_eval(cid, mid),
+            Route::Key | Route::LocalRackOwner => {
+                if cmd.multi != Multi::None && self.servers.len() > 1 && self.split(cid, mid, cmd) {
+                    return;
+                }
+                let k = cmd.first_key.max(0) as usize;
+                let server = if k == 0 || k >= nargs {
+                    0
+                } else {
+                    let mut scratch = Vec::new();
+                    self.server_for_hash(self.arg_hash(mid, k, &mut scratch))
+                };
+                self.server_forward(mid, server, cid);
+            }
+        }
+    }
+
+    /// EVAL/EVALSHA: every key must live on one server.
+    fn route_eval(&mut self, cid: ConnId, mid: MsgId) {
+        let nargs = self.msgs[mid].req.args.len();
+        let numkeys = std::str::from_utf8(&self.arg_vec(mid, 2)).ok().and_then(|s| s.parse::<i64>().ok());
+        let numkeys = match numkeys {
+            Some(n) if n < 0 => {
+                self.reply_error(mid, "ERR Number of keys can't be negative");
+                return;
+            }
+            Some(n) if n as usize > nargs - 3 => {
+                self.reply_error(mid, "ERR Number of keys can't be greater than number of args");
+                return;
+            }
+            Some(n) => n as usize,
+            None => {
+                self.reply_error(mid, "ERR value is not an integer or out of range");
+                return;
+            }
+        };
+        let mut scratch = Vec::new();
+        let mut server = None;
+        for i in 3..3 + numkeys {
+            let s = self.server_for_hash(self.arg_hash(mid, i, &mut scratch));
+            if server.is_some_and(|x| x != s) {
+                self.reply_error(mid, "ERR Dynomite: Keys in the script cannot span multiple nodes");
+                return;
+            }
+            server = Some(s);
+        }
+        self.server_forward(mid, server.unwrap_or(0), cid);
+    }
+
+    /// Splits a multi-key request by owner. Returns false when every key has
+    /// the same owner (the request then goes out unchanged).
+    fn split(&mut self, cid: ConnId, mid: MsgId, cmd: &'static Command) -> bool {
+        let (step, coalesce, name): (usize, Coalesce, &[u8]) = match cmd.multi {
+            Multi::Mget => (1, Coalesce::Mget, b"mget"),
+            Multi::Del => (1, Coalesce::Sum, b"del"),
+            Multi::Exists => (1, Coalesce::Sum, b"exists"),
+            Multi::Unlink => (1, Coalesce::Sum, b"unlink"),
+            Multi::Touch => (1, Coalesce::Sum, b"touch"),
+            Multi::Mset => (2, Coalesce::Ok, b"mset"),
+            Multi::None => return false,
+        };
+        let nargs = self.msgs[mid].req.args.len();
+        if (nargs - 1) % step != 0 {
+            self.reply_error(mid, &redis::error_arity(cmd));
+            return true;
+        }
+        let nkeys = (nargs - 1) / step;
+        let mut scratch = Vec::new();
+        let owners: Vec<usize> =
+            (0..nkeys).map(|i| self.server_for_hash(self.arg_hash(mid, 1 + i * step, &mut scratch))).collect();
+        if owners.iter().all(|&o| o == owners[0]) {
+            return false;
+        }
+        let nservers = self.servers.len();
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); nservers];
+        for (i, &o) in owners.iter().enumerate() {
+            groups[o].push(i);
+        }
+        let mut key_map = vec![(0u32, 0u32); nkeys];
+        let mut frags = Vec::new();
+        let mut targets = Vec::new();
+        let resp3 = self.msgs[mid].resp3;
+        for (server, keys) in groups.iter().enumerate() {
+            if keys.is_empty() {
+                continue;
+            }
+            let fi = frags.len() as u32;
+            let fid = self.msgs.get(MsgKind::Request);
+            let mut segs = std::mem::take(&mut self.msgs[fid].segs);
+            let header = format!("*{}\r\n${}\r\n", 1 + keys.len() * step, name.len());
+            self.mbufs.append(&mut segs, header.as_bytes());
+            self.mbufs.append(&mut segs, name);
+            self.mbufs.append(&mut segs, b"\r\n");
+            for (pos, &k) in keys.iter().enumerate() {
+                key_map[k] = (fi, pos as u32);
+                for j in 0..step {
+                    self.frag_arg(mid, 1 + k * step + j, &mut segs, &mut scratch);
+                }
+            }
+            let mlen = segs.iter().map(|s| s.len() as u64).sum();
+            let f = &mut self.msgs[fid];
+            f.segs = segs;
+            f.mlen = mlen;
+            f.owner = Some(cid);
+            f.in_client = true;
+            f.parent = Some((mid, fi));
+            f.resp3 = resp3;
+            f.cmd = Some(cmd);
+            frags.push(fid);
+            targets.push(server);
+        }
+        debug!("c {} {} split into {} fragments", cid.0, String::from_utf8_lossy(name), frags.len());
+        self.msgs[mid].frag = Some(Box::new(FragParent {
+            coalesce,
+            frags: frags.clone(),
+            key_map,
+            pending: frags.len() as u32,
+        }));
+        for (fid, server) in frags.into_iter().zip(targets) {
+            self.server_forward(fid, server, cid);
+        }
+        true
+    }
+
+    /// Appends argument `i` of `mid` to a fragment as a RESP bulk: small ones
+    /// copied, large ones referenced in place.
+    fn frag_arg(&mut self, mid: MsgId, i: usize, segs: &mut Vec<crate::mbuf::Seg>, scratch: &mut Vec<u8>) {
+        let a = self.msgs[mid].req.args[i];
+        let head = format!("${}\r\n", a.len);
+        self.mbufs.append(segs, head.as_bytes());
+        if (a.len as u64) <= COPY_MAX {
+            self.arg_copy(mid, i, scratch);
+            self.mbufs.append(segs, scratch);
+        } else {
+            let src = std::mem::take(&mut self.msgs[mid].segs);
+            self.mbufs.append_ref(segs, &src, a.off, a.len as u64);
+            self.msgs[mid].segs = src;
+        }
+        self.mbufs.append(segs, b"\r\n");
+    }
+
+    /// Sends a request to every server; the client gets the first one's reply.
+    fn broadcast(&mut self, cid: ConnId, mid: MsgId) {
+        let n = self.servers.len();
+        let (resp3, cmd, mlen) = {
+            let m = &self.msgs[mid];
+            (m.resp3, m.cmd, m.mlen)
+        };
+        let mut frags = Vec::with_capacity(n);
+        for i in 0..n {
+            let fid = self.msgs.get(MsgKind::Request);
+            let src = std::mem::take(&mut self.msgs[mid].segs);
+            let mut segs = std::mem::take(&mut self.msgs[fid].segs);
+            self.mbufs.append_ref(&mut segs, &src, 0, mlen);
+            self.msgs[mid].segs = src;
+            let f = &mut self.msgs[fid];
+            f.segs = segs;
+            f.mlen = mlen;
+            f.owner = Some(cid);
+            f.in_client = true;
+            f.parent = Some((mid, i as u32));
+            f.resp3 = resp3;
+            f.cmd = cmd;
+            frags.push(fid);
+        }
+        self.msgs[mid].frag = Some(Box::new(FragParent {
+            coalesce: Coalesce::First,
+            frags: frags.clone(),
+            key_map: Vec::new(),
+            pending: n as u32,
+        }));
+        for (i, fid) in frags.into_iter().enumerate() {
+            self.server_forward(fid, i, cid);
+        }
+    }
+
+    /// Commands the proxy answers itself.
+    fn proxy_command(&mut self, cid: ConnId, mid: MsgId, cmd: &'static Command) {
+        let nargs = self.msgs[mid].req.args.len();
+        let resp3 = self.conns[cid.0].resp3;
+        match cmd.name.to_ascii_lowercase().as_str() {
+            "quit" => {
+                self.msgs[mid].close_after = true;
+                self.conns[cid.0].no_more_input = true;
+                self.reply_bytes(mid, b"+OK\r\n");
+            }
+            "hello" => self.hello(cid, mid),
+            "select" => {
+                if self.arg_vec(mid, 1) == b"0" {
+                    self.reply_bytes(mid, b"+OK\r\n");
+                } else {
+                    self.reply_error(mid, "ERR DB index is out of range");
+                }
+            }
+            "client" => {
+                let mut sub = self.arg_vec(mid, 1);
+                sub.make_ascii_lowercase();
+                match (sub.as_slice(), nargs) {
+                    (b"setname", 3) => {
+                        let name = self.arg_vec(mid, 2);
+                        if name.iter().any(|&b| b <= b' ' || b >= 127) {
+                            self.reply_error(
+                                mid,
+                                "ERR Client names cannot contain spaces, newlines or special characters.",
+                            );
+                        } else {
+                            self.conns[cid.0].name = if name.is_empty() { None } else { Some(name) };
+                            self.reply_bytes(mid, b"+OK\r\n");
+                        }
+                    }
+                    (b"getname", 2) => {
+                        let reply = match &self.conns[cid.0].name {
+                            Some(n) => bulk(n),
+                            None => null(resp3).to_vec(),
+                        };
+                        self.reply_bytes(mid, &reply);
+                    }
+                    (b"id", 2) => {
+                        let id = self.conns[cid.0].client_id;
+                        self.reply_bytes(mid, format!(":{id}\r\n").as_bytes());
+                    }
+                    (b"setinfo", 4) => {
+                        let mut attr = self.arg_vec(mid, 2);
+                        attr.make_ascii_lowercase();
+                        if attr == b"lib-name" || attr == b"lib-ver" {
+                            self.reply_bytes(mid, b"+OK\r\n");
+                        } else {
+                            let a = String::from_utf8_lossy(&attr).into_owned();
+                            self.reply_error(mid, &format!("ERR Unrecognized option '{}'", redis::sanitize(&a)));
+                        }
+                    }
+                    (b"setname" | b"getname" | b"id" | b"setinfo", _) => {
+                        let full = format!("client|{}", String::from_utf8_lossy(&sub));
+                        self.reply_error(
+                            mid,
+                            &format!("ERR wrong number of arguments for '{}' command", redis::sanitize(&full)),
+                        );
+                    }
+                    _ => self.reply_error(mid, &redis::error_unsupported(cmd)),
+                }
+            }
+            "dyno_config:conn_consistency" => {
+                let level = String::from_utf8_lossy(&self.arg_vec(mid, 1)).to_ascii_uppercase();
+                let c = match level.as_str() {
+                    "DC_ONE" => Some(Consistency::DcOne),
+                    "DC_QUORUM" => Some(Consistency::DcQuorum),
+                    "DC_SAFE_QUORUM" => Some(Consistency::DcSafeQuorum),
+                    "DC_EACH_SAFE_QUORUM" => Some(Consistency::DcEachSafeQuorum),
+                    _ => None,
+                };
+                match c {
+                    Some(c) => {
+                        let conn = &mut self.conns[cid.0];
+                        conn.read_consistency = c;
+                        conn.write_consistency = c;
+                        self.reply_bytes(mid, b"+OK\r\n");
+                    }
+                    None => self.reply_error(
+                        mid,
+                        "ERR Dynomite: consistency must be one of DC_ONE DC_QUORUM DC_SAFE_QUORUM DC_EACH_SAFE_QUORUM",
+                    ),
+                }
+            }
+            _ => self.reply_error(mid, &redis::error_unsupported(cmd)),
+        }
+    }
+
+    /// HELLO [protover [AUTH user pass] [SETNAME name]].
+    fn hello(&mut self, cid: ConnId, mid: MsgId) {
+        let nargs = self.msgs[mid].req.args.len();
+        let mut proto = if self.conns[cid.0].resp3 { 3 } else { 2 };
+        let mut i = 1;
+        if nargs > 1 {
+            let v = String::from_utf8_lossy(&self.arg_vec(mid, 1)).into_owned();
+            match v.parse::<i64>() {
+                Ok(2) => proto = 2,
+                Ok(3) => proto = 3,
+                Ok(_) => {
+                    self.reply_error(mid, "NOPROTO unsupported protocol version");
+                    return;
+                }
+                Err(_) => {
+                    self.reply_error(mid, "ERR Protocol version is not an integer or out of range");
+                    return;
+                }
+            }
+            i = 2;
+        }
+        let mut name = None;
+        while i < nargs {
+            let mut opt = self.arg_vec(mid, i);
+            opt.make_ascii_lowercase();
+            match opt.as_slice() {
+                // The datastore behind the proxy is reached without credentials;
+                // credentials given here are accepted and not checked.
+                b"auth" if i + 2 < nargs => i += 3,
+                b"setname" if i + 1 < nargs => {
+                    name = Some(self.arg_vec(mid, i + 1));
+                    i += 2;
+                }
+                _ => {
+                    let o = String::from_utf8_lossy(&self.arg_vec(mid, i)).into_owned();
+                    self.reply_error(mid, &format!("ERR Syntax error in HELLO option '{}'", redis::sanitize(&o)));
+                    return;
+                }
+            }
+        }
+        let c = &mut self.conns[cid.0];
+        c.resp3 = proto == 3;
+        if let Some(n) = name {
+            c.name = Some(n);
+        }
+        let id = c.client_id;
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(if proto == 3 { b"%7\r\n" } else { b"*14\r\n" });
+        for (k, v) in [("server", "redis"), ("version", REDIS_VERSION_REPORTED)] {
+            out.extend_from_slice(&bulk(k.as_bytes()));
+            out.extend_from_slice(&bulk(v.as_bytes()));
+        }
+        out.extend_from_slice(&bulk(b"proto"));
+        out.extend_from_slice(format!(":{proto}\r\n").as_bytes());
+        out.extend_from_slice(&bulk(b"id"));
+        out.extend_from_slice(format!(":{id}\r\n").as_bytes());
+        for (k, v) in [("mode", "standalone"), ("role", "master")] {
+            out.extend_from_slice(&bulk(k.as_bytes()));
+            out.extend_from_slice(&bulk(v.as_bytes()));
+        }
+        out.extend_from_slice(&bulk(b"modules"));
+        out.extend_from_slice(b"*0\r\n");
+        // The request itself goes on as RESP3 (or not) like the ones after it.
+        self.msgs[mid].resp3 = proto == 3;
+        self.reply_bytes(mid, &out);
+    }
+
+    /// Answers a request with bytes the proxy made.
+    pub fn reply_bytes(&mut self, req: MsgId, bytes: &[u8]) {
+        let rsp = self.msgs.get(MsgKind::Response);
+        let mut segs = std::mem::take(&mut self.msgs[rsp].segs);
+        self.mbufs.append(&mut segs, bytes);
+        let m = &mut self.msgs[rsp];
+        m.segs = segs;
+        m.mlen = bytes.len() as u64;
+        m.rsp.ty = bytes.first().copied().unwrap_or(b'+');
+        self.attach_reply(req, rsp);
+    }
+
+    /// Answers a request with `-<text>\r\n` (text has no CR/LF).
+    pub fn reply_error(&mut self, req: MsgId, text: &str) {
+        debug_assert!(!text.contains('\r') && !text.contains('\n'));
+        let mut b = Vec::with_capacity(text.len() + 3);
+        b.push(b'-');
+        b.extend_from_slice(text.as_bytes());
+        b.extend_from_slice(b"\r\n");
+        self.reply_bytes(req, &b);
+    }
+
+    /// Gives a request its reply: a fragment reports to its parent, a client
+    /// request waits to be written, an orphan is freed.
+    pub fn attach_reply(&mut self, req: MsgId, rsp: MsgId) {
+        let m = &mut self.msgs[req];
+        debug_assert!(m.peer.is_none(), "a request gets one reply");
+        if m.peer.is_some() {
+            self.msgs.put(&mut self.mbufs, rsp);
+            return;
+        }
+        m.peer = Some(rsp);
+        m.done = true;
+        if let Some((parent, _)) = m.parent {
+            if m.in_client {
+                self.frag_done(parent);
+            } else {
+                self.try_free(req);
+            }
+            return;
+        }
+        match (m.in_client, m.owner) {
+            (true, Some(cid)) => self.schedule_flush(cid),
+            _ => self.try_free(req),
+        }
+    }
+
+    /// One fragment of `parent` has its reply; the last one builds the
+    /// client's reply.
+    fn frag_done(&mut self, parent: MsgId) {
+        let fp = self.msgs[parent].frag.as_mut().expect("parent of a fragment");
+        debug_assert!(fp.pending > 0);
+        fp.pending -= 1;
+        if fp.pending > 0 {
+            return;
+        }
+        let fp = self.msgs[parent].frag.take().expect("parent of a fragment");
+        let rsp = self.msgs.get(MsgKind::Response);
+        let mut out = std::mem::take(&mut self.msgs[rsp].segs);
+        let replies: Vec<MsgId> = fp.frags.iter().map(|&f| self.msgs[f].peer.expect("done fragment")).collect();
+        let error = replies.iter().copied().find(|&r| matches!(self.msgs[r].rsp.ty, b'-' | b'!'));
+        let copy_whole = |ctx: &mut Context, out: &mut Vec<crate::mbuf::Seg>, r: MsgId| {
+            let src = std::mem::take(&mut ctx.msgs[r].segs);
+            let len = ctx.msgs[r].mlen;
+            ctx.mbufs.append_ref(out, &src, 0, len);
+            ctx.msgs[r].segs = src;
+        };
+        match (error, fp.coalesce) {
+            (Some(r), _) => copy_whole(self, &mut out, r),
+            (None, Coalesce::First) => copy_whole(self, &mut out, replies[0]),
+            (None, Coalesce::Ok) => self.mbufs.append(&mut out, b"+OK\r\n"),
+            (None, Coalesce::Sum) => {
+                let mut sum = 0i64;
+                let mut bad = false;
+                for &r in &replies {
+                    let info = &self.msgs[r].rsp;
+                    bad |= info.ty != b':';
+                    sum = sum.saturating_add(info.integer);
+                }
+                if bad {
+                    self.mbufs.append(&mut out, b"-ERR Dynomite: unexpected reply to a split request\r\n");
+                } else {
+                    self.mbufs.append(&mut out, format!(":{sum}\r\n").as_bytes());
+                }
+            }
+            (None, Coalesce::Mget) => {
+                let ok = fp.frags.iter().zip(&replies).all(|(_, &r)| {
+                    let info = &self.msgs[r].rsp;
+                    info.ty == b'*' && info.elems.len() as i64 == info.count
+                });
+                if ok {
+                    self.mbufs.append(&mut out, format!("*{}\r\n", fp.key_map.len()).as_bytes());
+                    for &(fi, ei) in &fp.key_map {
+                        let r = replies[fi as usize];
+                        let Some(&(a, b)) = self.msgs[r].rsp.elems.get(ei as usize) else {
+                            continue;
+                        };
+                        let src = std::mem::take(&mut self.msgs[r].segs);
+                        self.mbufs.append_ref(&mut out, &src, a, b - a);
+                        self.msgs[r].segs = src;
+                    }
+                } else {
+                    self.mbufs.append(&mut out, b"-ERR Dynomite: unexpected reply to a split request\r\n");
+                }
+            }
+        }
+        let mlen = out.iter().map(|s| s.len() as u64).sum();
+        let m = &mut self.msgs[rsp];
+        m.segs = out;
+        m.mlen = mlen;
+        for f in fp.frags {
+            let fm = &mut self.msgs[f];
+            fm.in_client = false;
+            fm.parent = None;
+            self.try_free(f);
+        }
+        self.attach_reply(parent, rsp);
+    }
+}
+
+/// A RESP bulk string.
+fn bulk(b: &[u8]) -> Vec<u8> {
+    let mut v = format!("${}\r\n", b.len()).into_bytes();
+    v.extend_from_slice(b);
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+/// The null reply of the client's protocol.
+fn null(resp3: bool) -> &'static [u8] {
+    if resp3 {
+        b"_\r\n"
+    } else {
+        b"$-1\r\n"
+    }
+}

@@ -1,0 +1,400 @@
+//! Datastore connections (dyn_server.c): the pools of connections to each
+//! `servers` entry, connect and reconnect with back-off, sending requests and
+//! pairing replies with them in order.
+//!
+//! ```text
+//!  forward(req) ─► imsg_q ──writev──► inflight (omsg_q) ──reply──► req.peer
+//!                                        │ timeout: the request alone fails,
+//!                                        │ its late reply is swallowed
+//!  error / EOF: every request on the connection fails, reconnect after
+//!  1 s, 2 s, 4 s … up to server_retry_timeout
+//! ```
+//!
+//! Each server has two pools of `datastore_connections` connections: one for
+//! RESP2 clients and one (opened on first use, with `HELLO 3` sent first) for
+//! RESP3 clients, so that replies pass through unchanged.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::Interest;
+
+use crate::conf::{Endpoint, ServerConf};
+use crate::conn::{Conn, ConnKind, ConnState, ServerSlot, Sock};
+use crate::core::{Context, Timer};
+use crate::msg::{ConnId, MsgId, MsgKind};
+use crate::proto::Parse;
+
+/// Reconnect back-off starts here and doubles.
+const BACKOFF_START: Duration = Duration::from_secs(1);
+/// Most iovecs handed to one writev (twemproxy's NC_IOV_MAX is 128; Linux allows 1024).
+pub const IOV_MAX: usize = 512;
+
+/// The RESP3 handshake sent first on connections of the RESP3 pool.
+const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+
+/// State of one connection slot of a server.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    /// The live connection, if any.
+    pub conn: Option<ConnId>,
+    /// A reconnect is scheduled for this instant; until then requests fail.
+    pub retry_at: Option<Instant>,
+    /// Current back-off.
+    pub backoff: Duration,
+}
+
+/// One `servers` entry and its connection pools.
+#[derive(Debug)]
+pub struct Server {
+    pub conf: ServerConf,
+    /// `pools[0]` serves RESP2 clients, `pools[1]` RESP3 clients.
+    pub pools: [Vec<Slot>; 2],
+    /// Consecutive failures (connect refused, connection lost).
+    pub failures: u32,
+    /// Ejected from key placement until this instant (`auto_eject_hosts`).
+    pub ejected_until: Option<Instant>,
+}
+
+impl Server {
+    /// A server with `n` connection slots per protocol.
+    pub fn new(conf: ServerConf, n: usize) -> Server {
+        Server {
+            conf,
+            pools: [vec![Slot::default(); n], vec![Slot::default(); n]],
+            failures: 0,
+            ejected_until: None,
+        }
+    }
+
+    /// True while the server is ejected from placement.
+    pub fn is_ejected(&self, now: Instant) -> bool {
+        self.ejected_until.is_some_and(|t| t > now)
+    }
+}
+
+/// Why a request failed on the proxy side; the text follows the original's
+/// `<source> <message>` shape.
+pub const ERR_REFUSED: &str = "ERR Storage: Datastore refused connection";
+pub const ERR_TIMEOUT: &str = "ERR Storage: Datastore timed out";
+
+impl Context {
+    /// Opens the RESP2 pool of every server at start (`preconnect`).
+    pub fn preconnect(&mut self) {
+        if !self.settings.preconnect {
+            return;
+        }
+        for s in 0..self.servers.len() {
+            for slot in 0..self.settings.datastore_connections {
+                self.server_connect(s, 0, slot);
+            }
+        }
+    }
+
+    /// Starts a non-blocking connect for one slot. On immediate failure the
+    /// slot gets a reconnect timer.
+    pub fn server_connect(&mut self, server: usize, proto: usize, slot: usize) -> Option<ConnId> {
+        let endpoint = self.servers[server].conf.endpoint.clone();
+        let name = self.servers[server].conf.name.clone();
+        let sock = match &endpoint {
+            Endpoint::Tcp { addr, .. } => mio::net::TcpStream::connect(*addr).map(|s| {
+                let _ = s.set_nodelay(true);
+                Sock::Tcp(s)
+            }),
+            Endpoint::Unix(path) => mio::net::UnixStream::connect(path).map(Sock::Unix),
+        };
+        let sock = match sock {
+            Ok(s) => s,
+            Err(e) => {
+                warn!("connect to datastore {name} failed: {e}");
+                self.server_failed(server, proto, slot);
+                return None;
+            }
+        };
+        let mut conn = Conn::new(ConnKind::Server, ConnState::Connecting, sock, name.clone());
+        conn.slot = Some(ServerSlot { server, proto, slot });
+        let cid = match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("registering datastore connection to {name} failed: {e}");
+                self.server_failed(server, proto, slot);
+                return None;
+            }
+        };
+        let s = &mut self.servers[server].pools[proto][slot];
+        s.conn = Some(cid);
+        s.retry_at = None;
+        debug!("s {} connecting to {} (pool {} slot {})", cid.0, name, proto, slot);
+        if proto == 1 {
+            // The RESP3 pool says HELLO 3 before anything else; its reply is
+            // read and dropped.
+            let mid = self.msgs.get(MsgKind::Request);
+            let m = &mut self.msgs[mid];
+            m.swallow = true;
+            m.in_server = true;
+            let mut segs = std::mem::take(&mut m.segs);
+            self.mbufs.append(&mut segs, HELLO3);
+            let m = &mut self.msgs[mid];
+            m.mlen = HELLO3.len() as u64;
+            m.segs = segs;
+            self.conns[cid.0].imsg_q.push_back(mid);
+        }
+        Some(cid)
+    }
+
+    /// A connect in progress reported an event: finish it or fail it.
+    pub fn server_connecting(&mut self, cid: ConnId) {
+        let c = &mut self.conns[cid.0];
+        match c.sock.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => {
+                warn!("s {} connect to datastore {} failed: {}", cid.0, c.peer, e);
+                self.close_conn(cid);
+                return;
+            }
+        }
+        if !c.sock.is_connected() {
+            return;
+        }
+        c.state = ConnState::Connected;
+        let slot = c.slot.expect("server conn has a slot");
+        info!("s {} connected to datastore {}", cid.0, c.peer);
+        let server = &mut self.servers[slot.server];
+        server.failures = 0;
+        server.ejected_until = None;
+        server.pools[slot.proto][slot.slot].backoff = Duration::ZERO;
+        self.set_write_interest(cid, false);
+        self.schedule_flush(cid);
+    }
+
+    /// Records a failure of a slot and schedules its reconnect.
+    fn server_failed(&mut self, server: usize, proto: usize, slot: usize) {
+        let retry_max = self.settings.server_retry_timeout;
+        let limit = self.settings.server_failure_limit;
+        let eject = self.settings.auto_eject_hosts;
+        let now = Instant::now();
+        let s = &mut self.servers[server];
+        s.failures = s.failures.saturating_add(1);
+        if eject && s.failures >= limit && !s.is_ejected(now) {
+            warn!("datastore {} ejected for {:?} after {} failures", s.conf.name, retry_max, s.failures);
+            s.ejected_until = Some(now + retry_max);
+        }
+        let sl = &mut s.pools[proto][slot];
+        sl.conn = None;
+        sl.backoff = if sl.backoff.is_zero() { BACKOFF_START } else { sl.backoff * 2 };
+        sl.backoff = sl.backoff.min(retry_max);
+        let at = now + sl.backoff;
+        sl.retry_at = Some(at);
+        self.add_timer(at, Timer::Reconnect { server, proto, slot });
+    }
+
+    /// The reconnect timer of a slot fired.
+    pub fn server_reconnect(&mut self, server: usize, proto: usize, slot: usize) {
+        let sl = &self.servers[server].pools[proto][slot];
+        if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.server_connect(server, proto, slot);
+    }
+
+    /// Queues a request on the connection of `server` that serves `client`.
+    /// Fails it at once when that connection is down.
+    pub fn server_forward(&mut self, mid: MsgId, server: usize, client: ConnId) {
+        let proto = usize::from(self.msgs[mid].resp3);
+        let slot = client.0 % self.settings.datastore_connections;
+        let sl = &self.servers[server].pools[proto][slot];
+        let cid = match sl.conn {
+            Some(c) => Some(c),
+            None if sl.retry_at.is_none() => self.server_connect(server, proto, slot),
+            None => None,
+        };
+        let Some(cid) = cid else {
+            self.reply_error(mid, ERR_REFUSED);
+            return;
+        };
+        debug_assert_eq!(self.conns[cid.0].kind, ConnKind::Server);
+        let m = &mut self.msgs[mid];
+        m.in_server = true;
+        let uid = m.id;
+        self.conns[cid.0].imsg_q.push_back(mid);
+        let at = Instant::now() + self.settings.timeout;
+        self.add_timer(at, Timer::Request(mid, uid));
+        self.schedule_flush(cid);
+    }
+
+    /// A request's deadline passed: it alone fails; its reply, if it ever
+    /// comes, is dropped.
+    pub fn request_timed_out(&mut self, mid: MsgId, uid: u64) {
+        let Some(m) = self.msgs.get_checked(mid, uid) else { return };
+        if m.done || !m.in_server || m.swallow {
+            return;
+        }
+        debug!("request {} timed out", uid);
+        self.msgs[mid].swallow = true;
+        self.reply_error(mid, ERR_TIMEOUT);
+    }
+
+    /// Writes queued requests with one writev.
+    pub fn server_send(&mut self, cid: ConnId) {
+        loop {
+            let c = &self.conns[cid.0];
+            if c.state != ConnState::Connected || c.imsg_q.is_empty() {
+                if c.state == ConnState::Connected {
+                    self.set_write_interest(cid, false);
+                }
+                return;
+            }
+            let mut iov = Vec::with_capacity(64);
+            let mut skip = c.send_off;
+            'outer: for &mid in c.imsg_q.iter() {
+                for s in self.msgs[mid].segs.iter() {
+                    let b = self.mbufs.bytes(*s);
+                    if skip >= b.len() as u64 {
+                        skip -= b.len() as u64;
+                        continue;
+                    }
+                    iov.push(io::IoSlice::new(&b[skip as usize..]));
+                    skip = 0;
+                    if iov.len() >= IOV_MAX {
+                        break 'outer;
+                    }
+                }
+            }
+            let res = self.conns[cid.0].sock.write_vectored(&iov);
+            drop(iov);
+            match res {
+                Ok(n) => self.server_sent(cid, n as u64),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.set_write_interest(cid, true);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("s {} write to datastore failed: {}", cid.0, e);
+                    self.close_conn(cid);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves fully written requests from `imsg_q` to the in-flight queue.
+    fn server_sent(&mut self, cid: ConnId, mut n: u64) {
+        let c = &mut self.conns[cid.0];
+        n += c.send_off;
+        while let Some(&mid) = c.imsg_q.front() {
+            let len = self.msgs[mid].mlen;
+            if n < len {
+                break;
+            }
+            n -= len;
+            c.imsg_q.pop_front();
+            c.omsg_q.push_back(mid);
+        }
+        c.send_off = n;
+    }
+
+    /// Reads replies.
+    pub fn server_recv(&mut self, cid: ConnId) {
+        match self.conn_read(cid, false) {
+            Ok(()) => {}
+            Err(e) => {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    info!("s {} datastore {} closed the connection", cid.0, self.conns[cid.0].peer);
+                } else {
+                    warn!("s {} datastore {}: {}", cid.0, self.conns[cid.0].peer, e);
+                }
+                self.close_conn(cid);
+            }
+        }
+    }
+
+    /// Parses what is buffered for a server connection into replies.
+    pub fn server_parse(&mut self, cid: ConnId) -> io::Result<()> {
+        loop {
+            let c = &mut self.conns[cid.0];
+            let Some(buf) = c.rbuf else { return Ok(()) };
+            let filled = self.mbufs.filled(buf);
+            if c.rpos >= filled {
+                return Ok(());
+            }
+            let rmid = match c.rmsg {
+                Some(m) => m,
+                None => {
+                    let m = self.msgs.get(MsgKind::Response);
+                    // MGET fragments need the element ranges of their reply.
+                    let record = c
+                        .omsg_q
+                        .front()
+                        .and_then(|&r| self.msgs[r].parent)
+                        .is_some();
+                    self.msgs[m].rsp.record_elems = record;
+                    c.rmsg = Some(m);
+                    m
+                }
+            };
+            let chunk = self.mbufs.range(buf, c.rpos, filled);
+            let res = c.rsp_parser.parse(chunk, &mut self.msgs[rmid].rsp);
+            let start = c.rpos;
+            let end = match res {
+                Parse::Done(k) => start + k,
+                Parse::Again => filled,
+                Parse::Error(e) => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad reply: {e}")));
+                }
+            };
+            c.rpos = end;
+            self.msg_add_range(rmid, buf, start, end);
+            if let Parse::Done(_) = res {
+                self.conns[cid.0].rmsg = None;
+                self.server_reply(cid, rmid)?;
+            }
+        }
+    }
+
+    /// A complete reply arrived: pair it with the oldest in-flight request.
+    fn server_reply(&mut self, cid: ConnId, rsp: MsgId) -> io::Result<()> {
+        if self.msgs[rsp].rsp.ty == b'>' {
+            // RESP3 push data is out of band: no request waits for it.
+            self.msgs.put(&mut self.mbufs, rsp);
+            return Ok(());
+        }
+        let Some(req) = self.conns[cid.0].omsg_q.pop_front() else {
+            self.msgs.put(&mut self.mbufs, rsp);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply without a request"));
+        };
+        let m = &mut self.msgs[req];
+        m.in_server = false;
+        if m.swallow || m.done {
+            self.msgs.put(&mut self.mbufs, rsp);
+            self.try_free(req);
+            return Ok(());
+        }
+        self.attach_reply(req, rsp);
+        Ok(())
+    }
+
+    /// A server connection closed: everything on it fails, the slot reconnects
+    /// after its back-off.
+    pub fn server_closed(&mut self, cid: ConnId) {
+        let c = &mut self.conns[cid.0];
+        let slot = c.slot.expect("server conn has a slot");
+        let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
+        queued.extend(c.imsg_q.drain(..));
+        c.send_off = 0;
+        for mid in queued {
+            let m = &mut self.msgs[mid];
+            m.in_server = false;
+            if m.swallow || m.done {
+                self.try_free(mid);
+            } else {
+                self.reply_error(mid, ERR_REFUSED);
+            }
+        }
+        let sl = &self.servers[slot.server].pools[slot.proto][slot.slot];
+        if sl.conn == Some(cid) {
+            self.server_failed(slot.server, slot.proto, slot.slot);
+        }
+    }
+}
