@@ -6,4 +6,5 @@
 
 pub mod conf;
 pub mod hashkit;
+pub mod options;
 pub mod proto;
