@@ -1926,6 +1926,79 @@ mod tests {
         }
     }
 
+    /// The original's samples, compiled in: each must parse unchanged.
+    const ORIGINAL_SAMPLES: [(&str, &str); 14] = [
+        (
+            "dynomite.yml",
+            include_str!("../tests/data/original-conf/dynomite.yml"),
+        ),
+        (
+            "dynomite_dns_single.yml",
+            include_str!("../tests/data/original-conf/dynomite_dns_single.yml"),
+        ),
+        (
+            "dynomite_florida_single.yml",
+            include_str!("../tests/data/original-conf/dynomite_florida_single.yml"),
+        ),
+        (
+            "mc_single.yml",
+            include_str!("../tests/data/original-conf/mc_single.yml"),
+        ),
+        (
+            "node1.yml",
+            include_str!("../tests/data/original-conf/node1.yml"),
+        ),
+        (
+            "node2.yml",
+            include_str!("../tests/data/original-conf/node2.yml"),
+        ),
+        (
+            "redis_dc1.yml",
+            include_str!("../tests/data/original-conf/redis_dc1.yml"),
+        ),
+        (
+            "redis_dc2.yml",
+            include_str!("../tests/data/original-conf/redis_dc2.yml"),
+        ),
+        (
+            "redis_node1.yml",
+            include_str!("../tests/data/original-conf/redis_node1.yml"),
+        ),
+        (
+            "redis_node2.yml",
+            include_str!("../tests/data/original-conf/redis_node2.yml"),
+        ),
+        (
+            "redis_rack1_node.yml",
+            include_str!("../tests/data/original-conf/redis_rack1_node.yml"),
+        ),
+        (
+            "redis_rack2_node.yml",
+            include_str!("../tests/data/original-conf/redis_rack2_node.yml"),
+        ),
+        (
+            "redis_rack3_node.yml",
+            include_str!("../tests/data/original-conf/redis_rack3_node.yml"),
+        ),
+        (
+            "redis_single.yml",
+            include_str!("../tests/data/original-conf/redis_single.yml"),
+        ),
+    ];
+
+    #[test]
+    fn original_samples_parse() {
+        for (name, text) in ORIGINAL_SAMPLES {
+            let conf = Conf::parse_str(name, text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(conf.pool.servers.len(), 1, "{name}");
+            assert!(conf.pool.dyn_listen.is_some(), "{name}");
+            assert_eq!(conf.pool.tokens.len(), 1, "{name}");
+            // Only the missing stats_listen of dynomite.yml is worth a warning.
+            let want = usize::from(name == "dynomite.yml");
+            assert_eq!(conf.warnings.len(), want, "{name}: {:?}", conf.warnings);
+        }
+    }
+
     #[test]
     fn token_lists() {
         assert_eq!(parse_tokens("0").unwrap(), [0]);
