@@ -14,7 +14,11 @@ use crate::hashkit::HashKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// TCP: the text as written and the first address it resolved to.
-    Tcp { host: String, port: u16, addr: SocketAddr },
+    Tcp {
+        host: String,
+        port: u16,
+        addr: SocketAddr,
+    },
     /// Unix-domain socket path (value started with `/`).
     Unix(PathBuf),
 }
@@ -135,7 +139,11 @@ pub struct ConfError {
 impl std::fmt::Display for ConfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.key {
-            Some(k) => write!(f, "conf: '{}': directive \"{}\" {}", self.path, k, self.reason),
+            Some(k) => write!(
+                f,
+                "conf: '{}': directive \"{}\" {}",
+                self.path, k, self.reason
+            ),
             None => write!(f, "conf: '{}': {}", self.path, self.reason),
         }
     }
@@ -156,6 +164,10 @@ impl Conf {
 
     /// Parses and validates configuration text; `path` is used in errors.
     pub fn parse_str(path: &str, _text: &str) -> Result<Conf, ConfError> {
-        Err(ConfError { path: path.to_string(), key: None, reason: "loader not written yet".into() })
+        Err(ConfError {
+            path: path.to_string(),
+            key: None,
+            reason: "loader not written yet".into(),
+        })
     }
 }
