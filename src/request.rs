@@ -31,6 +31,22 @@ impl Context {
         let m = &self.msgs[mid];
         let a = m.req.args[i];
         self.mbufs.copy_out(&m.segs, a.off, a.len as u64, out);
+        if m.req.inline {
+            // Inline arguments are raw tokens: resolve quotes and escapes.
+            if let std::borrow::Cow::Owned(v) = redis::inline_arg(out) {
+                *out = v;
+            }
+        }
+    }
+
+    /// The first bytes of each of the first arguments, for error texts.
+    fn args_preview(&self, mid: MsgId) -> Vec<Vec<u8>> {
+        let m = &self.msgs[mid];
+        m.req.args[1..].iter().take(8).map(|a| {
+            let mut v = Vec::new();
+            self.mbufs.copy_out(&m.segs, a.off, (a.len as u64).min(128), &mut v);
+            v
+        }).collect()
     }
 
     /// Argument `i` as an owned vector (small arguments only).
@@ -89,15 +105,16 @@ impl Context {
         } else {
             None
         };
-        if name_len > NAME_MAX {
-            let shown = String::from_utf8_lossy(&self.arg_vec(mid, 0)[..NAME_MAX]).into_owned();
-            self.reply_error(mid, &format!("ERR unknown command '{}'", redis::sanitize(&shown)));
-            return;
-        }
-        let cmd = match redis::lookup(&name, sub.as_deref()) {
+        let found = if name_len > NAME_MAX { Err(redis::CmdError::Unknown) } else { redis::lookup(&name, sub.as_deref()) };
+        let cmd = match found {
             Ok(cmd) => cmd,
             Err(e) => {
-                self.reply_error(mid, &e.0);
+                let mut shown = Vec::new();
+                let m = &self.msgs[mid];
+                self.mbufs.copy_out(&m.segs, m.req.args[0].off, (name_len as u64).min(128), &mut shown);
+                let args = self.args_preview(mid);
+                let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                self.reply_error(mid, &e.text(&shown, &args));
                 return;
             }
         };
@@ -247,7 +264,7 @@ impl Context {
         let a = self.msgs[mid].req.args[i];
         let head = format!("${}\r\n", a.len);
         self.mbufs.append(segs, head.as_bytes());
-        if (a.len as u64) <= COPY_MAX {
+        if (a.len as u64) <= COPY_MAX || self.msgs[mid].req.inline {
             self.arg_copy(mid, i, scratch);
             self.mbufs.append(segs, scratch);
         } else {
@@ -293,81 +310,53 @@ impl Context {
         }
     }
 
-    /// Commands the proxy answers itself.
+    /// Commands the proxy answers itself (the table's `Route::Proxy`).
     fn proxy_command(&mut self, cid: ConnId, mid: MsgId, cmd: &'static Command) {
-        let nargs = self.msgs[mid].req.args.len();
         let resp3 = self.conns[cid.0].resp3;
-        match cmd.name.to_ascii_lowercase().as_str() {
+        match cmd.name {
             "quit" => {
                 self.msgs[mid].close_after = true;
                 self.conns[cid.0].no_more_input = true;
                 self.reply_bytes(mid, b"+OK\r\n");
             }
             "hello" => self.hello(cid, mid),
-            "select" => {
-                if self.arg_vec(mid, 1) == b"0" {
-                    self.reply_bytes(mid, b"+OK\r\n");
+            "select" => match redis::select_db(&self.arg_vec(mid, 1)) {
+                Ok(()) => self.reply_bytes(mid, b"+OK\r\n"),
+                Err(e) => self.reply_error(mid, e),
+            },
+            "client|setname" => {
+                let name = self.arg_vec(mid, 2);
+                if name.iter().any(|&b| b <= b' ' || b >= 127) {
+                    self.reply_error(mid, "ERR Client names cannot contain spaces, newlines or special characters.");
                 } else {
-                    self.reply_error(mid, "ERR DB index is out of range");
+                    self.conns[cid.0].name = if name.is_empty() { None } else { Some(name) };
+                    self.reply_bytes(mid, b"+OK\r\n");
                 }
             }
-            "client" => {
-                let mut sub = self.arg_vec(mid, 1);
-                sub.make_ascii_lowercase();
-                match (sub.as_slice(), nargs) {
-                    (b"setname", 3) => {
-                        let name = self.arg_vec(mid, 2);
-                        if name.iter().any(|&b| b <= b' ' || b >= 127) {
-                            self.reply_error(
-                                mid,
-                                "ERR Client names cannot contain spaces, newlines or special characters.",
-                            );
-                        } else {
-                            self.conns[cid.0].name = if name.is_empty() { None } else { Some(name) };
-                            self.reply_bytes(mid, b"+OK\r\n");
-                        }
-                    }
-                    (b"getname", 2) => {
-                        let reply = match &self.conns[cid.0].name {
-                            Some(n) => bulk(n),
-                            None => null(resp3).to_vec(),
-                        };
-                        self.reply_bytes(mid, &reply);
-                    }
-                    (b"id", 2) => {
-                        let id = self.conns[cid.0].client_id;
-                        self.reply_bytes(mid, format!(":{id}\r\n").as_bytes());
-                    }
-                    (b"setinfo", 4) => {
-                        let mut attr = self.arg_vec(mid, 2);
-                        attr.make_ascii_lowercase();
-                        if attr == b"lib-name" || attr == b"lib-ver" {
-                            self.reply_bytes(mid, b"+OK\r\n");
-                        } else {
-                            let a = String::from_utf8_lossy(&attr).into_owned();
-                            self.reply_error(mid, &format!("ERR Unrecognized option '{}'", redis::sanitize(&a)));
-                        }
-                    }
-                    (b"setname" | b"getname" | b"id" | b"setinfo", _) => {
-                        let full = format!("client|{}", String::from_utf8_lossy(&sub));
-                        self.reply_error(
-                            mid,
-                            &format!("ERR wrong number of arguments for '{}' command", redis::sanitize(&full)),
-                        );
-                    }
-                    _ => self.reply_error(mid, &redis::error_unsupported(cmd)),
+            "client|getname" => {
+                let reply = match &self.conns[cid.0].name {
+                    Some(n) => bulk(n),
+                    None => null(resp3).to_vec(),
+                };
+                self.reply_bytes(mid, &reply);
+            }
+            "client|id" => {
+                let id = self.conns[cid.0].client_id;
+                self.reply_bytes(mid, format!(":{id}\r\n").as_bytes());
+            }
+            "client|setinfo" => {
+                let mut attr = self.arg_vec(mid, 2);
+                attr.make_ascii_lowercase();
+                if attr == b"lib-name" || attr == b"lib-ver" {
+                    self.reply_bytes(mid, b"+OK\r\n");
+                } else {
+                    let a = String::from_utf8_lossy(&attr).into_owned();
+                    self.reply_error(mid, &format!("ERR Unrecognized option '{}'", sanitize(&a)));
                 }
             }
             "dyno_config:conn_consistency" => {
-                let level = String::from_utf8_lossy(&self.arg_vec(mid, 1)).to_ascii_uppercase();
-                let c = match level.as_str() {
-                    "DC_ONE" => Some(Consistency::DcOne),
-                    "DC_QUORUM" => Some(Consistency::DcQuorum),
-                    "DC_SAFE_QUORUM" => Some(Consistency::DcSafeQuorum),
-                    "DC_EACH_SAFE_QUORUM" => Some(Consistency::DcEachSafeQuorum),
-                    _ => None,
-                };
-                match c {
+                let level = String::from_utf8_lossy(&self.arg_vec(mid, 1)).into_owned();
+                match Consistency::from_name(&level) {
                     Some(c) => {
                         let conn = &mut self.conns[cid.0];
                         conn.read_consistency = c;
@@ -419,7 +408,7 @@ impl Context {
                 }
                 _ => {
                     let o = String::from_utf8_lossy(&self.arg_vec(mid, i)).into_owned();
-                    self.reply_error(mid, &format!("ERR Syntax error in HELLO option '{}'", redis::sanitize(&o)));
+                    self.reply_error(mid, &format!("ERR Syntax error in HELLO option '{}'", sanitize(&o)));
                     return;
                 }
             }
@@ -586,4 +575,9 @@ fn null(resp3: bool) -> &'static [u8] {
     } else {
         b"$-1\r\n"
     }
+}
+
+/// Makes text safe for an error reply (no CR/LF).
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect()
 }

@@ -297,7 +297,14 @@ impl Context {
 
     /// Reads replies.
     pub fn server_recv(&mut self, cid: ConnId) {
-        match self.conn_read(cid, false) {
+        let res = self.conn_read(cid, false).and_then(|eof| {
+            if eof {
+                Err(io::Error::from(io::ErrorKind::UnexpectedEof))
+            } else {
+                Ok(())
+            }
+        });
+        match res {
             Ok(()) => {}
             Err(e) => {
                 if e.kind() == io::ErrorKind::UnexpectedEof {

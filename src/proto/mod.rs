@@ -11,7 +11,7 @@ pub enum Parse {
     Done(usize),
     /// Every byte of the chunk was consumed; the message needs more bytes.
     Again,
-    /// The stream cannot be framed any further. The text is the error sent to
-    /// the client (no CR/LF), e.g. `Protocol error: invalid multibulk length`.
+    /// The stream cannot be framed any further. The text is the error reply
+    /// after its `-` (no CR/LF), e.g. `ERR Protocol error: invalid multibulk length`.
     Error(&'static str),
 }
