@@ -51,15 +51,26 @@ const _: () = assert!(REQ_MAX_ELEMS <= RSP_MAX_ELEMS);
 const _: () = assert!(MAX_BULK_LEN <= u32::MAX as i64);
 const _: () = assert!(MAX_INLINE_LEN <= u32::MAX as usize);
 
+/// `*<n>` is not a number, has leading zeros or exceeds [`REQ_MAX_ELEMS`].
 pub const ERR_MULTIBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";
+/// `$<len>` is not a number, is negative or exceeds [`MAX_BULK_LEN`].
 pub const ERR_BULK_LEN: &str = "ERR Protocol error: invalid bulk length";
+/// An inline line longer than [`MAX_INLINE_LEN`].
 pub const ERR_INLINE_TOO_BIG: &str = "ERR Protocol error: too big inline request";
+/// An inline line with an open quote, or a closing quote not followed by a space.
 pub const ERR_UNBALANCED_QUOTES: &str = "ERR Protocol error: unbalanced quotes in request";
+/// A reply value starting with an unknown type byte (streamed strings included).
 pub const ERR_RSP_TYPE: &str = "ERR Protocol error: unknown reply type";
+/// A reply length or count that is not a number, negative (other than a
+/// RESP2 null) or over its cap.
 pub const ERR_RSP_LEN: &str = "ERR Protocol error: invalid reply length";
+/// A `:` reply that is not an i64.
 pub const ERR_RSP_INTEGER: &str = "ERR Protocol error: invalid reply integer";
+/// A reply header or bulk payload not followed by CRLF.
 pub const ERR_RSP_CRLF: &str = "ERR Protocol error: reply line not ended by CRLF";
+/// Reply aggregates nested deeper than [`RSP_MAX_DEPTH`].
 pub const ERR_RSP_DEPTH: &str = "ERR Protocol error: reply nested too deep";
+/// A reply line longer than [`RSP_MAX_LINE`].
 pub const ERR_RSP_LINE: &str = "ERR Protocol error: reply line too long";
 
 macro_rules! expected_dollar {
@@ -141,7 +152,9 @@ impl Num {
 /// offset from the start of the message, `len` the argument's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arg {
+    /// Offset of the argument's first byte from the message's first byte.
     pub off: u64,
+    /// Length in bytes (at most [`MAX_BULK_LEN`]).
     pub len: u32,
 }
 
@@ -217,6 +230,7 @@ impl Default for ReqParser {
 }
 
 impl ReqParser {
+    /// A parser at the start of a stream.
     pub fn new() -> Self {
         ReqParser {
             state: ReqState::Start,
@@ -579,6 +593,7 @@ impl Default for RspParser {
 }
 
 impl RspParser {
+    /// A parser at the start of a stream.
     pub fn new() -> Self {
         RspParser {
             state: RspState::Type,
@@ -895,7 +910,9 @@ pub struct Command {
     /// writes whether or not STORE is given, as redis flags them; EVAL,
     /// EVALSHA, FCALL and SCRIPT LOAD/FLUSH/KILL are writes as in the original).
     pub write: bool,
+    /// Where the command is executed.
     pub route: Route,
+    /// Whether the keys are split per owner and the replies merged.
     pub multi: Multi,
 }
 
@@ -952,8 +969,11 @@ impl CmdError {
 /// Our own text for commands the proxy refuses; the command's name follows
 /// it, then `'`.
 pub const ERR_UNSUPPORTED: &str = "ERR unsupported command '";
+/// redis: numkeys (or a SELECT index) that is not an integer.
 pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+/// redis: numkeys larger than the arguments after it.
 pub const ERR_NUMKEYS_TOO_BIG: &str = "ERR Number of keys can't be greater than number of args";
+/// redis: negative numkeys.
 pub const ERR_NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
 /// SELECT of any database but 0 (redis cluster's wording).
 pub const ERR_SELECT: &str = "ERR SELECT is not allowed in cluster mode";
