@@ -51,15 +51,26 @@ const _: () = assert!(REQ_MAX_ELEMS <= RSP_MAX_ELEMS);
 const _: () = assert!(MAX_BULK_LEN <= u32::MAX as i64);
 const _: () = assert!(MAX_INLINE_LEN <= u32::MAX as usize);
 
+/// `*<n>` is not a number, has leading zeros or exceeds [`REQ_MAX_ELEMS`].
 pub const ERR_MULTIBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";
+/// `$<len>` is not a number, is negative or exceeds [`MAX_BULK_LEN`].
 pub const ERR_BULK_LEN: &str = "ERR Protocol error: invalid bulk length";
+/// An inline line longer than [`MAX_INLINE_LEN`].
 pub const ERR_INLINE_TOO_BIG: &str = "ERR Protocol error: too big inline request";
+/// An inline line with an open quote, or a closing quote not followed by a space.
 pub const ERR_UNBALANCED_QUOTES: &str = "ERR Protocol error: unbalanced quotes in request";
+/// A reply value starting with an unknown type byte (streamed strings included).
 pub const ERR_RSP_TYPE: &str = "ERR Protocol error: unknown reply type";
+/// A reply length or count that is not a number, negative (other than a
+/// RESP2 null) or over its cap.
 pub const ERR_RSP_LEN: &str = "ERR Protocol error: invalid reply length";
+/// A `:` reply that is not an i64.
 pub const ERR_RSP_INTEGER: &str = "ERR Protocol error: invalid reply integer";
+/// A reply header or bulk payload not followed by CRLF.
 pub const ERR_RSP_CRLF: &str = "ERR Protocol error: reply line not ended by CRLF";
+/// Reply aggregates nested deeper than [`RSP_MAX_DEPTH`].
 pub const ERR_RSP_DEPTH: &str = "ERR Protocol error: reply nested too deep";
+/// A reply line longer than [`RSP_MAX_LINE`].
 pub const ERR_RSP_LINE: &str = "ERR Protocol error: reply line too long";
 
 macro_rules! expected_dollar {
@@ -141,7 +152,9 @@ impl Num {
 /// offset from the start of the message, `len` the argument's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arg {
+    /// Offset of the argument's first byte from the message's first byte.
     pub off: u64,
+    /// Length in bytes (at most [`MAX_BULK_LEN`]).
     pub len: u32,
 }
 
@@ -217,6 +230,7 @@ impl Default for ReqParser {
 }
 
 impl ReqParser {
+    /// A parser at the start of a stream.
     pub fn new() -> Self {
         ReqParser {
             state: ReqState::Start,
@@ -353,7 +367,10 @@ impl ReqParser {
                             return Parse::Done(i + 1);
                         }
                     } else {
-                        if at - self.line_start >= MAX_INLINE_LEN as u64 {
+                        // At most MAX_INLINE_LEN bytes before the "\r\n".
+                        let len = at - self.line_start;
+                        let cap = MAX_INLINE_LEN as u64;
+                        if len > cap || (len == cap && b != b'\r') {
                             return Parse::Error(ERR_INLINE_TOO_BIG);
                         }
                         match self.inline_byte(st, b, at, info) {
@@ -576,6 +593,7 @@ impl Default for RspParser {
 }
 
 impl RspParser {
+    /// A parser at the start of a stream.
     pub fn new() -> Self {
         RspParser {
             state: RspState::Type,
@@ -892,7 +910,9 @@ pub struct Command {
     /// writes whether or not STORE is given, as redis flags them; EVAL,
     /// EVALSHA, FCALL and SCRIPT LOAD/FLUSH/KILL are writes as in the original).
     pub write: bool,
+    /// Where the command is executed.
     pub route: Route,
+    /// Whether the keys are split per owner and the replies merged.
     pub multi: Multi,
 }
 
@@ -949,8 +969,11 @@ impl CmdError {
 /// Our own text for commands the proxy refuses; the command's name follows
 /// it, then `'`.
 pub const ERR_UNSUPPORTED: &str = "ERR unsupported command '";
+/// redis: numkeys (or a SELECT index) that is not an integer.
 pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+/// redis: numkeys larger than the arguments after it.
 pub const ERR_NUMKEYS_TOO_BIG: &str = "ERR Number of keys can't be greater than number of args";
+/// redis: negative numkeys.
 pub const ERR_NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
 /// SELECT of any database but 0 (redis cluster's wording).
 pub const ERR_SELECT: &str = "ERR SELECT is not allowed in cluster mode";
@@ -1031,7 +1054,8 @@ fn find(name: &[u8]) -> Option<&'static Command> {
 /// Commands the proxy does not serve come back as [`CmdError::Unsupported`].
 pub fn lookup(name: &[u8], sub: Option<&[u8]>) -> Result<&'static Command, CmdError> {
     let mut buf = [0u8; MAX_NAME_LEN];
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
+    // `config|get` is the table's spelling of a subcommand, not a name.
+    if name.is_empty() || name.len() > MAX_NAME_LEN || memchr(b'|', name).is_some() {
         return Err(CmdError::Unknown);
     }
     for (d, s) in buf.iter_mut().zip(name) {
@@ -3008,3 +3032,811 @@ static COMMANDS: [Command; 378] = [
     cmd("zunion", -3, 2, 2, 1, false, Route::Key, Multi::None),
     cmd("zunionstore", -4, 1, 1, 1, true, Route::Key, Multi::None),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything a parser reported over one stream: for each message, where
+    /// it ended (stream offset) and what was learned; then the error, if any.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Run<I> {
+        msgs: Vec<(u64, I)>,
+        err: Option<&'static str>,
+    }
+
+    /// Feeds `input` cut at `cuts` (increasing offsets) through `parse`.
+    fn feed<I: Clone + Default>(
+        input: &[u8],
+        cuts: &[usize],
+        info: I,
+        mut parse: impl FnMut(&[u8], &mut I) -> Parse,
+    ) -> Run<I> {
+        let mut run = Run {
+            msgs: Vec::new(),
+            err: None,
+        };
+        let mut info = info;
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(input.len());
+        for w in bounds.windows(2) {
+            let chunk = &input[w[0]..w[1]];
+            let mut pos = 0;
+            while pos < chunk.len() {
+                match parse(&chunk[pos..], &mut info) {
+                    Parse::Done(n) => {
+                        assert!(n >= 1 && pos + n <= chunk.len());
+                        pos += n;
+                        run.msgs.push(((w[0] + pos) as u64, info.clone()));
+                    }
+                    Parse::Again => break,
+                    Parse::Error(e) => {
+                        run.err = Some(e);
+                        return run;
+                    }
+                }
+            }
+        }
+        run
+    }
+
+    /// Feeds `input` one-shot, split in two at every position (every 97th for
+    /// long inputs), and one byte at a time; all runs must agree. Returns the
+    /// one-shot run.
+    fn feed_all<I: Clone + Default + PartialEq + std::fmt::Debug, P: Default>(
+        input: &[u8],
+        info: I,
+        parse: fn(&mut P, &[u8], &mut I) -> Parse,
+    ) -> Run<I> {
+        let mut p = P::default();
+        let oracle = feed(input, &[], info.clone(), |c, i| parse(&mut p, c, i));
+        let step = if input.len() <= 1024 { 1 } else { 97 };
+        for cut in (1..input.len()).step_by(step) {
+            let mut p = P::default();
+            let run = feed(input, &[cut], info.clone(), |c, i| parse(&mut p, c, i));
+            assert_eq!(
+                run,
+                oracle,
+                "split at {cut}: {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let bytes: Vec<usize> = (1..input.len()).collect();
+        let mut p = P::default();
+        let run = feed(input, &bytes, info, |c, i| parse(&mut p, c, i));
+        assert_eq!(
+            run,
+            oracle,
+            "bytewise: {:?}",
+            String::from_utf8_lossy(input)
+        );
+        oracle
+    }
+
+    fn req_run(input: &[u8]) -> Run<ReqInfo> {
+        feed_all(input, ReqInfo::default(), ReqParser::parse)
+    }
+
+    /// The arguments of each message as bytes.
+    fn req_args(input: &[u8], run: &Run<ReqInfo>) -> Vec<Vec<Vec<u8>>> {
+        let mut start = 0u64;
+        let mut out = Vec::new();
+        for (end, info) in &run.msgs {
+            let mut args = Vec::new();
+            for a in &info.args {
+                let s = (start + a.off) as usize;
+                assert!(s + a.len as usize <= *end as usize);
+                args.push(input[s..s + a.len as usize].to_vec());
+            }
+            out.push(args);
+            start = *end;
+        }
+        out
+    }
+
+    #[test]
+    fn req_ok() {
+        // (input, messages as (end, inline, args)).
+        type Case = (
+            &'static [u8],
+            &'static [(u64, bool, &'static [&'static [u8]])],
+        );
+        let cases: &[Case] = &[
+            (b"*1\r\n$4\r\nPING\r\n", &[(14, false, &[b"PING"])]),
+            (
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n",
+                &[(26, false, &[b"SET", b"k", b""])],
+            ),
+            (
+                b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nPING\r\nPING\r\n",
+                &[
+                    (20, false, &[b"GET", b"a"]),
+                    (34, false, &[b"PING"]),
+                    (40, true, &[b"PING"]),
+                ],
+            ),
+            (b"PING\r\n", &[(6, true, &[b"PING"])]),
+            (b"PING\n", &[(5, true, &[b"PING"])]),
+            (b"  set \t a  b\r\n", &[(14, true, &[b"set", b"a", b"b"])]),
+            (b"\r\n\n  \r\nPING\r\n", &[(13, true, &[b"PING"])]),
+            (
+                b"ECHO \"a b\" 'c\\'d' a\"b c\"\r\n",
+                &[(26, true, &[b"ECHO", b"\"a b\"", b"'c\\'d'", b"a\"b c\""])],
+            ),
+            (
+                b"ECHO \"a\\\"b\"\n",
+                &[(12, true, &[b"ECHO", b"\"a\\\"b\""])],
+            ),
+            (b"ECHO \"x\"\r\r\n", &[(11, true, &[b"ECHO", b"\"x\""])]),
+            // redis ignores empty and null arrays: they prefix the next message.
+            (b"*0\r\n*1\r\n$4\r\nPING\r\n", &[(18, false, &[b"PING"])]),
+            (b"*-1\r\n*-5\r\nPING\r\n", &[(16, true, &[b"PING"])]),
+            (
+                b"*-9223372036854775807\r\nPING\r\n",
+                &[(29, true, &[b"PING"])],
+            ),
+            // The byte after a CR and the two after a payload are not checked.
+            (b"*1\rx$4\r\nPINGxx", &[(14, false, &[b"PING"])]),
+            // Incomplete: nothing yet.
+            (b"*2\r\n$3\r\nGET\r\n", &[]),
+            (b"*1048576\r\n$1\r\n", &[]),
+            (b"*1\r\n$536870912\r\nabc", &[]),
+            (b"GET a", &[]),
+            (b"\r\n\r\n", &[]),
+        ];
+        for (input, want) in cases {
+            let run = req_run(input);
+            assert_eq!(run.err, None, "{:?}", String::from_utf8_lossy(input));
+            let args = req_args(input, &run);
+            assert_eq!(
+                run.msgs.len(),
+                want.len(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            for (i, (end, inline, wargs)) in want.iter().enumerate() {
+                assert_eq!(run.msgs[i].0, *end);
+                assert_eq!(run.msgs[i].1.inline, *inline);
+                let wargs: Vec<Vec<u8>> = wargs.iter().map(|a| a.to_vec()).collect();
+                assert_eq!(args[i], wargs, "{:?}", String::from_utf8_lossy(input));
+            }
+        }
+    }
+
+    #[test]
+    fn req_errors() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"*abc\r\n", ERR_MULTIBULK_LEN),
+            (b"*\r\n", ERR_MULTIBULK_LEN),
+            (b"*01\r\n", ERR_MULTIBULK_LEN),
+            (b"*+1\r\n", ERR_MULTIBULK_LEN),
+            (b"*-0\r\n", ERR_MULTIBULK_LEN),
+            (b"*1 \r\n", ERR_MULTIBULK_LEN),
+            (b"*-99999999999999999999\r\n", ERR_MULTIBULK_LEN),
+            (b"*1\n$4\r\nPING\r\n", ERR_MULTIBULK_LEN),
+            // Too many elements fails at the digit that overflows the cap.
+            (b"*1048577", ERR_MULTIBULK_LEN),
+            (b"*99999999999999999999999", ERR_MULTIBULK_LEN),
+            (b"*1\r\nx", "ERR Protocol error: expected '$', got 'x'"),
+            (b"*1\r\n\r\n", "ERR Protocol error: expected '$', got ' '"),
+            (b"*1\r\n\x80", "ERR Protocol error: expected '$', got '?'"),
+            (
+                b"*2\r\n$1\r\na\r\n:1\r\n",
+                "ERR Protocol error: expected '$', got ':'",
+            ),
+            (b"*1\r\n$x\r\n", ERR_BULK_LEN),
+            (b"*1\r\n$\r\n", ERR_BULK_LEN),
+            (b"*1\r\n$-1\r\n", ERR_BULK_LEN),
+            (b"*1\r\n$04\r\nPING\r\n", ERR_BULK_LEN),
+            (b"*1\r\n$+4\r\nPING\r\n", ERR_BULK_LEN),
+            (b"*1\r\n$536870913\r\n", ERR_BULK_LEN),
+            // A bulk claiming 2^40 bytes fails before its line ends.
+            (b"*1\r\n$1099511627776", ERR_BULK_LEN),
+            (b"ECHO \"ab\r\n", ERR_UNBALANCED_QUOTES),
+            (b"ECHO \"ab\"c\r\n", ERR_UNBALANCED_QUOTES),
+            (b"ECHO 'a'b\r\n", ERR_UNBALANCED_QUOTES),
+            (b"ECHO \"a\\\"\n", ERR_UNBALANCED_QUOTES),
+            (b"ECHO 'a\n", ERR_UNBALANCED_QUOTES),
+            // Earlier pipelined messages still count.
+            (b"PING\r\n*x", ERR_MULTIBULK_LEN),
+        ];
+        for (input, want) in cases {
+            let run = req_run(input);
+            assert_eq!(run.err, Some(*want), "{:?}", String::from_utf8_lossy(input));
+        }
+        assert_eq!(req_run(b"PING\r\n*x").msgs.len(), 1);
+    }
+
+    #[test]
+    fn req_inline_limit() {
+        let mut line = vec![b'a'; MAX_INLINE_LEN];
+        line.extend_from_slice(b"\r\n");
+        let run = req_run(&line);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 1);
+        let mut long = vec![b'a'; MAX_INLINE_LEN + 1];
+        assert_eq!(req_run(&long).err, Some(ERR_INLINE_TOO_BIG));
+        long.push(b'\n');
+        assert_eq!(req_run(&long).err, Some(ERR_INLINE_TOO_BIG));
+    }
+
+    #[test]
+    fn req_big_bulk_and_state_reset() {
+        let mut input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n".to_vec();
+        let payload_off = input.len() as u64;
+        input.extend(std::iter::repeat_n(b'v', 100_000));
+        input.extend_from_slice(b"\r\n*1\r\n$4\r\nPING\r\n");
+        let run = req_run(&input);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 2);
+        let args = &run.msgs[0].1.args;
+        assert_eq!(
+            args[2],
+            Arg {
+                off: payload_off,
+                len: 100_000
+            }
+        );
+        assert_eq!(run.msgs[1].1.args, vec![Arg { off: 8, len: 4 }]);
+        // A claimed huge array reserves only a small bound.
+        let mut p = ReqParser::new();
+        let mut info = ReqInfo::default();
+        assert_eq!(p.parse(b"*1048576\r\n$1\r\na\r\n", &mut info), Parse::Again);
+        assert!(info.args.capacity() <= 64);
+    }
+
+    #[test]
+    fn inline_arg_decoding() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"plain", b"plain"),
+            (b"\"a b\"", b"a b"),
+            (b"\"a\\x41b\"", b"aAb"),
+            (b"\"\\n\\r\\t\\b\\a\\q\"", b"\n\r\t\x08\x07q"),
+            (b"\"\\x4g\"", b"x4g"),
+            (b"'c\\'d'", b"c'd"),
+            (b"'c\\nd'", b"c\\nd"),
+            (b"a\"b c\"", b"ab c"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                &*inline_arg(raw),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    fn rsp_run(input: &[u8]) -> Run<RspInfo> {
+        let info = RspInfo {
+            record_elems: true,
+            ..RspInfo::default()
+        };
+        let run = feed_all(input, info, RspParser::parse);
+        // Without recording, the same outcome and no elements.
+        let mut p = RspParser::new();
+        let bare = feed(input, &[], RspInfo::default(), |c, i| p.parse(c, i));
+        assert_eq!(bare.err, run.err);
+        assert_eq!(bare.msgs.len(), run.msgs.len());
+        for ((e1, i1), (e2, i2)) in bare.msgs.iter().zip(&run.msgs) {
+            assert_eq!(e1, e2);
+            assert_eq!((i1.ty, i1.integer, i1.count), (i2.ty, i2.integer, i2.count));
+            assert!(i1.elems.is_empty());
+        }
+        run
+    }
+
+    /// (end, ty, integer, count, elems) of one reply.
+    type Got = (u64, u8, i64, i64, Vec<(u64, u64)>);
+
+    #[test]
+    fn rsp_ok() {
+        // (input, (end, ty, integer, count, elems) per reply).
+        type Want = (u64, u8, i64, i64, &'static [(u64, u64)]);
+        let cases: &[(&[u8], &[Want])] = &[
+            (b"+OK\r\n", &[(5, b'+', 0, 0, &[])]),
+            (b"-ERR bad\r\n", &[(10, b'-', 0, 0, &[])]),
+            (b"+a\rb\r\r\n", &[(7, b'+', 0, 0, &[])]),
+            (b":42\r\n", &[(5, b':', 42, 0, &[])]),
+            (b":-7\r\n", &[(5, b':', -7, 0, &[])]),
+            (b"$3\r\nfoo\r\n", &[(9, b'$', 0, 3, &[])]),
+            (b"$3\r\n\r\n\r\r\n", &[(9, b'$', 0, 3, &[])]),
+            (b"$0\r\n\r\n", &[(6, b'$', 0, 0, &[])]),
+            (b"$-1\r\n", &[(5, b'$', 0, -1, &[])]),
+            (b"*-1\r\n", &[(5, b'*', 0, -1, &[])]),
+            (b"*0\r\n", &[(4, b'*', 0, 0, &[])]),
+            (
+                b"*2\r\n$1\r\na\r\n:1\r\n",
+                &[(15, b'*', 0, 2, &[(4, 11), (11, 15)])],
+            ),
+            (
+                b"*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+                &[(29, b'*', 0, 2, &[(4, 11), (11, 29)])],
+            ),
+            (
+                b"*3\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n*-1\r\n+x\r\n",
+                &[(31, b'*', 0, 3, &[(4, 22), (22, 27), (27, 31)])],
+            ),
+            (
+                b"*2\r\n*0\r\n_\r\n",
+                &[(11, b'*', 0, 2, &[(4, 8), (8, 11)])],
+            ),
+            (
+                b"%2\r\n+a\r\n:1\r\n+b\r\n%0\r\n",
+                &[(20, b'%', 0, 2, &[(4, 8), (8, 12), (12, 16), (16, 20)])],
+            ),
+            (
+                b"~2\r\n,1.5\r\n#t\r\n",
+                &[(14, b'~', 0, 2, &[(4, 10), (10, 14)])],
+            ),
+            (b"_\r\n", &[(3, b'_', 0, -1, &[])]),
+            (b",3.14\r\n", &[(7, b',', 0, 0, &[])]),
+            (b",inf\r\n", &[(6, b',', 0, 0, &[])]),
+            (b"#f\r\n", &[(4, b'#', 0, 0, &[])]),
+            (b"!3\r\nerr\r\n", &[(9, b'!', 0, 3, &[])]),
+            (b"=7\r\ntxt:abc\r\n", &[(13, b'=', 0, 7, &[])]),
+            (
+                b"(123456789012345678901234567890\r\n",
+                &[(33, b'(', 0, 0, &[])],
+            ),
+            (
+                b">2\r\n+message\r\n+x\r\n",
+                &[(18, b'>', 0, 2, &[(4, 14), (14, 18)])],
+            ),
+            // An attribute precedes the value it describes.
+            (b"|1\r\n+key\r\n+val\r\n:5\r\n", &[(20, b':', 5, 0, &[])]),
+            (b"|0\r\n+OK\r\n", &[(9, b'+', 0, 0, &[])]),
+            (
+                b"|1\r\n+k\r\n*1\r\n:1\r\n*2\r\n:1\r\n:2\r\n",
+                &[(28, b'*', 0, 2, &[(20, 24), (24, 28)])],
+            ),
+            (
+                b"*2\r\n|1\r\n+a\r\n+b\r\n:1\r\n:2\r\n",
+                &[(24, b'*', 0, 2, &[(4, 20), (20, 24)])],
+            ),
+            (
+                b"*1\r\n*2\r\n|1\r\n+a\r\n+b\r\n:1\r\n:2\r\n",
+                &[(28, b'*', 0, 1, &[(4, 28)])],
+            ),
+            // Pipelined replies.
+            (
+                b"+OK\r\n:1\r\n*1\r\n$1\r\nx\r\n",
+                &[
+                    (5, b'+', 0, 0, &[]),
+                    (9, b':', 1, 0, &[]),
+                    (20, b'*', 0, 1, &[(4, 11)]),
+                ],
+            ),
+            // Incomplete.
+            (b"*2\r\n:1\r\n", &[]),
+            (b"$5\r\nab", &[]),
+            (b"+OK\r", &[]),
+            (b"|1\r\n+a\r\n+b\r\n", &[]),
+        ];
+        for (input, want) in cases {
+            let run = rsp_run(input);
+            assert_eq!(run.err, None, "{:?}", String::from_utf8_lossy(input));
+            let got: Vec<Got> = run
+                .msgs
+                .iter()
+                .map(|(e, i)| (*e, i.ty, i.integer, i.count, i.elems.clone()))
+                .collect();
+            let want: Vec<Got> = want
+                .iter()
+                .map(|w| (w.0, w.1, w.2, w.3, w.4.to_vec()))
+                .collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn rsp_errors() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"?x\r\n", ERR_RSP_TYPE),
+            (b"*1\r\n@\r\n", ERR_RSP_TYPE),
+            (b"$-2\r\n", ERR_RSP_LEN),
+            (b"*-2\r\n", ERR_RSP_LEN),
+            (b"%-1\r\n", ERR_RSP_LEN),
+            (b"$-0\r\n", ERR_RSP_LEN),
+            (b"$\r\n", ERR_RSP_LEN),
+            (b"$?\r\n", ERR_RSP_LEN),
+            (b"*x\r\n", ERR_RSP_LEN),
+            (b":\r\n", ERR_RSP_INTEGER),
+            (b":1.5\r\n", ERR_RSP_INTEGER),
+            (b":99999999999999999999\r\n", ERR_RSP_INTEGER),
+            (b":1\rx", ERR_RSP_CRLF),
+            (b"$3\r\nfooXX", ERR_RSP_CRLF),
+            (b"$3\r\nfoo\rX", ERR_RSP_CRLF),
+            // Huge claims fail before their line ends.
+            (b"$1099511627776", ERR_RSP_LEN),
+            (b"*2147483648", ERR_RSP_LEN),
+            (b"%1099511627776", ERR_RSP_LEN),
+        ];
+        for (input, want) in cases {
+            let run = rsp_run(input);
+            assert_eq!(run.err, Some(*want), "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn rsp_nesting() {
+        let deep = |n: usize| {
+            let mut v = b"*1\r\n".repeat(n);
+            v.extend_from_slice(b":1\r\n");
+            v
+        };
+        let ok = deep(RSP_MAX_DEPTH);
+        let run = rsp_run(&ok);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 1);
+        assert_eq!(run.msgs[0].0, ok.len() as u64);
+        assert_eq!(run.msgs[0].1.elems, vec![(4, ok.len() as u64)]);
+        assert_eq!(rsp_run(&deep(RSP_MAX_DEPTH + 1)).err, Some(ERR_RSP_DEPTH));
+        // Nested maps and sets mixed, then a second reply.
+        let mixed = b"%1\r\n~1\r\n*2\r\n%1\r\n:1\r\n$-1\r\n>1\r\n_\r\n=3\r\nx:y\r\n+n\r\n";
+        let run = rsp_run(mixed);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 2);
+        assert_eq!(run.msgs[0].1.elems, vec![(4, 32), (32, 41)]);
+        assert_eq!(run.msgs[1].1.ty, b'+');
+    }
+
+    #[test]
+    fn rsp_big_bulk() {
+        let mut input = b"*2\r\n$200000\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 200_000));
+        input.extend_from_slice(b"\r\n:7\r\n");
+        let run = rsp_run(&input);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 1);
+        let end = input.len() as u64;
+        assert_eq!(run.msgs[0].1.elems, vec![(4, end - 4), (end - 4, end)]);
+    }
+
+    #[test]
+    fn table_sorted_and_consistent() {
+        let t = commands();
+        for w in t.windows(2) {
+            assert!(w[0].name < w[1].name, "{} {}", w[0].name, w[1].name);
+        }
+        for c in t {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert_ne!(c.arity, 0, "{}", c.name);
+            match c.route {
+                Route::Key | Route::LocalRackOwner => {
+                    assert!(c.first_key > 0, "{}", c.name);
+                    assert!(c.key_step > 0, "{}", c.name);
+                    assert!(c.arity.abs() > c.first_key, "{}", c.name);
+                }
+                Route::Eval => assert_eq!(c.first_key, 3),
+                _ => assert_eq!(c.first_key, 0, "{}", c.name),
+            }
+            if c.multi != Multi::None {
+                assert_eq!(c.route, Route::Key);
+            }
+            if c.name.contains('|') {
+                let base = c.name.split('|').next().unwrap();
+                assert!(CONTAINERS.contains(&base), "{}", c.name);
+            }
+        }
+        for c in CONTAINERS {
+            assert!(find(c.as_bytes()).is_some(), "{c}");
+        }
+    }
+
+    #[test]
+    fn lookup_routes() {
+        type Case = (
+            &'static [u8],
+            Option<&'static [u8]>,
+            &'static str,
+            Route,
+            bool,
+            Multi,
+        );
+        let cases: &[Case] = &[
+            (b"GET", None, "get", Route::Key, false, Multi::None),
+            (b"gEt", None, "get", Route::Key, false, Multi::None),
+            (b"set", None, "set", Route::Key, true, Multi::None),
+            (b"ttl", None, "ttl", Route::Key, false, Multi::None),
+            (b"pfcount", None, "pfcount", Route::Key, false, Multi::None),
+            (b"sort", None, "sort", Route::Key, true, Multi::None),
+            (b"sort_ro", None, "sort_ro", Route::Key, false, Multi::None),
+            (
+                b"georadius",
+                None,
+                "georadius",
+                Route::Key,
+                true,
+                Multi::None,
+            ),
+            (
+                b"zunionstore",
+                None,
+                "zunionstore",
+                Route::Key,
+                true,
+                Multi::None,
+            ),
+            (
+                b"sunionstore",
+                None,
+                "sunionstore",
+                Route::Key,
+                true,
+                Multi::None,
+            ),
+            (b"hstrlen", None, "hstrlen", Route::Key, false, Multi::None),
+            (b"bitpos", None, "bitpos", Route::Key, false, Multi::None),
+            (b"xadd", None, "xadd", Route::Key, true, Multi::None),
+            (b"mget", None, "mget", Route::Key, false, Multi::Mget),
+            (b"MSET", None, "mset", Route::Key, true, Multi::Mset),
+            (b"del", None, "del", Route::Key, true, Multi::Del),
+            (b"exists", None, "exists", Route::Key, false, Multi::Exists),
+            (b"unlink", None, "unlink", Route::Key, true, Multi::Unlink),
+            (b"touch", None, "touch", Route::Key, false, Multi::Touch),
+            (
+                b"hgetall",
+                None,
+                "hgetall",
+                Route::LocalRackOwner,
+                false,
+                Multi::None,
+            ),
+            (
+                b"zscan",
+                None,
+                "zscan",
+                Route::LocalRackOwner,
+                false,
+                Multi::None,
+            ),
+            (b"ping", None, "ping", Route::Local, false, Multi::None),
+            (b"scan", None, "scan", Route::Local, false, Multi::None),
+            (
+                b"command",
+                None,
+                "command",
+                Route::Local,
+                false,
+                Multi::None,
+            ),
+            (
+                b"COMMAND",
+                Some(b"DOCS"),
+                "command|docs",
+                Route::Local,
+                false,
+                Multi::None,
+            ),
+            (
+                b"config",
+                Some(b"GeT"),
+                "config|get",
+                Route::Local,
+                false,
+                Multi::None,
+            ),
+            (
+                b"script",
+                Some(b"load"),
+                "script|load",
+                Route::AllNodes,
+                true,
+                Multi::None,
+            ),
+            (
+                b"script",
+                Some(b"exists"),
+                "script|exists",
+                Route::AllNodes,
+                false,
+                Multi::None,
+            ),
+            (b"eval", None, "eval", Route::Eval, true, Multi::None),
+            (
+                b"evalsha_ro",
+                None,
+                "evalsha_ro",
+                Route::Eval,
+                false,
+                Multi::None,
+            ),
+            (b"quit", None, "quit", Route::Proxy, false, Multi::None),
+            (b"hello", None, "hello", Route::Proxy, false, Multi::None),
+            (b"select", None, "select", Route::Proxy, false, Multi::None),
+            (
+                b"client",
+                Some(b"setname"),
+                "client|setname",
+                Route::Proxy,
+                false,
+                Multi::None,
+            ),
+            (
+                b"client",
+                Some(b"SETINFO"),
+                "client|setinfo",
+                Route::Proxy,
+                false,
+                Multi::None,
+            ),
+            (
+                b"dyno_config:conn_consistency",
+                None,
+                "dyno_config:conn_consistency",
+                Route::Proxy,
+                false,
+                Multi::None,
+            ),
+            (
+                b"object",
+                Some(b"encoding"),
+                "object|encoding",
+                Route::Key,
+                false,
+                Multi::None,
+            ),
+            (
+                b"memory",
+                Some(b"usage"),
+                "memory|usage",
+                Route::Key,
+                false,
+                Multi::None,
+            ),
+            (b"json.set", None, "json.set", Route::Key, true, Multi::None),
+            (
+                b"JSON.MGET",
+                None,
+                "json.mget",
+                Route::Key,
+                false,
+                Multi::None,
+            ),
+        ];
+        for (name, sub, want, route, write, multi) in cases {
+            let c = lookup(name, *sub).unwrap();
+            assert_eq!(c.name, *want);
+            assert_eq!(c.route, *route, "{want}");
+            assert_eq!(c.write, *write, "{want}");
+            assert_eq!(c.multi, *multi, "{want}");
+        }
+        // A non-container ignores its second argument.
+        assert_eq!(lookup(b"get", Some(b"k")).unwrap().name, "get");
+    }
+
+    #[test]
+    fn lookup_errors() {
+        type Case = (&'static [u8], Option<&'static [u8]>, &'static str);
+        let unsupported: &[Case] = &[
+            (b"multi", None, "multi"),
+            (b"EXEC", None, "exec"),
+            (b"watch", None, "watch"),
+            (b"subscribe", None, "subscribe"),
+            (b"publish", None, "publish"),
+            (b"blpop", None, "blpop"),
+            (b"bzpopmin", None, "bzpopmin"),
+            (b"blmove", None, "blmove"),
+            (b"xread", None, "xread"),
+            (b"monitor", None, "monitor"),
+            (b"flushall", None, "flushall"),
+            (b"flushdb", None, "flushdb"),
+            (b"auth", None, "auth"),
+            (b"migrate", None, "migrate"),
+            (b"move", None, "move"),
+            (b"client", Some(b"kill"), "client|kill"),
+            (b"config", Some(b"set"), "config|set"),
+            (b"script", Some(b"debug"), "script|debug"),
+        ];
+        for (name, sub, full) in unsupported {
+            match lookup(name, *sub) {
+                Err(e @ CmdError::Unsupported(c)) => {
+                    assert_eq!(c.name, *full);
+                    assert_eq!(
+                        e.text(name, &[]),
+                        format!("ERR unsupported command '{full}'")
+                    );
+                }
+                other => panic!("{full}: {other:?}"),
+            }
+        }
+        let e = lookup(b"foo", Some(b"a")).unwrap_err();
+        assert_eq!(e, CmdError::Unknown);
+        assert_eq!(
+            e.text(b"foo", &[b"a", b"b"]),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(lookup(b"", None), Err(CmdError::Unknown));
+        assert_eq!(lookup(b"config|get", None), Err(CmdError::Unknown));
+        assert_eq!(lookup(&[b'g'; 100], None), Err(CmdError::Unknown));
+        let e = lookup(b"CONFIG", None).unwrap_err();
+        assert_eq!(
+            e.text(b"CONFIG", &[]),
+            "ERR wrong number of arguments for 'config' command"
+        );
+        let e = lookup(b"config", Some(b"xyz")).unwrap_err();
+        assert_eq!(
+            e.text(b"config", &[b"xyz"]),
+            "ERR unknown subcommand 'xyz'. Try CONFIG HELP."
+        );
+        let e = lookup(b"object", Some(&[b'z'; 80])).unwrap_err();
+        assert!(matches!(e, CmdError::UnknownSub(c) if c.name == "object"));
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            error_unknown(b"foo", &[]),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
+        // Recorded from redis 7: the list stops at about 128 bytes.
+        let long = [b'x'; 200];
+        let want = format!(
+            "ERR unknown command 'foo', with args beginning with: '{}' ",
+            "x".repeat(128)
+        );
+        assert_eq!(error_unknown(b"foo", &[&long, b"bb"]), want);
+        let t = error_unknown(b"f\r\no", &[b"a\nb", b"c\rd"]);
+        assert_eq!(
+            t,
+            "ERR unknown command 'f  o', with args beginning with: 'a b' 'c d' "
+        );
+        assert_eq!(
+            error_unknown(b"a\0b", &[b"c\0d"]),
+            "ERR unknown command 'a', with args beginning with: 'c' "
+        );
+        let t = error_unknown_sub(find(b"client").unwrap(), b"x\r\ny");
+        assert_eq!(t, "ERR unknown subcommand 'x  y'. Try CLIENT HELP.");
+        assert_eq!(
+            error_arity(find(b"config|get").unwrap()),
+            "ERR wrong number of arguments for 'config|get' command"
+        );
+        for c in commands() {
+            let t = error_unsupported(c) + &error_arity(c);
+            assert!(!t.contains('\r') && !t.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn arity_and_keys() {
+        let get = lookup(b"get", None).unwrap();
+        assert!(check_arity(get, 2));
+        assert!(!check_arity(get, 1));
+        assert!(!check_arity(get, 3));
+        let set = lookup(b"set", None).unwrap();
+        assert!(!check_arity(set, 2));
+        assert!(check_arity(set, 3));
+        assert!(check_arity(set, 9));
+        let keys = |name: &[u8], sub: Option<&[u8]>, nargs: usize| -> Vec<usize> {
+            key_indices(lookup(name, sub).unwrap(), nargs).collect()
+        };
+        assert_eq!(keys(b"get", None, 2), vec![1]);
+        assert_eq!(keys(b"mset", None, 5), vec![1, 3]);
+        assert_eq!(keys(b"del", None, 4), vec![1, 2, 3]);
+        assert_eq!(keys(b"bitop", None, 5), vec![2, 3, 4]);
+        assert_eq!(keys(b"rpoplpush", None, 3), vec![1, 2]);
+        assert_eq!(keys(b"json.mget", None, 4), vec![1, 2]);
+        assert_eq!(keys(b"zunion", None, 4), vec![2]);
+        assert_eq!(keys(b"lmpop", None, 4), vec![2]);
+        assert_eq!(keys(b"object", Some(b"encoding"), 3), vec![2]);
+        assert_eq!(keys(b"ping", None, 1), Vec::<usize>::new());
+        assert_eq!(keys(b"scan", None, 2), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn eval_and_select() {
+        assert_eq!(eval_keys(b"2", 5), Ok(3..5));
+        assert_eq!(eval_keys(b"0", 3), Ok(3..3));
+        assert_eq!(eval_keys(b"3", 5), Err(ERR_NUMKEYS_TOO_BIG));
+        assert_eq!(eval_keys(b"-1", 5), Err(ERR_NUMKEYS_NEGATIVE));
+        assert_eq!(eval_keys(b"x", 5), Err(ERR_NOT_INTEGER));
+        assert_eq!(eval_keys(b"01", 5), Err(ERR_NOT_INTEGER));
+        assert_eq!(eval_keys(b"", 5), Err(ERR_NOT_INTEGER));
+        assert_eq!(eval_keys(b"99999999999999999999", 5), Err(ERR_NOT_INTEGER));
+        assert_eq!(select_db(b"0"), Ok(()));
+        assert_eq!(select_db(b"1"), Err(ERR_SELECT));
+        assert_eq!(select_db(b"x"), Err(ERR_NOT_INTEGER));
+    }
+}
