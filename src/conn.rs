@@ -208,7 +208,10 @@ impl Conn {
 
     /// True when the connection can carry traffic.
     pub fn is_active(&self) -> bool {
-        matches!(self.state, ConnState::Connecting | ConnState::Connected | ConnState::Eof)
+        matches!(
+            self.state,
+            ConnState::Connecting | ConnState::Connected | ConnState::Eof
+        )
     }
 }
 
@@ -282,6 +285,10 @@ impl Context {
             }
         }
         self.mbufs.incref(buf);
-        m.segs.push(Seg { buf, start: start as u32, end: end as u32 });
+        m.segs.push(Seg {
+            buf,
+            start: start as u32,
+            end: end as u32,
+        });
     }
 }

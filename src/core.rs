@@ -46,7 +46,11 @@ pub enum Timer {
     /// A request's deadline (message index and unique id).
     Request(MsgId, u64),
     /// Reconnect a datastore connection slot.
-    Reconnect { server: usize, proto: usize, slot: usize },
+    Reconnect {
+        server: usize,
+        proto: usize,
+        slot: usize,
+    },
     /// Retry accepting after running out of descriptors.
     Accept(ConnId),
 }
@@ -127,7 +131,9 @@ impl Context {
 
     /// Registers the signal pipe with the loop.
     pub fn set_signals(&mut self, mut signals: Signals) -> io::Result<()> {
-        self.poll.registry().register(signals.source(), SIGNAL_TOKEN, Interest::READABLE)?;
+        self.poll
+            .registry()
+            .register(signals.source(), SIGNAL_TOKEN, Interest::READABLE)?;
         self.signals = Some(signals);
         Ok(())
     }
@@ -136,7 +142,9 @@ impl Context {
     pub fn add_conn(&mut self, mut conn: Conn, interest: Interest) -> io::Result<ConnId> {
         let entry = self.conns.vacant_entry();
         let id = entry.key();
-        self.poll.registry().register(conn.sock.source(), Token(id), interest)?;
+        self.poll
+            .registry()
+            .register(conn.sock.source(), Token(id), interest)?;
         conn.want_write = interest.is_writable();
         entry.insert(conn);
         Ok(ConnId(id))
@@ -163,8 +171,16 @@ impl Context {
         if c.want_write == on || c.state == ConnState::Closing {
             return;
         }
-        let interest = if on { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-        if let Err(e) = self.poll.registry().reregister(c.sock.source(), Token(cid.0), interest) {
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if let Err(e) = self
+            .poll
+            .registry()
+            .reregister(c.sock.source(), Token(cid.0), interest)
+        {
             warn!("{} {} reregister failed: {}", c.kind.tag(), cid.0, e);
         }
         c.want_write = on;
@@ -209,7 +225,9 @@ impl Context {
     }
 
     fn handle_signals(&mut self) {
-        let Some(sig) = self.signals.as_mut() else { return };
+        let Some(sig) = self.signals.as_mut() else {
+            return;
+        };
         for action in sig.drain() {
             match action {
                 SignalAction::Shutdown => self.shutdown = true,
@@ -220,7 +238,9 @@ impl Context {
 
     /// Routes one event to the handler of the connection's kind.
     fn dispatch(&mut self, cid: ConnId, ev: &mio::event::Event) {
-        let Some(c) = self.conns.get(cid.0) else { return };
+        let Some(c) = self.conns.get(cid.0) else {
+            return;
+        };
         if c.state == ConnState::Closing {
             return;
         }
@@ -237,7 +257,11 @@ impl Context {
             ConnKind::Server => {
                 if c.state == ConnState::Connecting {
                     self.server_connecting(cid);
-                    if !self.conns.get(cid.0).is_some_and(|c| c.state == ConnState::Connected) {
+                    if !self
+                        .conns
+                        .get(cid.0)
+                        .is_some_and(|c| c.state == ConnState::Connected)
+                    {
                         return;
                     }
                 }
@@ -250,7 +274,11 @@ impl Context {
             }
             ConnKind::DnodeProxy | ConnKind::DnodeClient | ConnKind::DnodePeer => {
                 // Peer connections arrive with the cluster; nothing opens them yet.
-                warn!("{} {} unexpected event on a peer connection", c.kind.tag(), cid.0);
+                warn!(
+                    "{} {} unexpected event on a peer connection",
+                    c.kind.tag(),
+                    cid.0
+                );
                 self.close_conn(cid);
             }
         }
@@ -265,7 +293,11 @@ impl Context {
             let Reverse((_, t)) = self.timers.pop().expect("peeked");
             match t {
                 Timer::Request(mid, uid) => self.request_timed_out(mid, uid),
-                Timer::Reconnect { server, proto, slot } => self.server_reconnect(server, proto, slot),
+                Timer::Reconnect {
+                    server,
+                    proto,
+                    slot,
+                } => self.server_reconnect(server, proto, slot),
                 Timer::Accept(cid) => self.proxy_accept(cid),
             }
         }
@@ -297,7 +329,9 @@ impl Context {
             rounds += 1;
             let list = std::mem::take(&mut self.flush);
             for cid in list {
-                let Some(c) = self.conns.get_mut(cid.0) else { continue };
+                let Some(c) = self.conns.get_mut(cid.0) else {
+                    continue;
+                };
                 c.in_flush = false;
                 if !c.is_active() {
                     continue;
@@ -314,7 +348,9 @@ impl Context {
     /// Closes a connection: its messages are failed or released now; the slab
     /// entry goes in `reap`.
     pub fn close_conn(&mut self, cid: ConnId) {
-        let Some(c) = self.conns.get_mut(cid.0) else { return };
+        let Some(c) = self.conns.get_mut(cid.0) else {
+            return;
+        };
         if c.state == ConnState::Closing {
             return;
         }
@@ -393,11 +429,17 @@ impl Context {
 
     /// True when at least one connection is a client (tests of shutdown use it).
     pub fn client_count(&self) -> usize {
-        self.conns.iter().filter(|(_, c)| c.kind == ConnKind::Client).count()
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.kind == ConnKind::Client)
+            .count()
     }
 
     /// A listener socket for the slab.
     pub fn add_listener(&mut self, sock: Sock, kind: ConnKind, name: String) -> io::Result<ConnId> {
-        self.add_conn(Conn::new(kind, ConnState::Connected, sock, name), Interest::READABLE)
+        self.add_conn(
+            Conn::new(kind, ConnState::Connected, sock, name),
+            Interest::READABLE,
+        )
     }
 }

@@ -18,7 +18,12 @@ pub const LOG_MAX: usize = 11;
 pub const LOG_DEFAULT: usize = 5;
 
 static LEVEL: AtomicUsize = AtomicUsize::new(LOG_DEFAULT);
-static LOGGER: Logger = Logger { out: Mutex::new(Output { path: None, file: None }) };
+static LOGGER: Logger = Logger {
+    out: Mutex::new(Output {
+        path: None,
+        file: None,
+    }),
+};
 
 struct Output {
     path: Option<String>,
@@ -40,7 +45,9 @@ fn filter_for(level: usize) -> LevelFilter {
 }
 
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     // SAFETY: localtime_r writes into the zeroed tm we own; secs is a valid time_t.
     let tm = unsafe {
@@ -85,7 +92,13 @@ impl Log for Logger {
         }
         let module = record.module_path().unwrap_or("dynomite");
         let module = module.strip_prefix("dynomite::").unwrap_or(module);
-        let line = format!("[{}] {}:{} {}\n", timestamp(), module, record.line().unwrap_or(0), record.args());
+        let line = format!(
+            "[{}] {}:{} {}\n",
+            timestamp(),
+            module,
+            record.line().unwrap_or(0),
+            record.args()
+        );
         self.write_line(&line);
     }
 
@@ -148,7 +161,10 @@ pub fn reopen() {
     match open(&path) {
         Ok(f) => out.file = Some(f),
         Err(e) => {
-            let _ = writeln!(io::stderr(), "reopening log file '{path}' failed, ignored: {e}");
+            let _ = writeln!(
+                io::stderr(),
+                "reopening log file '{path}' failed, ignored: {e}"
+            );
         }
     }
 }

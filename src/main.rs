@@ -36,12 +36,18 @@ fn main() {
                 for w in &conf.warnings {
                     eprintln!("dynomite: warning: {w}");
                 }
-                eprintln!("dynomite: configuration file '{}' syntax is valid", opts.conf_file);
+                eprintln!(
+                    "dynomite: configuration file '{}' syntax is valid",
+                    opts.conf_file
+                );
                 exit(0);
             }
             Err(e) => {
                 eprintln!("dynomite: {e}");
-                eprintln!("dynomite: configuration file '{}' syntax is invalid", opts.conf_file);
+                eprintln!(
+                    "dynomite: configuration file '{}' syntax is invalid",
+                    opts.conf_file
+                );
                 exit(1);
             }
         }
@@ -56,7 +62,10 @@ fn run(opts: options::Options) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dynomite: {e}");
-            eprintln!("dynomite: configuration file '{}' syntax is invalid", opts.conf_file);
+            eprintln!(
+                "dynomite: configuration file '{}' syntax is invalid",
+                opts.conf_file
+            );
             return 1;
         }
     };
@@ -69,7 +78,11 @@ fn run(opts: options::Options) -> i32 {
     }
     apply_stats_options(&opts, &mut conf);
     if let Err(e) = logging::init(opts.verbosity as usize, opts.output.as_deref()) {
-        eprintln!("opening log file '{}' failed: {}", opts.output.as_deref().unwrap_or("-"), e);
+        eprintln!(
+            "opening log file '{}' failed: {}",
+            opts.output.as_deref().unwrap_or("-"),
+            e
+        );
         return 1;
     }
     raise_nofile_limit();
@@ -77,8 +90,16 @@ fn run(opts: options::Options) -> i32 {
     let listener = match proxy::bind(&pool.listen, pool.backlog) {
         Ok(l) => l,
         Err(e) => {
-            log::error!("bind on '{}' failed: {}", proxy::endpoint_name(&pool.listen), e);
-            eprintln!("dynomite: bind on '{}' failed: {}", proxy::endpoint_name(&pool.listen), e);
+            log::error!(
+                "bind on '{}' failed: {}",
+                proxy::endpoint_name(&pool.listen),
+                e
+            );
+            eprintln!(
+                "dynomite: bind on '{}' failed: {}",
+                proxy::endpoint_name(&pool.listen),
+                e
+            );
             return 1;
         }
     };
@@ -148,7 +169,10 @@ fn serve(opts: &options::Options, conf: &Conf, listener: dynomite::conn::Sock) -
         log::error!("listening on {name} failed: {e}");
         return 1;
     }
-    log::info!("p listening on {name} for clients, {} datastore(s)", pool.servers.len());
+    log::info!(
+        "p listening on {name} for clients, {} datastore(s)",
+        pool.servers.len()
+    );
     match ctx.run() {
         Ok(()) => 0,
         Err(_) => 1,

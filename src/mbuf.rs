@@ -115,9 +115,16 @@ impl MbufPool {
     /// are always read, or the pool could never drain).
     pub fn get(&mut self) -> MbufId {
         let size = self.size;
-        let data = self.free.pop().unwrap_or_else(|| vec![0u8; size].into_boxed_slice());
+        let data = self
+            .free
+            .pop()
+            .unwrap_or_else(|| vec![0u8; size].into_boxed_slice());
         debug_assert_eq!(data.len(), size);
-        self.chunks.insert(Mbuf { data, last: 0, refs: 1 })
+        self.chunks.insert(Mbuf {
+            data,
+            last: 0,
+            refs: 1,
+        })
     }
 
     /// Adds a reference to a chunk.
@@ -202,7 +209,11 @@ impl MbufPool {
             let m = &mut self.chunks[id];
             m.data[..n].copy_from_slice(&data[..n]);
             m.last = n;
-            segs.push(Seg { buf: id, start: 0, end: n as u32 });
+            segs.push(Seg {
+                buf: id,
+                start: 0,
+                end: n as u32,
+            });
             data = &data[n..];
         }
     }
@@ -225,7 +236,11 @@ impl MbufPool {
             let from = off.max(a) - a;
             let to = end.min(b) - a;
             self.incref(s.buf);
-            segs.push(Seg { buf: s.buf, start: s.start + from as u32, end: s.start + to as u32 });
+            segs.push(Seg {
+                buf: s.buf,
+                start: s.start + from as u32,
+                end: s.start + to as u32,
+            });
         }
     }
 

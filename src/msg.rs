@@ -154,7 +154,12 @@ impl MsgPool {
     /// A pool that holds at most `limit` messages for client requests.
     pub fn new(limit: usize) -> MsgPool {
         debug_assert!(limit > 0);
-        MsgPool { msgs: Slab::new(), spare: Vec::new(), next_id: 1, limit }
+        MsgPool {
+            msgs: Slab::new(),
+            spare: Vec::new(),
+            next_id: 1,
+            limit,
+        }
     }
 
     /// Messages alive.

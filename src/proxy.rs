@@ -24,7 +24,8 @@ pub fn bind(endpoint: &Endpoint, backlog: u32) -> io::Result<Sock> {
     match endpoint {
         Endpoint::Tcp { addr, .. } => {
             let domain = socket2::Domain::for_address(*addr);
-            let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+            let s =
+                socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
             s.set_reuse_address(true)?;
             s.set_nonblocking(true)?;
             s.bind(&(*addr).into())?;
@@ -54,13 +55,17 @@ impl Context {
     /// Accepts pending clients.
     pub fn proxy_accept(&mut self, lid: ConnId) {
         for _ in 0..ACCEPT_BATCH {
-            let Some(l) = self.conns.get_mut(lid.0) else { return };
+            let Some(l) = self.conns.get_mut(lid.0) else {
+                return;
+            };
             let accepted = match &l.sock {
                 Sock::TcpListener(l) => l.accept().map(|(s, a)| {
                     let _ = s.set_nodelay(true);
                     (Sock::Tcp(s), a.to_string())
                 }),
-                Sock::UnixListener(l) => l.accept().map(|(s, _)| (Sock::Unix(s), "unix".to_string())),
+                Sock::UnixListener(l) => {
+                    l.accept().map(|(s, _)| (Sock::Unix(s), "unix".to_string()))
+                }
                 _ => return,
             };
             match accepted {
@@ -80,7 +85,10 @@ impl Context {
                 Err(e) => {
                     // EMFILE/ENFILE and friends: the backlog keeps the clients
                     // until descriptors free up.
-                    warn!("p {} accept failed: {}; retrying in {:?}", lid.0, e, ACCEPT_RETRY);
+                    warn!(
+                        "p {} accept failed: {}; retrying in {:?}",
+                        lid.0, e, ACCEPT_RETRY
+                    );
                     self.add_timer(Instant::now() + ACCEPT_RETRY, Timer::Accept(lid));
                     return;
                 }

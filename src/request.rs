@@ -42,11 +42,16 @@ impl Context {
     /// The first bytes of each of the first arguments, for error texts.
     fn args_preview(&self, mid: MsgId) -> Vec<Vec<u8>> {
         let m = &self.msgs[mid];
-        m.req.args[1..].iter().take(8).map(|a| {
-            let mut v = Vec::new();
-            self.mbufs.copy_out(&m.segs, a.off, (a.len as u64).min(128), &mut v);
-            v
-        }).collect()
+        m.req.args[1..]
+            .iter()
+            .take(8)
+            .map(|a| {
+                let mut v = Vec::new();
+                self.mbufs
+                    .copy_out(&m.segs, a.off, (a.len as u64).min(128), &mut v);
+                v
+            })
+            .collect()
     }
 
     /// Argument `i` as an owned vector (small arguments only).
@@ -73,7 +78,10 @@ impl Context {
         }
         let idx = ((hash as u64 * n as u64) >> 32) as usize;
         let now = std::time::Instant::now();
-        (0..n).map(|i| (idx + i) % n).find(|&i| !self.servers[i].is_ejected(now)).unwrap_or(idx)
+        (0..n)
+            .map(|i| (idx + i) % n)
+            .find(|&i| !self.servers[i].is_ejected(now))
+            .unwrap_or(idx)
     }
 
     /// A complete request arrived on client `cid`.
@@ -105,13 +113,22 @@ impl Context {
         } else {
             None
         };
-        let found = if name_len > NAME_MAX { Err(redis::CmdError::Unknown) } else { redis::lookup(&name, sub.as_deref()) };
+        let found = if name_len > NAME_MAX {
+            Err(redis::CmdError::Unknown)
+        } else {
+            redis::lookup(&name, sub.as_deref())
+        };
         let cmd = match found {
             Ok(cmd) => cmd,
             Err(e) => {
                 let mut shown = Vec::new();
                 let m = &self.msgs[mid];
-                self.mbufs.copy_out(&m.segs, m.req.args[0].off, (name_len as u64).min(128), &mut shown);
+                self.mbufs.copy_out(
+                    &m.segs,
+                    m.req.args[0].off,
+                    (name_len as u64).min(128),
+                    &mut shown,
+                );
                 let args = self.args_preview(mid);
                 let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
                 self.reply_error(mid, &e.text(&shown, &args));
@@ -154,14 +171,19 @@ impl Context {
     /// EVAL/EVALSHA: every key must live on one server.
     fn route_eval(&mut self, cid: ConnId, mid: MsgId) {
         let nargs = self.msgs[mid].req.args.len();
-        let numkeys = std::str::from_utf8(&self.arg_vec(mid, 2)).ok().and_then(|s| s.parse::<i64>().ok());
+        let numkeys = std::str::from_utf8(&self.arg_vec(mid, 2))
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok());
         let numkeys = match numkeys {
             Some(n) if n < 0 => {
                 self.reply_error(mid, "ERR Number of keys can't be negative");
                 return;
             }
             Some(n) if n as usize > nargs - 3 => {
-                self.reply_error(mid, "ERR Number of keys can't be greater than number of args");
+                self.reply_error(
+                    mid,
+                    "ERR Number of keys can't be greater than number of args",
+                );
                 return;
             }
             Some(n) => n as usize,
@@ -175,7 +197,10 @@ impl Context {
         for i in 3..3 + numkeys {
             let s = self.server_for_hash(self.arg_hash(mid, i, &mut scratch));
             if server.is_some_and(|x| x != s) {
-                self.reply_error(mid, "ERR Dynomite: Keys in the script cannot span multiple nodes");
+                self.reply_error(
+                    mid,
+                    "ERR Dynomite: Keys in the script cannot span multiple nodes",
+                );
                 return;
             }
             server = Some(s);
@@ -196,14 +221,15 @@ impl Context {
             Multi::None => return false,
         };
         let nargs = self.msgs[mid].req.args.len();
-        if (nargs - 1) % step != 0 {
+        if !(nargs - 1).is_multiple_of(step) {
             self.reply_error(mid, &redis::error_arity(cmd));
             return true;
         }
         let nkeys = (nargs - 1) / step;
         let mut scratch = Vec::new();
-        let owners: Vec<usize> =
-            (0..nkeys).map(|i| self.server_for_hash(self.arg_hash(mid, 1 + i * step, &mut scratch))).collect();
+        let owners: Vec<usize> = (0..nkeys)
+            .map(|i| self.server_for_hash(self.arg_hash(mid, 1 + i * step, &mut scratch)))
+            .collect();
         if owners.iter().all(|&o| o == owners[0]) {
             return false;
         }
@@ -245,7 +271,12 @@ impl Context {
             frags.push(fid);
             targets.push(server);
         }
-        debug!("c {} {} split into {} fragments", cid.0, String::from_utf8_lossy(name), frags.len());
+        debug!(
+            "c {} {} split into {} fragments",
+            cid.0,
+            String::from_utf8_lossy(name),
+            frags.len()
+        );
         self.msgs[mid].frag = Some(Box::new(FragParent {
             coalesce,
             frags: frags.clone(),
@@ -260,7 +291,13 @@ impl Context {
 
     /// Appends argument `i` of `mid` to a fragment as a RESP bulk: small ones
     /// copied, large ones referenced in place.
-    fn frag_arg(&mut self, mid: MsgId, i: usize, segs: &mut Vec<crate::mbuf::Seg>, scratch: &mut Vec<u8>) {
+    fn frag_arg(
+        &mut self,
+        mid: MsgId,
+        i: usize,
+        segs: &mut Vec<crate::mbuf::Seg>,
+        scratch: &mut Vec<u8>,
+    ) {
         let a = self.msgs[mid].req.args[i];
         let head = format!("${}\r\n", a.len);
         self.mbufs.append(segs, head.as_bytes());
@@ -327,7 +364,10 @@ impl Context {
             "client|setname" => {
                 let name = self.arg_vec(mid, 2);
                 if name.iter().any(|&b| b <= b' ' || b >= 127) {
-                    self.reply_error(mid, "ERR Client names cannot contain spaces, newlines or special characters.");
+                    self.reply_error(
+                        mid,
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
                 } else {
                     self.conns[cid.0].name = if name.is_empty() { None } else { Some(name) };
                     self.reply_bytes(mid, b"+OK\r\n");
@@ -388,7 +428,10 @@ impl Context {
                     return;
                 }
                 Err(_) => {
-                    self.reply_error(mid, "ERR Protocol version is not an integer or out of range");
+                    self.reply_error(
+                        mid,
+                        "ERR Protocol version is not an integer or out of range",
+                    );
                     return;
                 }
             }
@@ -408,7 +451,10 @@ impl Context {
                 }
                 _ => {
                     let o = String::from_utf8_lossy(&self.arg_vec(mid, i)).into_owned();
-                    self.reply_error(mid, &format!("ERR Syntax error in HELLO option '{}'", sanitize(&o)));
+                    self.reply_error(
+                        mid,
+                        &format!("ERR Syntax error in HELLO option '{}'", sanitize(&o)),
+                    );
                     return;
                 }
             }
@@ -490,7 +536,10 @@ impl Context {
     /// One fragment of `parent` has its reply; the last one builds the
     /// client's reply.
     fn frag_done(&mut self, parent: MsgId) {
-        let fp = self.msgs[parent].frag.as_mut().expect("parent of a fragment");
+        let fp = self.msgs[parent]
+            .frag
+            .as_mut()
+            .expect("parent of a fragment");
         debug_assert!(fp.pending > 0);
         fp.pending -= 1;
         if fp.pending > 0 {
@@ -499,8 +548,15 @@ impl Context {
         let fp = self.msgs[parent].frag.take().expect("parent of a fragment");
         let rsp = self.msgs.get(MsgKind::Response);
         let mut out = std::mem::take(&mut self.msgs[rsp].segs);
-        let replies: Vec<MsgId> = fp.frags.iter().map(|&f| self.msgs[f].peer.expect("done fragment")).collect();
-        let error = replies.iter().copied().find(|&r| matches!(self.msgs[r].rsp.ty, b'-' | b'!'));
+        let replies: Vec<MsgId> = fp
+            .frags
+            .iter()
+            .map(|&f| self.msgs[f].peer.expect("done fragment"))
+            .collect();
+        let error = replies
+            .iter()
+            .copied()
+            .find(|&r| matches!(self.msgs[r].rsp.ty, b'-' | b'!'));
         let copy_whole = |ctx: &mut Context, out: &mut Vec<crate::mbuf::Seg>, r: MsgId| {
             let src = std::mem::take(&mut ctx.msgs[r].segs);
             let len = ctx.msgs[r].mlen;
@@ -520,9 +576,13 @@ impl Context {
                     sum = sum.saturating_add(info.integer);
                 }
                 if bad {
-                    self.mbufs.append(&mut out, b"-ERR Dynomite: unexpected reply to a split request\r\n");
+                    self.mbufs.append(
+                        &mut out,
+                        b"-ERR Dynomite: unexpected reply to a split request\r\n",
+                    );
                 } else {
-                    self.mbufs.append(&mut out, format!(":{sum}\r\n").as_bytes());
+                    self.mbufs
+                        .append(&mut out, format!(":{sum}\r\n").as_bytes());
                 }
             }
             (None, Coalesce::Mget) => {
@@ -531,7 +591,8 @@ impl Context {
                     info.ty == b'*' && info.elems.len() as i64 == info.count
                 });
                 if ok {
-                    self.mbufs.append(&mut out, format!("*{}\r\n", fp.key_map.len()).as_bytes());
+                    self.mbufs
+                        .append(&mut out, format!("*{}\r\n", fp.key_map.len()).as_bytes());
                     for &(fi, ei) in &fp.key_map {
                         let r = replies[fi as usize];
                         let Some(&(a, b)) = self.msgs[r].rsp.elems.get(ei as usize) else {
@@ -542,7 +603,10 @@ impl Context {
                         self.msgs[r].segs = src;
                     }
                 } else {
-                    self.mbufs.append(&mut out, b"-ERR Dynomite: unexpected reply to a split request\r\n");
+                    self.mbufs.append(
+                        &mut out,
+                        b"-ERR Dynomite: unexpected reply to a split request\r\n",
+                    );
                 }
             }
         }
@@ -579,5 +643,7 @@ fn null(resp3: bool) -> &'static [u8] {
 
 /// Makes text safe for an error reply (no CR/LF).
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
 }

@@ -113,7 +113,11 @@ impl Context {
             }
         };
         let mut conn = Conn::new(ConnKind::Server, ConnState::Connecting, sock, name.clone());
-        conn.slot = Some(ServerSlot { server, proto, slot });
+        conn.slot = Some(ServerSlot {
+            server,
+            proto,
+            slot,
+        });
         let cid = match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(c) => c,
             Err(e) => {
@@ -125,7 +129,10 @@ impl Context {
         let s = &mut self.servers[server].pools[proto][slot];
         s.conn = Some(cid);
         s.retry_at = None;
-        debug!("s {} connecting to {} (pool {} slot {})", cid.0, name, proto, slot);
+        debug!(
+            "s {} connecting to {} (pool {} slot {})",
+            cid.0, name, proto, slot
+        );
         if proto == 1 {
             // The RESP3 pool says HELLO 3 before anything else; its reply is
             // read and dropped.
@@ -177,16 +184,30 @@ impl Context {
         let s = &mut self.servers[server];
         s.failures = s.failures.saturating_add(1);
         if eject && s.failures >= limit && !s.is_ejected(now) {
-            warn!("datastore {} ejected for {:?} after {} failures", s.conf.name, retry_max, s.failures);
+            warn!(
+                "datastore {} ejected for {:?} after {} failures",
+                s.conf.name, retry_max, s.failures
+            );
             s.ejected_until = Some(now + retry_max);
         }
         let sl = &mut s.pools[proto][slot];
         sl.conn = None;
-        sl.backoff = if sl.backoff.is_zero() { BACKOFF_START } else { sl.backoff * 2 };
+        sl.backoff = if sl.backoff.is_zero() {
+            BACKOFF_START
+        } else {
+            sl.backoff * 2
+        };
         sl.backoff = sl.backoff.min(retry_max);
         let at = now + sl.backoff;
         sl.retry_at = Some(at);
-        self.add_timer(at, Timer::Reconnect { server, proto, slot });
+        self.add_timer(
+            at,
+            Timer::Reconnect {
+                server,
+                proto,
+                slot,
+            },
+        );
     }
 
     /// The reconnect timer of a slot fired.
@@ -226,7 +247,9 @@ impl Context {
     /// A request's deadline passed: it alone fails; its reply, if it ever
     /// comes, is dropped.
     pub fn request_timed_out(&mut self, mid: MsgId, uid: u64) {
-        let Some(m) = self.msgs.get_checked(mid, uid) else { return };
+        let Some(m) = self.msgs.get_checked(mid, uid) else {
+            return;
+        };
         if m.done || !m.in_server || m.swallow {
             return;
         }
@@ -308,7 +331,10 @@ impl Context {
             Ok(()) => {}
             Err(e) => {
                 if e.kind() == io::ErrorKind::UnexpectedEof {
-                    info!("s {} datastore {} closed the connection", cid.0, self.conns[cid.0].peer);
+                    info!(
+                        "s {} datastore {} closed the connection",
+                        cid.0, self.conns[cid.0].peer
+                    );
                 } else {
                     warn!("s {} datastore {}: {}", cid.0, self.conns[cid.0].peer, e);
                 }
@@ -348,7 +374,10 @@ impl Context {
                 Parse::Done(k) => start + k,
                 Parse::Again => filled,
                 Parse::Error(e) => {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad reply: {e}")));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("bad reply: {e}"),
+                    ));
                 }
             };
             c.rpos = end;
@@ -369,7 +398,10 @@ impl Context {
         }
         let Some(req) = self.conns[cid.0].omsg_q.pop_front() else {
             self.msgs.put(&mut self.mbufs, rsp);
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply without a request"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "reply without a request",
+            ));
         };
         let m = &mut self.msgs[req];
         m.in_server = false;

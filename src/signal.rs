@@ -61,8 +61,15 @@ fn sigaction(sig: libc::c_int, handler: libc::sighandler_t) -> io::Result<()> {
 }
 
 /// Handled signals.
-const HANDLED: [libc::c_int; 7] =
-    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGTTIN, libc::SIGTTOU, libc::SIGUSR1, libc::SIGUSR2];
+const HANDLED: [libc::c_int; 7] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 impl Signals {
     /// Installs the handlers.
