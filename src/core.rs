@@ -18,7 +18,7 @@
 //! later in the same event batch still names a dead connection, not a new one.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -43,8 +43,6 @@ const POLL_MAX: Duration = Duration::from_millis(1000);
 /// What a timer does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
-    /// A request's deadline (message index and unique id).
-    Request(MsgId, u64),
     /// Reconnect a datastore connection slot.
     Reconnect {
         server: usize,
@@ -80,6 +78,12 @@ pub struct Context {
     pub settings: Settings,
     /// Timers by deadline; stale entries are skipped when they fire.
     pub timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Request deadlines in the order requests were queued. Every request gets
+    /// the same timeout, so this FIFO is already sorted: the loop pops expired
+    /// entries and, from the front, entries whose request is finished. Its
+    /// length stays near the number of requests in flight, with no per-request
+    /// heap operation.
+    pub req_timers: VecDeque<(Instant, MsgId, u64)>,
     /// Connections with output to write this turn.
     pub flush: Vec<ConnId>,
     /// Clients paused by backpressure.
@@ -90,6 +94,9 @@ pub struct Context {
     pub next_client_id: u64,
     signals: Option<Signals>,
     shutdown: bool,
+    /// Chunks released to the allocator since the last trim.
+    released_chunks: usize,
+    last_trim: Instant,
 }
 
 impl Context {
@@ -120,12 +127,15 @@ impl Context {
             servers,
             settings,
             timers: BinaryHeap::new(),
+            req_timers: VecDeque::new(),
             flush: Vec::new(),
             blocked: Vec::new(),
             closed: Vec::new(),
             next_client_id: 1,
             signals: None,
             shutdown: false,
+            released_chunks: 0,
+            last_trim: Instant::now(),
         })
     }
 
@@ -210,6 +220,7 @@ impl Context {
             self.resume_blocked();
             self.flush_all();
             self.reap();
+            self.trim_memory();
             #[cfg(debug_assertions)]
             self.check_invariants();
         }
@@ -217,9 +228,38 @@ impl Context {
         Ok(())
     }
 
+    /// After a burst (many chunks handed back to the allocator), asks the
+    /// allocator to return free pages to the system, at most once a second, so
+    /// that an idle proxy's memory goes back to its idle size.
+    fn trim_memory(&mut self) {
+        const TRIM_AFTER_CHUNKS: usize = 256;
+        const TRIM_EVERY: Duration = Duration::from_secs(1);
+        if self.released_chunks < TRIM_AFTER_CHUNKS {
+            self.released_chunks += self.mbufs.take_released();
+            return;
+        }
+        let now = Instant::now();
+        if now.duration_since(self.last_trim) < TRIM_EVERY {
+            return;
+        }
+        self.released_chunks = 0;
+        self.last_trim = now;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
     fn poll_timeout(&self) -> Duration {
-        match self.timers.peek() {
-            Some(Reverse((at, _))) => at.saturating_duration_since(Instant::now()).min(POLL_MAX),
+        let next = match (self.timers.peek(), self.req_timers.front()) {
+            (Some(Reverse((a, _))), Some((b, _, _))) => Some(*a.min(b)),
+            (Some(Reverse((a, _))), None) => Some(*a),
+            (None, Some((b, _, _))) => Some(*b),
+            (None, None) => None,
+        };
+        match next {
+            Some(at) => at.saturating_duration_since(Instant::now()).min(POLL_MAX),
             None => POLL_MAX,
         }
     }
@@ -286,13 +326,25 @@ impl Context {
 
     fn expire_timers(&mut self) {
         let now = Instant::now();
+        while let Some(&(at, mid, uid)) = self.req_timers.front() {
+            let live = self
+                .msgs
+                .get_checked(mid, uid)
+                .is_some_and(|m| m.in_server && !m.done && !m.swallow);
+            if live && at > now {
+                break;
+            }
+            self.req_timers.pop_front();
+            if live {
+                self.request_timed_out(mid, uid);
+            }
+        }
         while let Some(Reverse((at, _))) = self.timers.peek() {
             if *at > now {
                 break;
             }
             let Reverse((_, t)) = self.timers.pop().expect("peeked");
             match t {
-                Timer::Request(mid, uid) => self.request_timed_out(mid, uid),
                 Timer::Reconnect {
                     server,
                     proto,

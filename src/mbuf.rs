@@ -27,8 +27,8 @@ const _: () = assert!(MBUF_MIN_SIZE <= MBUF_SIZE && MBUF_SIZE <= MBUF_MAX_SIZE);
 
 /// Chunks kept on the free list at most, whatever the chunk size: beyond that
 /// (or beyond 4 MiB of chunks) a released chunk goes back to the allocator.
-const FREE_MAX_CHUNKS: usize = 256;
-const FREE_MAX_BYTES: usize = 4 << 20;
+const FREE_MAX_CHUNKS: usize = 64;
+const FREE_MAX_BYTES: usize = 1 << 20;
 
 /// Index of a chunk in the pool.
 pub type MbufId = usize;
@@ -73,6 +73,8 @@ pub struct MbufPool {
     /// Most chunks that may be in use at once by client reads (`max_msgs`).
     limit: usize,
     free_max: usize,
+    /// Chunks handed back to the allocator since the last [`MbufPool::take_released`].
+    released: usize,
 }
 
 impl MbufPool {
@@ -87,6 +89,7 @@ impl MbufPool {
             size,
             limit,
             free_max: FREE_MAX_CHUNKS.min(FREE_MAX_BYTES / size).max(1),
+            released: 0,
         }
     }
 
@@ -98,6 +101,11 @@ impl MbufPool {
     /// Chunks in use.
     pub fn in_use(&self) -> usize {
         self.chunks.len()
+    }
+
+    /// How many chunks went back to the allocator since the last call.
+    pub fn take_released(&mut self) -> usize {
+        std::mem::take(&mut self.released)
     }
 
     /// Chunks on the free list.
@@ -146,6 +154,8 @@ impl MbufPool {
                     m.data.fill(0xdb);
                 }
                 self.free.push(m.data);
+            } else {
+                self.released += 1;
             }
         }
     }

@@ -240,7 +240,7 @@ impl Context {
         let uid = m.id;
         self.conns[cid.0].imsg_q.push_back(mid);
         let at = Instant::now() + self.settings.timeout;
-        self.add_timer(at, Timer::Request(mid, uid));
+        self.req_timers.push_back((at, mid, uid));
         self.schedule_flush(cid);
     }
 
