@@ -1,9 +1,9 @@
 //! Key hashing and key placement against the golden vectors recorded from the
 //! original (tests/data/golden/README.md).
 
-mod common;
+mod golden;
 
-use common::{rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
+use golden::{rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
 use dynomite::hashkit::token::Ring;
 use dynomite::hashkit::{hash_tag_part, HashKind};
 
