@@ -324,13 +324,6 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!(
-                "---- redis-server :{} log ----\n{}",
-                self.port,
-                file_tail(&self.log_path())
-            );
-        }
         self.kill();
     }
 }
@@ -348,6 +341,17 @@ fn ping_ok(port: u16) -> bool {
 // ---------------------------------------------------------------------------
 // dynomite
 // ---------------------------------------------------------------------------
+
+/// Outcome of one start attempt of the proxy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Start {
+    /// It answers keyed requests.
+    Serving,
+    /// It exited during start-up.
+    Exited,
+    /// It ran but did not serve within `START_TIMEOUT`.
+    Hung,
+}
 
 /// The `dynomite` binary under test, configured in front of redis servers.
 pub struct Dynomite {
@@ -384,20 +388,26 @@ impl Dynomite {
             child: None,
             dir,
         };
-        for attempt in 0..3 {
+        // A port picked as free may be taken before the proxy binds it; an
+        // early exit is retried on new ports, a proxy that hangs is not.
+        for attempt in 1..=3 {
             node.port = free_port();
             node.stats_port = free_port();
             node.write_conf(servers, extra);
-            if node.spawn() {
+            let started = node.spawn();
+            if started == Start::Serving {
                 return node;
             }
             eprintln!(
-                "dynomite failed to start (attempt {}); log:\n{}",
-                attempt + 1,
+                "dynomite failed to start (attempt {attempt}: {started:?}); config:\n{}log:\n{}",
+                fs::read_to_string(node.conf_path()).unwrap_or_default(),
                 node.log()
             );
+            if started == Start::Hung {
+                break;
+            }
         }
-        panic!("dynomite did not start; see its log above");
+        panic!("dynomite did not start; see its config and log above");
     }
 
     /// The client port (`listen`).
@@ -464,8 +474,9 @@ impl Dynomite {
         fs::write(self.conf_path(), yaml).expect("write dynomite config");
     }
 
-    /// Spawns the proxy; true once it serves keyed requests on every server.
-    fn spawn(&mut self) -> bool {
+    /// Spawns the proxy and waits until it serves keyed requests on every
+    /// server.
+    fn spawn(&mut self) -> Start {
         debug_assert!(self.child.is_none());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynomite"));
         cmd.arg("-c").arg(self.conf_path());
@@ -491,18 +502,18 @@ impl Dynomite {
                         file_tail(&self.dir.path().join("stderr.log"))
                     );
                     self.child = None;
-                    return false;
+                    return Start::Exited;
                 }
             }
             if serves_keys(self.port) {
-                return true;
+                return Start::Serving;
             }
             thread::sleep(POLL_INTERVAL);
         }
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, true, Duration::from_secs(5));
         }
-        false
+        Start::Hung
     }
 }
 
