@@ -662,12 +662,12 @@ fn differential_pipelined() {
         let bytes = all.clone();
         let writer = thread::spawn(move || w.write_all(&bytes));
         let mut replies = Vec::with_capacity(reqs.len());
-        for i in 0..reqs.len() {
+        for (i, req) in reqs.iter().enumerate() {
             match c.try_read_reply() {
                 Ok(r) => replies.push(r),
                 Err(e) => panic!(
                     "port {port}: no reply to pipelined request #{i} \"{}\": {e}",
-                    show(&reqs[i])
+                    show(req)
                 ),
             }
         }

@@ -117,7 +117,10 @@ fn value_of_100_mb_round_trips() {
     }
     assert!(reply.ends_with(b"\r\n"));
     // The connection is still in step.
-    assert_eq!(c.cmd(&[b"STRLEN", b"big:100m"]), format!(":{LEN}\r\n").as_bytes());
+    assert_eq!(
+        c.cmd(&[b"STRLEN", b"big:100m"]),
+        format!(":{LEN}\r\n").as_bytes()
+    );
 }
 
 #[test]
@@ -222,7 +225,10 @@ fn ping_echo_command_and_quit() {
     assert_eq!(c.cmd(&[b"ping"]), b"+PONG\r\n");
     c.send(b"PING\r\n");
     assert_eq!(c.read_reply(), b"+PONG\r\n", "inline PING");
-    assert_eq!(c.cmd(&[b"ECHO", b"a\r\nb\x00\xff"]), b"$6\r\na\r\nb\x00\xff\r\n");
+    assert_eq!(
+        c.cmd(&[b"ECHO", b"a\r\nb\x00\xff"]),
+        b"$6\r\na\r\nb\x00\xff\r\n"
+    );
     let r = c.cmd(&[b"COMMAND"]);
     assert!(r.starts_with(b"*"), "COMMAND: \"{}\"", show(&r));
 
@@ -257,7 +263,11 @@ fn hello_switches_the_connection_protocol() {
 
     let mut v3 = proxy.client();
     let r = v3.cmd(&[b"HELLO", b"3"]);
-    assert!(r.starts_with(b"%"), "HELLO 3 must return a map: \"{}\"", show(&r));
+    assert!(
+        r.starts_with(b"%"),
+        "HELLO 3 must return a map: \"{}\"",
+        show(&r)
+    );
     assert!(
         contains(&r, b"$5\r\nproto\r\n:3\r\n"),
         "HELLO 3 reply lacks proto 3: \"{}\"",
@@ -288,7 +298,11 @@ fn hello_switches_the_connection_protocol() {
 
     // Back to RESP2.
     let r = v3.cmd(&[b"HELLO", b"2"]);
-    assert!(r.starts_with(b"*"), "HELLO 2 must return an array: \"{}\"", show(&r));
+    assert!(
+        r.starts_with(b"*"),
+        "HELLO 2 must return an array: \"{}\"",
+        show(&r)
+    );
     assert!(contains(&r, b"$5\r\nproto\r\n:2\r\n"));
     assert_eq!(
         v3.cmd(&[b"HGETALL", b"hello:h"]),
@@ -347,7 +361,7 @@ fn unknown_commands_and_wrong_arity_keep_the_connection() {
     ] {
         let r = c.cmd(&req);
         assert_err_line(&r, &show(&encode(&req)));
-        assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n", "after {}", show(&req[0]));
+        assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n", "after {}", show(req[0]));
     }
     // Within a pipeline, error replies take their place and nothing is lost.
     let mut req = encode(&[b"SET", b"unk:k", b"1"]);
@@ -454,7 +468,10 @@ fn half_close_still_delivers_replies() {
     c.shutdown_write();
     assert_eq!(c.read_reply(), b"+OK\r\n");
     assert_eq!(c.read_reply(), b"$1\r\nv\r\n");
-    assert!(c.wait_closed(Duration::from_secs(5)), "not closed after half-close");
+    assert!(
+        c.wait_closed(Duration::from_secs(5)),
+        "not closed after half-close"
+    );
 }
 
 /// What one traffic thread saw.
@@ -528,11 +545,15 @@ fn datastore_restart_gives_errors_then_service_resumes() {
     });
 
     redis.kill();
-    wait_for("storage errors after the kill", Duration::from_secs(10), &|| {
-        stats
-            .iter()
-            .all(|s| s.storage_errors.load(Ordering::SeqCst) > 0)
-    });
+    wait_for(
+        "storage errors after the kill",
+        Duration::from_secs(10),
+        &|| {
+            stats
+                .iter()
+                .all(|s| s.storage_errors.load(Ordering::SeqCst) > 0)
+        },
+    );
     // A client that connects during the outage gets the error too.
     let mut late = proxy.client();
     let r = late.cmd(&[b"GET", b"restart:k"]);
@@ -562,11 +583,15 @@ fn datastore_restart_gives_errors_then_service_resumes() {
         thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(late.cmd(&[b"GET", b"restart:k"]), b"$4\r\nback\r\n");
-    wait_for("traffic after the restart", Duration::from_secs(10), &|| {
-        stats
-            .iter()
-            .all(|s| s.ok_after_restart.load(Ordering::SeqCst) > 0)
-    });
+    wait_for(
+        "traffic after the restart",
+        Duration::from_secs(10),
+        &|| {
+            stats
+                .iter()
+                .all(|s| s.ok_after_restart.load(Ordering::SeqCst) > 0)
+        },
+    );
     stop.store(true, Ordering::SeqCst);
     for t in threads {
         if let Err(e) = t.join().unwrap() {

@@ -9,6 +9,9 @@
 //! `DYN_TEST_DIRECT=1` is a self-check of the harness and of the test corpora
 //! only: `Dynomite::start` then starts no proxy and hands out the address of
 //! the first backend redis instead. CI never sets it.
+//!
+//! `DYN_TEST_VERBOSITY=N` passes `-v N` to every proxy started; its log is
+//! printed when a test fails.
 
 #![allow(dead_code)]
 
@@ -81,7 +84,7 @@ pub fn nofile_limit() -> u64 {
     // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     assert_eq!(rc, 0, "getrlimit failed");
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// Printable form of raw protocol bytes: escapes, truncated to `max` bytes.
