@@ -1,0 +1,183 @@
+//! Real client libraries, with their default settings, against the proxy:
+//! redis-py 8.x (default protocol, RESP2 and RESP3), ioredis 5.x,
+//! node-redis 5.x (RESP2 and RESP3) and redis-cli. The scripts live in
+//! `tests/clients/`; `tests/clients/install.sh` installs what they need.
+//! A missing client fails the test with a message saying what to install.
+
+mod common;
+
+use common::{require_program, run_with_deadline, Dynomite, RedisServer};
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// How long one client script may run.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+const INSTALL: &str = "run tests/clients/install.sh";
+
+/// Folder of the client scripts and their `node_modules`.
+fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// One redis and a proxy in front of it.
+fn single() -> (RedisServer, Dynomite) {
+    let redis = RedisServer::start();
+    let proxy = Dynomite::start(&[redis.port()]);
+    (redis, proxy)
+}
+
+/// Runs a client program with a deadline and returns its stdout; fails the
+/// test (the proxy log is printed on drop) when it fails or overruns.
+fn run_client(program: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(clients_dir());
+    let (out, in_time) = run_with_deadline(&mut cmd, SCRIPT_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        in_time && out.status.success(),
+        "`{program} {}` failed ({}{})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        args.join(" "),
+        out.status,
+        if in_time {
+            ""
+        } else {
+            ", killed after the deadline"
+        }
+    );
+    stdout
+}
+
+/// Major version number of a dotted version string.
+fn major(version: &str) -> u32 {
+    version
+        .trim()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Fails unless redis-py 8.x can be imported by `python3`.
+fn require_redis_py() {
+    let hint = format!("redis-py 8.x is required: pip install 'redis>=8,<9' (or {INSTALL})");
+    let out = Command::new("python3")
+        .args(["-c", "import redis; print(redis.__version__)"])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 cannot be run ({e}); {hint}"));
+    let version = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python3 cannot import redis; {hint}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        major(&version),
+        8,
+        "redis-py {} found; {hint}",
+        version.trim()
+    );
+}
+
+/// Fails unless node and the npm package `name` (major version `want`) are
+/// installed in `tests/clients/node_modules`.
+fn require_node_package(name: &str, want: u32) {
+    let hint = format!("node and the npm packages of tests/clients are required ({INSTALL}, or `npm ci` in tests/clients)");
+    require_program("node", &["--version"], &hint);
+    let manifest = clients_dir()
+        .join("node_modules")
+        .join(name)
+        .join("package.json");
+    let text = fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("npm package {name} is not installed ({e}); {hint}"));
+    let version = text
+        .split("\"version\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .unwrap_or("");
+    assert_eq!(
+        major(version),
+        want,
+        "npm package {name} {version} found, {want}.x expected; {hint}"
+    );
+}
+
+#[test]
+fn redis_py() {
+    require_redis_py();
+    let (_redis, proxy) = single();
+    let port = proxy.port().to_string();
+    let out = run_client("python3", &["redis_py_check.py", &port]);
+    for line in ["pydefault: ok", "py2: ok", "py3: ok", "all checks passed"] {
+        assert!(out.contains(line), "redis-py output lacks {line:?}:\n{out}");
+    }
+}
+
+#[test]
+fn ioredis() {
+    require_node_package("ioredis", 5);
+    let (_redis, proxy) = single();
+    let port = proxy.port().to_string();
+    let out = run_client("node", &["ioredis_check.js", &port]);
+    assert!(
+        out.contains("ioredis: all checks passed"),
+        "ioredis output:\n{out}"
+    );
+}
+
+#[test]
+fn node_redis() {
+    require_node_package("redis", 5);
+    let (_redis, proxy) = single();
+    let port = proxy.port().to_string();
+    let out = run_client("node", &["node_redis_check.js", &port]);
+    for line in [
+        "noderedisdefault: ok",
+        "noderedis3: ok",
+        "node-redis: all checks passed",
+    ] {
+        assert!(
+            out.contains(line),
+            "node-redis output lacks {line:?}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn redis_cli() {
+    require_program(
+        "redis-cli",
+        &["--version"],
+        &format!("redis-cli is required: apt-get install redis-tools ({INSTALL})"),
+    );
+    let (_redis, proxy) = single();
+    let port = proxy.port().to_string();
+    let cli = |args: &[&str]| -> String {
+        let mut all = vec!["-h", "127.0.0.1", "-p", port.as_str()];
+        all.extend_from_slice(args);
+        run_client("redis-cli", &all)
+    };
+    assert_eq!(cli(&["set", "cli:a", "b"]), "OK\n");
+    assert_eq!(cli(&["get", "cli:a"]), "b\n");
+    assert_eq!(cli(&["--no-raw", "ping"]), "PONG\n");
+    assert_eq!(cli(&["--no-raw", "get", "cli:missing"]), "(nil)\n");
+    assert_eq!(cli(&["--no-raw", "incr", "cli:n"]), "(integer) 1\n");
+    assert_eq!(
+        cli(&["--no-raw", "mget", "cli:a", "cli:missing"]),
+        "1) \"b\"\n2) (nil)\n"
+    );
+    assert_eq!(cli(&["hset", "cli:h", "f", "v"]), "1\n");
+    assert_eq!(
+        cli(&["--no-raw", "hgetall", "cli:h"]),
+        "1) \"f\"\n2) \"v\"\n"
+    );
+    assert_eq!(
+        cli(&["-3", "--no-raw", "hgetall", "cli:h"]),
+        "1# \"f\" => \"v\"\n"
+    );
+    let err = cli(&["foobar"]);
+    assert!(err.starts_with("ERR"), "redis-cli foobar: {err:?}");
+}

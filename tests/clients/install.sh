@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the integration tests need besides Rust: redis-server and
+# redis-cli, redis-py 8.x, node with npm, and the npm packages pinned in
+# package-lock.json (ioredis, node-redis). Safe to run more than once.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+
+apt_packages=()
+command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || apt_packages+=(redis-tools)
+command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${apt_packages[@]}"
+fi
+
+if ! python3 -c 'import redis, sys; sys.exit(0 if redis.__version__.startswith("8.") else 1)' 2>/dev/null; then
+    # Debian's system Python refuses plain pip installs (PEP 668).
+    python3 -m pip install --quiet 'redis>=8,<9' ||
+        python3 -m pip install --quiet --break-system-packages 'redis>=8,<9'
+fi
+
+cd "$here"
+npm ci --no-audit --no-fund
+
+echo "integration test clients installed"
