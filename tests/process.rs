@@ -1,0 +1,209 @@
+//! The binary as an operator runs it: options, `-t`, daemon mode, pid file,
+//! signals and the log file.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{free_port, run_with_deadline, Client, RedisServer, TempDir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dynomite");
+const DEADLINE: Duration = Duration::from_secs(15);
+
+fn dynomite(args: &[&str]) -> (i32, String) {
+    let (out, in_time) = run_with_deadline(Command::new(BIN).args(args), DEADLINE);
+    assert!(in_time, "dynomite {args:?} did not finish");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn write_conf(dir: &Path, redis_port: u16, listen_port: u16) -> String {
+    let path = dir.join("node.yml");
+    let yaml = format!(
+        "dyn_o_mite:\n  listen: 127.0.0.1:{listen_port}\n  stats_listen: 127.0.0.1:{}\n  servers:\n  - 127.0.0.1:{redis_port}:1\n  data_store: 0\n  server_retry_timeout: 1000\n",
+        free_port()
+    );
+    fs::write(&path, yaml).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
+    let deadline = Instant::now() + DEADLINE;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn kill(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill(2) on a pid this test started.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill {pid} {sig}");
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Stops a daemon this test started, whatever happened.
+struct DaemonGuard(i32);
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        if self.0 > 0 && alive(self.0) {
+            kill(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn test_conf_accepts_every_shipped_and_original_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for dir in ["conf", "tests/data/original-conf"] {
+        for e in fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yml") {
+                let (code, err) = dynomite(&["-t", "-c", p.to_str().unwrap()]);
+                assert_eq!(code, 0, "{}: {err}", p.display());
+                assert!(err.contains("syntax is valid"), "{err}");
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 20, "only {n} files checked");
+}
+
+#[test]
+fn test_conf_names_the_file_the_key_and_the_reason() {
+    let dir = TempDir::new("conf");
+    let path = dir.path().join("bad.yml");
+    fs::write(&path, "dyn_o_mite:\n  listen: 127.0.0.1:99999\n  servers:\n  - 127.0.0.1:6379:1\n").unwrap();
+    let p = path.to_str().unwrap();
+    let (code, err) = dynomite(&["-t", "-c", p]);
+    assert_eq!(code, 1);
+    assert!(err.contains(p) && err.contains("listen") && err.contains("port"), "{err}");
+    assert_eq!(err.matches("syntax is invalid").count(), 1, "{err}");
+
+    // Structural errors never crash the checker.
+    for text in ["--- \ndyn_o_mite:\n  listen: 1\n", "dyn_o_mite: {listen: 1}\n", "a: &x 1\nb: *x\n", ""] {
+        fs::write(&path, text).unwrap();
+        let (code, err) = dynomite(&["-t", "-c", p]);
+        assert_eq!(code, 1, "{text:?}: {err}");
+        assert!(err.contains("syntax is invalid"), "{err}");
+    }
+    let (code, err) = dynomite(&["-t", "-c", "/nonexistent/dynomite.yml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent/dynomite.yml"), "{err}");
+}
+
+#[test]
+fn informational_flags_and_option_errors() {
+    let (code, err) = dynomite(&["-V"]);
+    assert_eq!(code, 0);
+    assert!(err.starts_with("This is dynomite-"), "{err}");
+    let (code, err) = dynomite(&["-h"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("--conf-file") && err.contains("--verbosity"), "{err}");
+    let (code, err) = dynomite(&["-v", "abc"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("dynomite: option -v requires a number"), "{err}");
+    let (code, err) = dynomite(&["-m", "100"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("mbuf chunk size must be between 512 and 512000 bytes"), "{err}");
+    let (code, err) = dynomite(&["-y"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("dynomite: invalid option -- 'y'"), "{err}");
+}
+
+#[test]
+fn daemon_with_bad_config_fails_in_the_foreground() {
+    let dir = TempDir::new("daemon-bad");
+    let path = dir.path().join("bad.yml");
+    fs::write(&path, "dyn_o_mite:\n  servers:\n  - 127.0.0.1:6379:1\n").unwrap();
+    let (code, err) = dynomite(&["-d", "-c", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("listen"), "{err}");
+}
+
+#[test]
+fn daemon_writes_pid_file_serves_and_stops_cleanly_on_sigterm() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("daemon");
+    let port = free_port();
+    let conf = write_conf(dir.path(), redis.port(), port);
+    let pid_path = dir.path().join("dynomite.pid");
+    let log_path = dir.path().join("dynomite.log");
+    let (code, err) = dynomite(&[
+        "-d",
+        "-c",
+        &conf,
+        "-p",
+        pid_path.to_str().unwrap(),
+        "-o",
+        log_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "launcher: {err}");
+    wait_for("the pid file", || fs::read_to_string(&pid_path).is_ok_and(|s| s.parse::<i32>().is_ok()));
+    let pid: i32 = fs::read_to_string(&pid_path).unwrap().parse().unwrap();
+    let _guard = DaemonGuard(pid);
+    wait_for("the daemon to serve", || Client::try_connect(port).is_ok());
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    kill(pid, libc::SIGTERM);
+    wait_for("the daemon to exit", || !alive(pid));
+    assert!(!pid_path.exists(), "the pid file is removed on SIGTERM");
+    let log = fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("SIGTERM"), "{log}");
+}
+
+#[test]
+fn signals_reopen_the_log_and_change_the_level() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("signals");
+    let port = free_port();
+    let conf = write_conf(dir.path(), redis.port(), port);
+    let log_path = dir.path().join("dynomite.log");
+    let mut child = Command::new(BIN)
+        .args(["-c", &conf, "-o", log_path.to_str().unwrap(), "-v", "5"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let _guard = DaemonGuard(pid);
+    wait_for("the node to serve", || Client::try_connect(port).is_ok());
+
+    kill(pid, libc::SIGTTIN);
+    wait_for("the level change", || fs::read_to_string(&log_path).unwrap_or_default().contains("up log level to 6"));
+    kill(pid, libc::SIGTTOU);
+    kill(pid, libc::SIGTTOU);
+    wait_for("the level change", || fs::read_to_string(&log_path).unwrap_or_default().contains("down log level to 4"));
+
+    // logrotate moves the file away, then sends SIGHUP.
+    let rotated = dir.path().join("dynomite.log.1");
+    fs::rename(&log_path, &rotated).unwrap();
+    kill(pid, libc::SIGHUP);
+    wait_for("a new log file", || log_path.exists());
+    assert!(fs::read_to_string(&rotated).unwrap().contains("SIGHUP"));
+
+    kill(pid, libc::SIGINT);
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGINT");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "SIGINT is a clean shutdown");
+    assert!(fs::read_to_string(&log_path).unwrap().contains("done, rabbit done"));
+}
