@@ -601,6 +601,58 @@ fn datastore_restart_gives_errors_then_service_resumes() {
 }
 
 #[test]
+fn datastore_timeout_gives_an_error_then_service_resumes() {
+    if direct_mode() {
+        eprintln!("direct mode: the datastore timeout needs a proxy; skipped");
+        return;
+    }
+    let redis = RedisServer::start();
+    let proxy = Dynomite::start_with(
+        &[redis.port()],
+        &[("timeout", "500"), ("server_retry_timeout", "1000")],
+    );
+    let mut c = proxy.client();
+    assert_eq!(c.cmd(&[b"SET", b"slow:k", b"v"]), b"+OK\r\n");
+
+    // Redis stops answering every client but this one for 3 s.
+    let mut direct = redis.client();
+    assert_eq!(
+        direct.cmd(&[b"CLIENT", b"PAUSE", b"3000", b"ALL"]),
+        b"+OK\r\n"
+    );
+    let t0 = Instant::now();
+    let r = c.cmd(&[b"GET", b"slow:k"]);
+    let waited = t0.elapsed();
+    assert!(
+        r.starts_with(b"-ERR Storage: Datastore timed out"),
+        "request to a paused redis: \"{}\"",
+        show(&r)
+    );
+    assert!(
+        waited < Duration::from_millis(2500),
+        "timeout of 500 ms reported after {waited:?}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = c.cmd(&[b"GET", b"slow:k"]);
+        if r == b"$1\r\nv\r\n" {
+            break;
+        }
+        assert!(
+            r.starts_with(b"-ERR Storage: Datastore "),
+            "while recovering: \"{}\"",
+            show(&r)
+        );
+        assert!(
+            Instant::now() < deadline,
+            "proxy did not serve again within 15 s of the pause"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn a_thousand_concurrent_clients() {
     const CLIENTS: usize = 1000;
     const THREADS: usize = 8;
