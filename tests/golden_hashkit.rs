@@ -3,9 +3,9 @@
 
 mod golden;
 
-use golden::{rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
 use dynomite::hashkit::token::Ring;
 use dynomite::hashkit::{hash_tag_part, HashKind};
+use golden::{rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
 
 const CURLY: Option<[u8; 2]> = Some(*b"{}");
 

@@ -17,7 +17,10 @@ const DEADLINE: Duration = Duration::from_secs(15);
 fn dynomite(args: &[&str]) -> (i32, String) {
     let (out, in_time) = run_with_deadline(Command::new(BIN).args(args), DEADLINE);
     assert!(in_time, "dynomite {args:?} did not finish");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn write_conf(dir: &Path, redis_port: u16, listen_port: u16) -> String {
@@ -84,15 +87,27 @@ fn test_conf_accepts_every_shipped_and_original_file() {
 fn test_conf_names_the_file_the_key_and_the_reason() {
     let dir = TempDir::new("conf");
     let path = dir.path().join("bad.yml");
-    fs::write(&path, "dyn_o_mite:\n  listen: 127.0.0.1:99999\n  servers:\n  - 127.0.0.1:6379:1\n").unwrap();
+    fs::write(
+        &path,
+        "dyn_o_mite:\n  listen: 127.0.0.1:99999\n  servers:\n  - 127.0.0.1:6379:1\n",
+    )
+    .unwrap();
     let p = path.to_str().unwrap();
     let (code, err) = dynomite(&["-t", "-c", p]);
     assert_eq!(code, 1);
-    assert!(err.contains(p) && err.contains("listen") && err.contains("port"), "{err}");
+    assert!(
+        err.contains(p) && err.contains("listen") && err.contains("port"),
+        "{err}"
+    );
     assert_eq!(err.matches("syntax is invalid").count(), 1, "{err}");
 
     // Structural errors never crash the checker.
-    for text in ["--- \ndyn_o_mite:\n  listen: 1\n", "dyn_o_mite: {listen: 1}\n", "a: &x 1\nb: *x\n", ""] {
+    for text in [
+        "--- \ndyn_o_mite:\n  listen: 1\n",
+        "dyn_o_mite: {listen: 1}\n",
+        "a: &x 1\nb: *x\n",
+        "",
+    ] {
         fs::write(&path, text).unwrap();
         let (code, err) = dynomite(&["-t", "-c", p]);
         assert_eq!(code, 1, "{text:?}: {err}");
@@ -110,13 +125,22 @@ fn informational_flags_and_option_errors() {
     assert!(err.starts_with("This is dynomite-"), "{err}");
     let (code, err) = dynomite(&["-h"]);
     assert_eq!(code, 0);
-    assert!(err.contains("--conf-file") && err.contains("--verbosity"), "{err}");
+    assert!(
+        err.contains("--conf-file") && err.contains("--verbosity"),
+        "{err}"
+    );
     let (code, err) = dynomite(&["-v", "abc"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("dynomite: option -v requires a number"), "{err}");
+    assert!(
+        err.starts_with("dynomite: option -v requires a number"),
+        "{err}"
+    );
     let (code, err) = dynomite(&["-m", "100"]);
     assert_eq!(code, 1);
-    assert!(err.contains("mbuf chunk size must be between 512 and 512000 bytes"), "{err}");
+    assert!(
+        err.contains("mbuf chunk size must be between 512 and 512000 bytes"),
+        "{err}"
+    );
     let (code, err) = dynomite(&["-y"]);
     assert_eq!(code, 1);
     assert!(err.starts_with("dynomite: invalid option -- 'y'"), "{err}");
@@ -150,7 +174,9 @@ fn daemon_writes_pid_file_serves_and_stops_cleanly_on_sigterm() {
         log_path.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "launcher: {err}");
-    wait_for("the pid file", || fs::read_to_string(&pid_path).is_ok_and(|s| s.parse::<i32>().is_ok()));
+    wait_for("the pid file", || {
+        fs::read_to_string(&pid_path).is_ok_and(|s| s.parse::<i32>().is_ok())
+    });
     let pid: i32 = fs::read_to_string(&pid_path).unwrap().parse().unwrap();
     let _guard = DaemonGuard(pid);
     wait_for("the daemon to serve", || Client::try_connect(port).is_ok());
@@ -183,10 +209,18 @@ fn signals_reopen_the_log_and_change_the_level() {
     wait_for("the node to serve", || Client::try_connect(port).is_ok());
 
     kill(pid, libc::SIGTTIN);
-    wait_for("the level change", || fs::read_to_string(&log_path).unwrap_or_default().contains("up log level to 6"));
+    wait_for("the level change", || {
+        fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("up log level to 6")
+    });
     kill(pid, libc::SIGTTOU);
     kill(pid, libc::SIGTTOU);
-    wait_for("the level change", || fs::read_to_string(&log_path).unwrap_or_default().contains("down log level to 4"));
+    wait_for("the level change", || {
+        fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("down log level to 4")
+    });
 
     // logrotate moves the file away, then sends SIGHUP.
     let rotated = dir.path().join("dynomite.log.1");
@@ -205,5 +239,7 @@ fn signals_reopen_the_log_and_change_the_level() {
         thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0), "SIGINT is a clean shutdown");
-    assert!(fs::read_to_string(&log_path).unwrap().contains("done, rabbit done"));
+    assert!(fs::read_to_string(&log_path)
+        .unwrap()
+        .contains("done, rabbit done"));
 }
