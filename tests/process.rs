@@ -214,7 +214,13 @@ fn signals_reopen_the_log_and_change_the_level() {
             .unwrap_or_default()
             .contains("up log level to 6")
     });
+    // Pending signals of one kind merge: wait for each before the next.
     kill(pid, libc::SIGTTOU);
+    wait_for("the level change", || {
+        fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("down log level to 5")
+    });
     kill(pid, libc::SIGTTOU);
     wait_for("the level change", || {
         fs::read_to_string(&log_path)
