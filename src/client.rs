@@ -133,7 +133,8 @@ impl Context {
     pub fn client_send(&mut self, cid: ConnId) {
         loop {
             let c = &self.conns[cid.0];
-            let mut iov = Vec::with_capacity(16);
+            let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
+            let mut niov = 0;
             let mut skip = c.send_off;
             'outer: for &req in c.omsg_q.iter() {
                 let m = &self.msgs[req];
@@ -147,15 +148,15 @@ impl Context {
                         skip -= b.len() as u64;
                         continue;
                     }
-                    iov.push(io::IoSlice::new(&b[skip as usize..]));
+                    iov[niov] = io::IoSlice::new(&b[skip as usize..]);
+                    niov += 1;
                     skip = 0;
-                    if iov.len() >= IOV_MAX {
+                    if niov >= IOV_MAX {
                         break 'outer;
                     }
                 }
             }
-            if iov.is_empty() {
-                drop(iov);
+            if niov == 0 {
                 // Nothing to write (or only empty replies): pop what is done.
                 self.client_sent(cid, 0);
                 if self.conns[cid.0].state != ConnState::Closing {
@@ -163,8 +164,7 @@ impl Context {
                 }
                 return;
             }
-            let res = self.conns[cid.0].sock.write_vectored(&iov);
-            drop(iov);
+            let res = self.conns[cid.0].sock.write_vectored(&iov[..niov]);
             match res {
                 Ok(n) => {
                     self.client_sent(cid, n as u64);

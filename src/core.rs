@@ -90,6 +90,8 @@ pub struct Context {
     pub blocked: Vec<ConnId>,
     /// Connections closed this turn, freed by `reap`.
     pub closed: Vec<ConnId>,
+    /// The time after the last poll: one clock read per loop turn.
+    pub now: Instant,
     /// Next client id (CLIENT ID).
     pub next_client_id: u64,
     signals: Option<Signals>,
@@ -132,6 +134,7 @@ impl Context {
             blocked: Vec::new(),
             closed: Vec::new(),
             next_client_id: 1,
+            now: Instant::now(),
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -209,6 +212,7 @@ impl Context {
                 error!("event loop failed: {e}");
                 return Err(e);
             }
+            self.now = Instant::now();
             for ev in events.iter() {
                 if ev.token() == SIGNAL_TOKEN {
                     self.handle_signals();

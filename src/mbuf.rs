@@ -254,6 +254,30 @@ impl MbufPool {
         }
     }
 
+    /// Copies the bytes `off..off + out.len()` of the message made of `src`
+    /// into `out`; returns how many bytes were there.
+    pub fn copy_to_slice(&self, src: &[Seg], off: u64, out: &mut [u8]) -> usize {
+        let mut pos = 0u64;
+        let mut n = 0usize;
+        let end = off + out.len() as u64;
+        for s in src {
+            let slen = s.len() as u64;
+            let (a, b) = (pos, pos + slen);
+            pos = b;
+            if b <= off {
+                continue;
+            }
+            if a >= end {
+                break;
+            }
+            let from = (off.max(a) - a) as usize;
+            let to = (end.min(b) - a) as usize;
+            out[n..n + to - from].copy_from_slice(&self.bytes(*s)[from..to]);
+            n += to - from;
+        }
+        n
+    }
+
     /// Copies the bytes `off..off + len` of the message made of `src` into `out`.
     pub fn copy_out(&self, src: &[Seg], off: u64, len: u64, out: &mut Vec<u8>) {
         let mut pos = 0u64;

@@ -143,9 +143,13 @@ const SPARE_MAX: usize = 1024;
 /// The bounded pool of messages (`max_msgs`).
 #[derive(Debug)]
 pub struct MsgPool {
-    msgs: Slab<Msg>,
-    /// Freed messages whose vectors keep their capacity.
-    spare: Vec<Msg>,
+    /// Boxed, so that taking a message in and out of the pool moves a pointer,
+    /// not the whole struct.
+    msgs: Slab<Box<Msg>>,
+    /// Freed messages whose vectors keep their capacity. Boxed like `msgs`:
+    /// the same allocation goes back and forth between the two.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Msg>>,
     next_id: u64,
     limit: usize,
 }
@@ -183,7 +187,7 @@ impl MsgPool {
                 m.reset(id, kind);
                 m
             }
-            None => Msg::new(id, kind),
+            None => Box::new(Msg::new(id, kind)),
         };
         MsgId(self.msgs.insert(msg))
     }
@@ -199,7 +203,7 @@ impl MsgPool {
 
     /// The message at `id`, if it is still the one with unique id `uid`.
     pub fn get_checked(&self, id: MsgId, uid: u64) -> Option<&Msg> {
-        self.msgs.get(id.0).filter(|m| m.id == uid)
+        self.msgs.get(id.0).map(|m| &**m).filter(|m| m.id == uid)
     }
 
     /// True when `id` still names a live message.

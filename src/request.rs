@@ -39,6 +39,26 @@ impl Context {
         }
     }
 
+    /// Argument `i` copied into `buf` when it fits (command names,
+    /// subcommands): no allocation on the request path.
+    fn arg_small<'b>(&self, mid: MsgId, i: usize, buf: &'b mut [u8; NAME_MAX]) -> Option<&'b [u8]> {
+        let m = &self.msgs[mid];
+        let a = m.req.args[i];
+        if a.len as usize > NAME_MAX {
+            return None;
+        }
+        if m.req.inline {
+            let v = self.arg_vec(mid, i);
+            let out = buf.get_mut(..v.len())?;
+            out.copy_from_slice(&v);
+            return Some(out);
+        }
+        let n = self
+            .mbufs
+            .copy_to_slice(&m.segs, a.off, &mut buf[..a.len as usize]);
+        Some(&buf[..n])
+    }
+
     /// The first bytes of each of the first arguments, for error texts.
     fn args_preview(&self, mid: MsgId) -> Vec<Vec<u8>> {
         let m = &self.msgs[mid];
@@ -77,7 +97,7 @@ impl Context {
             return 0;
         }
         let idx = ((hash as u64 * n as u64) >> 32) as usize;
-        let now = std::time::Instant::now();
+        let now = self.now;
         (0..n)
             .map(|i| (idx + i) % n)
             .find(|&i| !self.servers[i].is_ejected(now))
@@ -101,22 +121,17 @@ impl Context {
 
         let nargs = m.req.args.len();
         let name_len = m.req.args[0].len as usize;
-        let mut name = Vec::with_capacity(16);
-        if name_len <= NAME_MAX {
-            self.arg_copy(mid, 0, &mut name);
-        }
-        name.make_ascii_lowercase();
-        let sub = if nargs > 1 && self.msgs[mid].req.args[1].len as usize <= NAME_MAX {
-            let mut s = self.arg_vec(mid, 1);
-            s.make_ascii_lowercase();
-            Some(s)
+        let mut name_buf = [0u8; NAME_MAX];
+        let mut sub_buf = [0u8; NAME_MAX];
+        let name = self.arg_small(mid, 0, &mut name_buf);
+        let sub = if nargs > 1 {
+            self.arg_small(mid, 1, &mut sub_buf)
         } else {
             None
         };
-        let found = if name_len > NAME_MAX {
-            Err(redis::CmdError::Unknown)
-        } else {
-            redis::lookup(&name, sub.as_deref())
+        let found = match name {
+            Some(name) => redis::lookup(name, sub),
+            None => Err(redis::CmdError::Unknown),
         };
         let cmd = match found {
             Ok(cmd) => cmd,
@@ -157,7 +172,7 @@ impl Context {
                     return;
                 }
                 let k = cmd.first_key.max(0) as usize;
-                let server = if k == 0 || k >= nargs {
+                let server = if k == 0 || k >= nargs || self.servers.len() == 1 {
                     0
                 } else {
                     let mut scratch = Vec::new();

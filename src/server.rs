@@ -28,8 +28,8 @@ use crate::proto::Parse;
 
 /// Reconnect back-off starts here and doubles.
 const BACKOFF_START: Duration = Duration::from_secs(1);
-/// Most iovecs handed to one writev (twemproxy's NC_IOV_MAX is 128; Linux allows 1024).
-pub const IOV_MAX: usize = 512;
+/// Most iovecs handed to one writev (twemproxy's NC_IOV_MAX); kept on the stack.
+pub const IOV_MAX: usize = 128;
 
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
@@ -239,7 +239,7 @@ impl Context {
         m.in_server = true;
         let uid = m.id;
         self.conns[cid.0].imsg_q.push_back(mid);
-        let at = Instant::now() + self.settings.timeout;
+        let at = self.now + self.settings.timeout;
         self.req_timers.push_back((at, mid, uid));
         self.schedule_flush(cid);
     }
@@ -268,7 +268,8 @@ impl Context {
                 }
                 return;
             }
-            let mut iov = Vec::with_capacity(64);
+            let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
+            let mut niov = 0;
             let mut skip = c.send_off;
             'outer: for &mid in c.imsg_q.iter() {
                 for s in self.msgs[mid].segs.iter() {
@@ -277,15 +278,15 @@ impl Context {
                         skip -= b.len() as u64;
                         continue;
                     }
-                    iov.push(io::IoSlice::new(&b[skip as usize..]));
+                    iov[niov] = io::IoSlice::new(&b[skip as usize..]);
+                    niov += 1;
                     skip = 0;
-                    if iov.len() >= IOV_MAX {
+                    if niov >= IOV_MAX {
                         break 'outer;
                     }
                 }
             }
-            let res = self.conns[cid.0].sock.write_vectored(&iov);
-            drop(iov);
+            let res = self.conns[cid.0].sock.write_vectored(&iov[..niov]);
             match res {
                 Ok(n) => self.server_sent(cid, n as u64),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -1042,11 +1042,53 @@ static CONTAINERS: [&str; 15] = [
 /// Longest `name|sub` looked up; longer names are unknown.
 const MAX_NAME_LEN: usize = 64;
 
+/// FNV-1a, for the command index: names are short and trusted-shape, and
+/// this runs once or twice per request.
+fn fnv1a(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &c in b {
+        h ^= u64::from(c);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Slots of the open-addressing index over `COMMANDS` (a power of two, more
+/// than twice the table so that probes stay short).
+const INDEX_SLOTS: usize = 1024;
+const _: () = assert!(INDEX_SLOTS >= 2 * COMMANDS.len());
+
+/// Index of `COMMANDS` by name: `u16::MAX` marks an empty slot.
+fn index() -> &'static [u16; INDEX_SLOTS] {
+    static INDEX: std::sync::OnceLock<[u16; INDEX_SLOTS]> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut idx = [u16::MAX; INDEX_SLOTS];
+        for (i, c) in COMMANDS.iter().enumerate() {
+            let mut slot = fnv1a(c.name.as_bytes()) as usize & (INDEX_SLOTS - 1);
+            while idx[slot] != u16::MAX {
+                slot = (slot + 1) & (INDEX_SLOTS - 1);
+            }
+            idx[slot] = i as u16;
+        }
+        idx
+    })
+}
+
+/// The command named `name` (already lower-case).
 fn find(name: &[u8]) -> Option<&'static Command> {
-    COMMANDS
-        .binary_search_by(|c| c.name.as_bytes().cmp(name))
-        .ok()
-        .map(|i| &COMMANDS[i])
+    let idx = index();
+    let mut slot = fnv1a(name) as usize & (INDEX_SLOTS - 1);
+    loop {
+        let i = idx[slot];
+        if i == u16::MAX {
+            return None;
+        }
+        let c = &COMMANDS[i as usize];
+        if c.name.as_bytes() == name {
+            return Some(c);
+        }
+        slot = (slot + 1) & (INDEX_SLOTS - 1);
+    }
 }
 
 /// Finds a command by name (any case). `sub` is the second argument, if any;
