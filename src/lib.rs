@@ -17,8 +17,10 @@ pub mod options;
 pub mod proto;
 pub mod proxy;
 pub mod request;
+pub mod response_mgr;
 pub mod server;
 pub mod signal;
+pub mod vnode;
 
 /// Version string printed by `-V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

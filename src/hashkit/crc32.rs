@@ -29,13 +29,19 @@ const TABLE: [u32; 256] = {
     table
 };
 
-/// The standard CRC-32 of `key`.
-fn crc32_ieee(key: &[u8]) -> u32 {
-    let mut crc: u32 = 0xffff_ffff;
-    for &b in key {
+/// Feeds `bytes` into a running CRC-32: start from `!0`, feed every piece,
+/// complement at the end. Replies spread over several chunks are checksummed
+/// this way (quorum comparison).
+pub fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
+    for &b in bytes {
         crc = (crc >> 8) ^ TABLE[((crc ^ u32::from(b)) & 0xff) as usize];
     }
-    !crc
+    crc
+}
+
+/// The standard CRC-32 of `key`.
+fn crc32_ieee(key: &[u8]) -> u32 {
+    !crc32_update(0xffff_ffff, key)
 }
 
 /// `crc32`: bits 16..31 of the CRC-32 (15 bits).

@@ -1,0 +1,213 @@
+//! Quorum decisions (dyn_response_mgr.c): collect the answers of one DC's
+//! replicas and decide when the client gets which one.
+//!
+//! ```text
+//!  answer ─► add(is_error, checksum) ─► Wait | Reply(i) | Error(i) | NoQuorum
+//! ```
+//!
+//! Departures from the original, as users expect them: any number of racks
+//! (not three at most); one good answer with a quorum of one is a reply at
+//! every level; checksums compare the bytes exactly (no lower-casing).
+
+use crate::conf::Consistency;
+
+/// What to do after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// More answers are needed.
+    Wait,
+    /// Done: the answer with this arrival index is the reply.
+    Reply(usize),
+    /// Done: quorum is impossible; the first error answer (this arrival
+    /// index) is the reply.
+    Error(usize),
+    /// Done: every answer is in and not enough of them agree
+    /// (`Dynomite: Failed to achieve Quorum`).
+    NoQuorum,
+}
+
+impl Verdict {
+    /// True once the decision is taken.
+    pub fn is_done(self) -> bool {
+        self != Verdict::Wait
+    }
+}
+
+/// The answers of one DC for one request.
+#[derive(Debug, Clone)]
+pub struct RspMgr {
+    /// Answers expected (racks of the DC).
+    max: usize,
+    quorum: usize,
+    /// DC_QUORUM returns the first good answer when answers disagree; the
+    /// SAFE levels return the quorum error.
+    safe: bool,
+    /// (arrival index, checksum) of the good answers.
+    good: Vec<(usize, u32)>,
+    /// Arrival index of the first error answer.
+    first_error: Option<usize>,
+    errors: usize,
+    /// Answers seen.
+    seen: usize,
+    verdict: Verdict,
+}
+
+impl RspMgr {
+    /// A manager for `racks` replicas at `level`.
+    pub fn new(racks: usize, level: Consistency) -> RspMgr {
+        debug_assert!(racks > 0);
+        RspMgr {
+            max: racks,
+            quorum: racks / 2 + 1,
+            safe: level != Consistency::DcQuorum,
+            good: Vec::with_capacity(racks),
+            first_error: None,
+            errors: 0,
+            seen: 0,
+            verdict: Verdict::Wait,
+        }
+    }
+
+    /// The decision so far.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// Adds an answer; returns its arrival index and the decision.
+    pub fn add(&mut self, is_error: bool, checksum: u32) -> (usize, Verdict) {
+        let idx = self.seen;
+        self.seen += 1;
+        if self.verdict.is_done() {
+            return (idx, self.verdict);
+        }
+        if is_error {
+            self.errors += 1;
+            self.first_error.get_or_insert(idx);
+        } else {
+            self.good.push((idx, checksum));
+        }
+        self.verdict = self.decide();
+        (idx, self.verdict)
+    }
+
+    fn decide(&self) -> Verdict {
+        let good = self.good.len();
+        let pending = self.max.saturating_sub(good + self.errors);
+        // The largest group of equal answers, and its first member.
+        let mut best: Option<(usize, usize)> = None;
+        for (i, &(idx, sum)) in self.good.iter().enumerate() {
+            if self.good[..i].iter().any(|&(_, s)| s == sum) {
+                continue;
+            }
+            let n = self.good.iter().filter(|&&(_, s)| s == sum).count();
+            if best.is_none_or(|(bn, _)| n > bn) {
+                best = Some((n, idx));
+            }
+        }
+        if let Some((n, idx)) = best {
+            if n >= self.quorum {
+                return Verdict::Reply(idx);
+            }
+        }
+        if good + pending < self.quorum {
+            return match self.first_error {
+                Some(e) if good < self.quorum => Verdict::Error(e),
+                _ => Verdict::NoQuorum,
+            };
+        }
+        if pending > 0 {
+            return Verdict::Wait;
+        }
+        // Every answer is in, enough are good, but they disagree.
+        if self.safe {
+            Verdict::NoQuorum
+        } else {
+            Verdict::Reply(self.good[0].0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Consistency::*;
+
+    fn run(racks: usize, level: Consistency, answers: &[(bool, u32)]) -> Vec<Verdict> {
+        let mut m = RspMgr::new(racks, level);
+        answers.iter().map(|&(e, c)| m.add(e, c).1).collect()
+    }
+
+    #[test]
+    fn decisions() {
+        use Verdict::*;
+        // One rack: one good answer is enough at every level.
+        for level in [DcQuorum, DcSafeQuorum, DcEachSafeQuorum] {
+            assert_eq!(run(1, level, &[(false, 7)]), [Reply(0)]);
+            assert_eq!(run(1, level, &[(true, 0)]), [Error(0)]);
+        }
+        // Two racks: both must agree.
+        assert_eq!(
+            run(2, DcQuorum, &[(false, 1), (false, 1)]),
+            [Wait, Reply(0)]
+        );
+        assert_eq!(run(2, DcQuorum, &[(false, 1), (true, 0)]), [Wait, Error(1)]);
+        assert_eq!(
+            run(2, DcQuorum, &[(false, 1), (false, 2)]),
+            [Wait, Reply(0)]
+        );
+        assert_eq!(
+            run(2, DcSafeQuorum, &[(false, 1), (false, 2)]),
+            [Wait, NoQuorum]
+        );
+        // Three racks: any two.
+        assert_eq!(
+            run(3, DcSafeQuorum, &[(false, 1), (false, 1)]),
+            [Wait, Reply(0)]
+        );
+        assert_eq!(
+            run(3, DcSafeQuorum, &[(false, 1), (false, 2), (false, 2)]),
+            [Wait, Wait, Reply(1)]
+        );
+        assert_eq!(
+            run(3, DcSafeQuorum, &[(true, 0), (false, 3), (false, 3)]),
+            [Wait, Wait, Reply(1)]
+        );
+        assert_eq!(
+            run(3, DcSafeQuorum, &[(true, 0), (true, 0)]),
+            [Wait, Error(0)]
+        );
+        assert_eq!(
+            run(3, DcSafeQuorum, &[(false, 1), (true, 0), (false, 2)]),
+            [Wait, Wait, NoQuorum]
+        );
+        assert_eq!(
+            run(3, DcQuorum, &[(false, 1), (true, 0), (false, 2)]),
+            [Wait, Wait, Reply(0)]
+        );
+        // Five racks: quorum three.
+        assert_eq!(
+            run(
+                5,
+                DcSafeQuorum,
+                &[(false, 1), (false, 1), (false, 2), (false, 1)]
+            ),
+            [Wait, Wait, Wait, Reply(0)]
+        );
+        assert_eq!(
+            run(
+                5,
+                DcSafeQuorum,
+                &[(true, 0), (true, 0), (false, 1), (true, 0)]
+            ),
+            [Wait, Wait, Wait, Error(0)]
+        );
+    }
+
+    #[test]
+    fn answers_after_the_decision_change_nothing() {
+        let mut m = RspMgr::new(3, DcQuorum);
+        m.add(false, 5);
+        assert_eq!(m.add(false, 5).1, Verdict::Reply(0));
+        assert_eq!(m.add(true, 0), (2, Verdict::Reply(0)));
+    }
+}
