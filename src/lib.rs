@@ -9,6 +9,7 @@ pub mod conf;
 pub mod conn;
 pub mod core;
 pub mod daemon;
+pub mod dnode_msg;
 pub mod hashkit;
 pub mod logging;
 pub mod mbuf;
