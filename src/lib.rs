@@ -19,6 +19,8 @@ pub mod proxy;
 pub mod request;
 pub mod server;
 pub mod signal;
+pub mod stats;
+pub mod stats_http;
 
 /// Version string printed by `-V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
