@@ -2232,8 +2232,26 @@ mod tests {
                 assert!(value >= 0.0, "line {n}: negative value");
             }
         }
+        // Names stay distinct once a parser strips `_total` from counters
+        // and the histogram suffixes from histogram series.
+        let mut taken = std::collections::BTreeSet::new();
         for (name, fam) in &families {
             assert!(fam.samples > 0, "family {name} has no samples");
+            let base = if fam.kind == "counter" {
+                name.strip_suffix("_total")
+                    .expect("counter ends with _total")
+            } else {
+                name.as_str()
+            };
+            assert!(taken.insert(base.to_owned()), "family {base} clashes");
+            if fam.kind == "histogram" {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    assert!(
+                        taken.insert(format!("{base}{suffix}")),
+                        "{base}{suffix} clashes"
+                    );
+                }
+            }
         }
         for ((fam, labels), (buckets, sum, count)) in &series {
             let count = count.unwrap_or_else(|| panic!("{fam} {labels:?}: no _count"));
