@@ -21,6 +21,8 @@ pub mod request;
 pub mod response_mgr;
 pub mod server;
 pub mod signal;
+pub mod stats;
+pub mod stats_http;
 pub mod vnode;
 
 /// Version string printed by `-V`.
