@@ -17,7 +17,7 @@ use log::{debug, warn};
 
 use crate::conn::ConnState;
 use crate::core::Context;
-use crate::msg::{ConnId, MsgKind};
+use crate::msg::{ConnId, DnodeOrigin, MsgKind};
 use crate::proto::Parse;
 use crate::server::IOV_MAX;
 
@@ -31,7 +31,7 @@ impl Context {
         if self.conns[cid.0].state != ConnState::Connected {
             return;
         }
-        match self.conn_read(cid, true) {
+        match self.conn_read(cid) {
             Ok(false) => {}
             Ok(true) => self.client_eof(cid),
             Err(e) => {
@@ -75,6 +75,19 @@ impl Context {
             if c.rpos >= filled {
                 return;
             }
+            match self.frame_layer(cid, buf, filled) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    warn!("dc {} bad frame from peer: {}", cid.0, e);
+                    self.close_conn(cid);
+                    return;
+                }
+            }
+            let c = &mut self.conns[cid.0];
+            if c.rpos >= filled {
+                return;
+            }
             if c.omsg_q.len() >= CLIENT_PENDING_MAX {
                 // Too much outstanding: pause until replies are written.
                 if !c.blocked {
@@ -107,6 +120,14 @@ impl Context {
                 Parse::Done(k) => {
                     c.rpos = start + k;
                     c.rmsg = None;
+                    if let Some(h) = c.dhdr.take() {
+                        c.resp3 = h.is_resp3();
+                        self.msgs[rmid].dnode = Some(DnodeOrigin {
+                            id: h.id,
+                            ty: h.ty.num(),
+                            same_dc: h.same_dc,
+                        });
+                    }
                     self.msg_add_range(rmid, buf, start, start + k);
                     self.client_request(cid, rmid);
                 }
@@ -141,8 +162,8 @@ impl Context {
                 if !m.done {
                     break;
                 }
-                let rsp = m.peer.expect("a done request has a reply");
-                for s in self.msgs[rsp].segs.iter() {
+                let rsp = &self.msgs[m.peer.expect("a done request has a reply")];
+                for s in rsp.hdr.iter().chain(rsp.segs.iter()) {
                     let b = self.mbufs.bytes(*s);
                     if skip >= b.len() as u64 {
                         skip -= b.len() as u64;
@@ -197,7 +218,7 @@ impl Context {
             if !m.done {
                 break;
             }
-            let len = self.msgs[m.peer.expect("done")].mlen;
+            let len = self.msgs[m.peer.expect("done")].wire_len();
             if n < len {
                 break;
             }

@@ -15,6 +15,7 @@ use std::io::{self, IoSlice, Read, Write};
 
 use crate::conf::Consistency;
 use crate::core::Context;
+use crate::dnode_msg::{DmsgHeader, DmsgInfo, DmsgParser};
 use crate::mbuf::{MbufId, Seg};
 use crate::msg::{ConnId, MsgId};
 use crate::proto::redis::{ReqParser, RspParser};
@@ -173,6 +174,15 @@ pub struct Conn {
     pub write_consistency: Consistency,
     /// Server: where it sits in the pools.
     pub slot: Option<ServerSlot>,
+    /// Peer connections: frame header parser and the header of the frame
+    /// whose payload is being read.
+    pub dmsg_parser: DmsgParser,
+    pub dmsg_info: DmsgInfo,
+    pub dhdr: Option<DmsgHeader>,
+    /// Payload bytes of a frame still to skip (gossip, unknown types).
+    pub skip: u64,
+    /// DnodePeer: (peer index, slot).
+    pub peer_slot: Option<(usize, usize)>,
     /// Human-readable peer address for log lines.
     pub peer: String,
 }
@@ -202,6 +212,11 @@ impl Conn {
             read_consistency: Consistency::DcOne,
             write_consistency: Consistency::DcOne,
             slot: None,
+            dmsg_parser: DmsgParser::new(),
+            dmsg_info: DmsgInfo::default(),
+            dhdr: None,
+            skip: 0,
+            peer_slot: None,
             peer,
         }
     }
@@ -222,7 +237,11 @@ impl Context {
     /// A connection keeps a reference on the chunk it reads into only while
     /// that chunk has room or holds the start of an unfinished message; an
     /// idle connection holds no chunk at all.
-    pub fn conn_read(&mut self, cid: ConnId, client: bool) -> io::Result<bool> {
+    pub fn conn_read(&mut self, cid: ConnId) -> io::Result<bool> {
+        let client = matches!(
+            self.conns[cid.0].kind,
+            ConnKind::Client | ConnKind::DnodeClient
+        );
         loop {
             if client {
                 self.client_parse(cid);

@@ -28,10 +28,12 @@ use slab::Slab;
 
 use crate::conf::{Consistency, PoolConf};
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::dnode_peer::PeerPool;
 use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
 use crate::server::Server;
 use crate::signal::{SignalAction, Signals};
+use crate::vnode::Topology;
 
 /// Token of the signal pipe; connection tokens are slab keys.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
@@ -39,6 +41,53 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 const EVENTS_MAX: usize = 1024;
 /// Longest sleep of the loop when no timer is due.
 const POLL_MAX: Duration = Duration::from_millis(1000);
+
+/// Where one copy of a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// This node's datastore(s).
+    Local,
+    /// A peer; `forward` asks it to replicate to every rack of its DC (type 4).
+    Peer { peer: usize, forward: bool },
+}
+
+/// The node's state (admin `/state/...`), which gates requests on the local
+/// datastore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Init,
+    Standby,
+    WritesOnly,
+    Resuming,
+    Normal,
+    Joining,
+}
+
+impl NodeState {
+    /// The name `/state/get_state` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeState::Init => "INIT",
+            NodeState::Standby => "STANDBY",
+            NodeState::WritesOnly => "WRITES_ONLY",
+            NodeState::Resuming => "RESUMING",
+            NodeState::Normal => "NORMAL",
+            NodeState::Joining => "JOINING",
+        }
+    }
+}
+
+/// Error for a request the node state refuses.
+pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not allow this request";
+
+/// Request timeout classes: each has its own FIFO of deadlines (all requests
+/// of a class share one timeout, so each FIFO stays sorted).
+pub const TIMEOUT_DATASTORE: usize = 0;
+pub const TIMEOUT_PEER_READ: usize = 1;
+pub const TIMEOUT_PEER_WRITE: usize = 2;
+pub const TIMEOUT_REMOTE_READ: usize = 3;
+pub const TIMEOUT_REMOTE_WRITE: usize = 4;
+const TIMEOUT_CLASSES: usize = 5;
 
 /// What a timer does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,6 +98,8 @@ pub enum Timer {
         proto: usize,
         slot: usize,
     },
+    /// Reconnect a peer connection slot.
+    PeerReconnect { peer: usize, slot: usize },
     /// Retry accepting after running out of descriptors.
     Accept(ConnId),
 }
@@ -83,7 +134,18 @@ pub struct Context {
     /// entries and, from the front, entries whose request is finished. Its
     /// length stays near the number of requests in flight, with no per-request
     /// heap operation.
-    pub req_timers: VecDeque<(Instant, MsgId, u64)>,
+    pub req_timers: [VecDeque<(Instant, MsgId, u64)>; TIMEOUT_CLASSES],
+    /// The cluster as this node sees it.
+    pub topology: Topology,
+    /// Outgoing connections to each peer (index as in `topology.peers`).
+    pub peers: Vec<PeerPool>,
+    /// Gates requests on the local datastore.
+    pub state: NodeState,
+    /// Multiplies every request timeout (admin `/set_timeout_factor`, 1..10).
+    pub timeout_factor: u32,
+    /// Fan-outs being built (answers that arrive meanwhile wait in `deferred`).
+    pub defer_depth: usize,
+    pub deferred: Vec<(MsgId, u32, u64)>,
     /// Connections with output to write this turn.
     pub flush: Vec<ConnId>,
     /// Clients paused by backpressure.
@@ -103,7 +165,12 @@ pub struct Context {
 
 impl Context {
     /// Builds the context for one pool; listeners are bound by the caller.
-    pub fn new(pool: &PoolConf, mbuf_size: usize, max_msgs: usize) -> io::Result<Context> {
+    pub fn new(
+        pool: &PoolConf,
+        topology: Topology,
+        mbuf_size: usize,
+        max_msgs: usize,
+    ) -> io::Result<Context> {
         let settings = Settings {
             timeout: Duration::from_millis(pool.timeout_ms),
             server_retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms.max(1)),
@@ -129,7 +196,17 @@ impl Context {
             servers,
             settings,
             timers: BinaryHeap::new(),
-            req_timers: VecDeque::new(),
+            req_timers: Default::default(),
+            peers: topology
+                .peers
+                .iter()
+                .map(|p| PeerPool::new(p, &topology, pool))
+                .collect(),
+            topology,
+            state: NodeState::Normal,
+            timeout_factor: 1,
+            defer_depth: 0,
+            deferred: Vec::new(),
             flush: Vec::new(),
             blocked: Vec::new(),
             closed: Vec::new(),
@@ -202,6 +279,7 @@ impl Context {
     /// Runs the loop until a shutdown signal.
     pub fn run(&mut self) -> io::Result<()> {
         self.preconnect();
+        self.peers_connect();
         let mut events = Events::with_capacity(EVENTS_MAX);
         while !self.shutdown {
             let timeout = self.poll_timeout();
@@ -218,7 +296,7 @@ impl Context {
                     self.handle_signals();
                     continue;
                 }
-                self.dispatch(ConnId(ev.token().0), ev);
+                self.dispatch_event(ConnId(ev.token().0), ev);
             }
             self.expire_timers();
             self.resume_blocked();
@@ -256,12 +334,12 @@ impl Context {
     }
 
     fn poll_timeout(&self) -> Duration {
-        let next = match (self.timers.peek(), self.req_timers.front()) {
-            (Some(Reverse((a, _))), Some((b, _, _))) => Some(*a.min(b)),
-            (Some(Reverse((a, _))), None) => Some(*a),
-            (None, Some((b, _, _))) => Some(*b),
-            (None, None) => None,
-        };
+        let next = self
+            .req_timers
+            .iter()
+            .filter_map(|q| q.front().map(|e| e.0))
+            .chain(self.timers.peek().map(|Reverse((a, _))| *a))
+            .min();
         match next {
             Some(at) => at.saturating_duration_since(Instant::now()).min(POLL_MAX),
             None => POLL_MAX,
@@ -281,7 +359,7 @@ impl Context {
     }
 
     /// Routes one event to the handler of the connection's kind.
-    fn dispatch(&mut self, cid: ConnId, ev: &mio::event::Event) {
+    fn dispatch_event(&mut self, cid: ConnId, ev: &mio::event::Event) {
         let Some(c) = self.conns.get(cid.0) else {
             return;
         };
@@ -289,8 +367,8 @@ impl Context {
             return;
         }
         match c.kind {
-            ConnKind::Proxy => self.proxy_accept(cid),
-            ConnKind::Client => {
+            ConnKind::Proxy | ConnKind::DnodeProxy => self.proxy_accept(cid),
+            ConnKind::Client | ConnKind::DnodeClient => {
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.client_recv(cid);
                 }
@@ -298,7 +376,7 @@ impl Context {
                     self.schedule_flush(cid);
                 }
             }
-            ConnKind::Server => {
+            ConnKind::Server | ConnKind::DnodePeer => {
                 if c.state == ConnState::Connecting {
                     self.server_connecting(cid);
                     if !self
@@ -316,31 +394,24 @@ impl Context {
                     self.schedule_flush(cid);
                 }
             }
-            ConnKind::DnodeProxy | ConnKind::DnodeClient | ConnKind::DnodePeer => {
-                // Peer connections arrive with the cluster; nothing opens them yet.
-                warn!(
-                    "{} {} unexpected event on a peer connection",
-                    c.kind.tag(),
-                    cid.0
-                );
-                self.close_conn(cid);
-            }
         }
     }
 
     fn expire_timers(&mut self) {
         let now = Instant::now();
-        while let Some(&(at, mid, uid)) = self.req_timers.front() {
-            let live = self
-                .msgs
-                .get_checked(mid, uid)
-                .is_some_and(|m| m.in_server && !m.done && !m.swallow);
-            if live && at > now {
-                break;
-            }
-            self.req_timers.pop_front();
-            if live {
-                self.request_timed_out(mid, uid);
+        for class in 0..TIMEOUT_CLASSES {
+            while let Some(&(at, mid, uid)) = self.req_timers[class].front() {
+                let live = self
+                    .msgs
+                    .get_checked(mid, uid)
+                    .is_some_and(|m| m.in_server && !m.done && !m.swallow);
+                if live && at > now {
+                    break;
+                }
+                self.req_timers[class].pop_front();
+                if live {
+                    self.request_timed_out(mid, uid, class);
+                }
             }
         }
         while let Some(Reverse((at, _))) = self.timers.peek() {
@@ -354,6 +425,7 @@ impl Context {
                     proto,
                     slot,
                 } => self.server_reconnect(server, proto, slot),
+                Timer::PeerReconnect { peer, slot } => self.peer_reconnect(peer, slot),
                 Timer::Accept(cid) => self.proxy_accept(cid),
             }
         }
@@ -393,8 +465,8 @@ impl Context {
                     continue;
                 }
                 match c.kind {
-                    ConnKind::Client => self.client_send(cid),
-                    ConnKind::Server => self.server_send(cid),
+                    ConnKind::Client | ConnKind::DnodeClient => self.client_send(cid),
+                    ConnKind::Server | ConnKind::DnodePeer => self.server_send(cid),
                     _ => {}
                 }
             }
@@ -416,8 +488,9 @@ impl Context {
             debug!("{} {} deregister: {}", kind.tag(), cid.0, e);
         }
         match kind {
-            ConnKind::Client => self.client_closed(cid),
+            ConnKind::Client | ConnKind::DnodeClient => self.client_closed(cid),
             ConnKind::Server => self.server_closed(cid),
+            ConnKind::DnodePeer => self.peer_closed(cid),
             _ => {}
         }
         let c = &mut self.conns[cid.0];
@@ -460,6 +533,36 @@ impl Context {
             }
         }
         self.msgs.put(&mut self.mbufs, mid);
+    }
+
+    /// The timeout of a request class, with the admin factor applied.
+    pub fn timeout_of(&self, class: usize) -> Duration {
+        let extra_ms = match class {
+            TIMEOUT_PEER_READ => 200,
+            TIMEOUT_PEER_WRITE => 20_200,
+            TIMEOUT_REMOTE_READ => 5_000,
+            TIMEOUT_REMOTE_WRITE => 25_000,
+            _ => 0,
+        };
+        (self.settings.timeout + Duration::from_millis(extra_ms)) * self.timeout_factor.max(1)
+    }
+
+    /// Queues a request's deadline.
+    pub fn arm_timeout(&mut self, mid: MsgId, class: usize) {
+        let uid = self.msgs[mid].id;
+        let at = self.now + self.timeout_of(class);
+        self.req_timers[class].push_back((at, mid, uid));
+    }
+
+    /// Whether the node state lets a request run on the local datastore.
+    pub fn state_allows(&self, write: bool) -> Result<(), &'static str> {
+        match (self.state, write) {
+            (NodeState::Normal, _) => Ok(()),
+            (NodeState::WritesOnly | NodeState::Resuming, true) => Ok(()),
+            // Before the node has joined, serve rather than stall.
+            (NodeState::Init | NodeState::Joining, _) => Ok(()),
+            _ => Err(ERR_STATE),
+        }
     }
 
     /// Debug builds check the cross-references once per loop turn.

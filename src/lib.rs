@@ -7,9 +7,12 @@
 pub mod client;
 pub mod conf;
 pub mod conn;
+pub mod coordinator;
 pub mod core;
 pub mod daemon;
+pub mod dnode_client;
 pub mod dnode_msg;
+pub mod dnode_peer;
 pub mod hashkit;
 pub mod logging;
 pub mod mbuf;

@@ -7,6 +7,7 @@ use dynomite::conf::{Conf, DataStore, Endpoint};
 use dynomite::conn::ConnKind;
 use dynomite::core::Context;
 use dynomite::signal::Signals;
+use dynomite::vnode::Topology;
 use dynomite::{logging, options, proxy, VERSION};
 
 fn main() {
@@ -35,6 +36,14 @@ fn main() {
             Ok(conf) => {
                 for w in &conf.warnings {
                     eprintln!("dynomite: warning: {w}");
+                }
+                if let Err(e) = Topology::from_conf(&conf.pool) {
+                    eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
+                    eprintln!(
+                        "dynomite: configuration file '{}' syntax is invalid",
+                        opts.conf_file
+                    );
+                    exit(1);
                 }
                 eprintln!(
                     "dynomite: configuration file '{}' syntax is valid",
@@ -77,6 +86,13 @@ fn run(opts: options::Options) -> i32 {
         return 1;
     }
     apply_stats_options(&opts, &mut conf);
+    let topology = match Topology::from_conf(&conf.pool) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
+            return 1;
+        }
+    };
     if let Err(e) = logging::init(opts.verbosity as usize, opts.output.as_deref()) {
         eprintln!(
             "opening log file '{}' failed: {}",
@@ -103,6 +119,20 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     };
+    let peer_listener = match &pool.dyn_listen {
+        Some(e) => match proxy::bind(e, pool.backlog) {
+            Ok(l) => Some(l),
+            Err(err) => {
+                eprintln!(
+                    "dynomite: bind on '{}' failed: {}",
+                    proxy::endpoint_name(e),
+                    err
+                );
+                return 1;
+            }
+        },
+        None => None,
+    };
     if opts.daemonize {
         if let Err(e) = dynomite::daemon::daemonize(opts.output.is_some()) {
             eprintln!("dynomite: daemonize failed: {e}");
@@ -117,7 +147,7 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     }
-    let status = serve(&opts, &conf, listener);
+    let status = serve(&opts, &conf, topology, listener, peer_listener);
     if let Some(p) = &pid_file {
         if let Err(e) = std::fs::remove_file(p) {
             log::error!("unlink of pid file '{p}' failed, ignored: {e}");
@@ -130,7 +160,13 @@ fn run(opts: options::Options) -> i32 {
     status
 }
 
-fn serve(opts: &options::Options, conf: &Conf, listener: dynomite::conn::Sock) -> i32 {
+fn serve(
+    opts: &options::Options,
+    conf: &Conf,
+    topology: Topology,
+    listener: dynomite::conn::Sock,
+    peer_listener: Option<dynomite::conn::Sock>,
+) -> i32 {
     let pool = &conf.pool;
     let mbuf_size = conf.mbuf_size_or(opts.mbuf_size);
     let max_msgs = conf.max_msgs_or(opts.max_msgs);
@@ -145,7 +181,8 @@ fn serve(opts: &options::Options, conf: &Conf, listener: dynomite::conn::Sock) -
     for w in &conf.warnings {
         log::warn!("{w}");
     }
-    let mut ctx = match Context::new(pool, mbuf_size, max_msgs) {
+    let npeers = topology.peers.len();
+    let mut ctx = match Context::new(pool, topology, mbuf_size, max_msgs) {
         Ok(c) => c,
         Err(e) => {
             log::error!("event loop setup failed: {e}");
@@ -173,6 +210,14 @@ fn serve(opts: &options::Options, conf: &Conf, listener: dynomite::conn::Sock) -
         "p listening on {name} for clients, {} datastore(s)",
         pool.servers.len()
     );
+    if let (Some(l), Some(e)) = (peer_listener, &pool.dyn_listen) {
+        let name = proxy::endpoint_name(e);
+        if let Err(err) = ctx.add_listener(l, ConnKind::DnodeProxy, name.clone()) {
+            log::error!("listening on {name} failed: {err}");
+            return 1;
+        }
+        log::info!("dp listening on {name} for peers, {npeers} node(s) in the cluster");
+    }
     match ctx.run() {
         Ok(()) => 0,
         Err(_) => 1,

@@ -36,8 +36,10 @@ pub enum Coalesce {
     Sum,
     /// MSET: `+OK` once every part said so.
     Ok,
-    /// Broadcast (SCRIPT …): the first server's reply.
+    /// Broadcast (SCRIPT …): the first child's reply.
     First,
+    /// Replicas at a quorum level: the response managers decide.
+    Quorum,
 }
 
 /// A split request: the parent keeps the fragments and how to merge them.
@@ -50,6 +52,8 @@ pub struct FragParent {
     pub key_map: Vec<(u32, u32)>,
     /// Fragments still waiting for a reply.
     pub pending: u32,
+    /// Quorum bookkeeping (`Coalesce::Quorum`).
+    pub quorum: Option<Box<crate::coordinator::QuorumState>>,
 }
 
 /// Kind of message.
@@ -96,9 +100,34 @@ pub struct Msg {
     pub close_after: bool,
     /// The request speaks RESP3 (its client said HELLO 3).
     pub resp3: bool,
+    /// A peer frame header sent before `segs` (requests to peers, replies to
+    /// peers); not counted in `mlen`.
+    pub hdr: Option<Seg>,
+    /// A reply made by this node (peer or datastore failure), as opposed to
+    /// one that came from a datastore.
+    pub generated: bool,
+    /// For a request that came from a peer: its frame's id, type and same_dc.
+    pub dnode: Option<DnodeOrigin>,
+    /// For a DC_ONE read: other replicas to try, in order, when the chosen
+    /// one cannot be reached (read failover).
+    pub failover: Option<Box<Vec<crate::core::Target>>>,
+}
+
+/// Where a request from a peer came from, to answer it in the same frame shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnodeOrigin {
+    pub id: u64,
+    /// 3 (apply locally) or 4 (replicate to every rack of this DC).
+    pub ty: u8,
+    pub same_dc: bool,
 }
 
 impl Msg {
+    /// Bytes on the wire: the frame header, if any, and the message.
+    pub fn wire_len(&self) -> u64 {
+        self.mlen + self.hdr.map_or(0, |h| h.len() as u64)
+    }
+
     /// Makes a recycled message new again, keeping its vectors' capacity.
     fn reset(&mut self, id: u64, kind: MsgKind) {
         debug_assert!(self.segs.is_empty());
@@ -132,6 +161,10 @@ impl Msg {
             frag: None,
             close_after: false,
             resp3: false,
+            hdr: None,
+            generated: false,
+            dnode: None,
+            failover: None,
         }
     }
 }
@@ -196,6 +229,9 @@ impl MsgPool {
     pub fn put(&mut self, mbufs: &mut MbufPool, id: MsgId) {
         let mut m = self.msgs.remove(id.0);
         mbufs.put_segs(&mut m.segs);
+        if let Some(h) = m.hdr.take() {
+            mbufs.put(h.buf);
+        }
         if self.spare.len() < SPARE_MAX && m.req.args.capacity() <= 64 {
             self.spare.push(m);
         }

@@ -70,7 +70,12 @@ impl Context {
             };
             match accepted {
                 Ok((sock, peer)) => {
-                    let mut c = Conn::new(ConnKind::Client, ConnState::Connected, sock, peer);
+                    let kind = if l.kind == ConnKind::DnodeProxy {
+                        ConnKind::DnodeClient
+                    } else {
+                        ConnKind::Client
+                    };
+                    let mut c = Conn::new(kind, ConnState::Connected, sock, peer);
                     c.read_consistency = self.settings.read_consistency;
                     c.write_consistency = self.settings.write_consistency;
                     c.client_id = self.next_client_id;

@@ -82,7 +82,7 @@ impl Context {
     }
 
     /// The token of argument `i` (hash tag applied).
-    fn arg_hash(&self, mid: MsgId, i: usize, scratch: &mut Vec<u8>) -> u32 {
+    pub fn arg_hash(&self, mid: MsgId, i: usize, scratch: &mut Vec<u8>) -> u32 {
         self.arg_copy(mid, i, scratch);
         let part = hashkit::hash_tag_part(scratch, self.settings.hash_tag);
         self.settings.hash.hash(part)
@@ -158,18 +158,32 @@ impl Context {
         match cmd.route {
             Route::Proxy => self.proxy_command(cid, mid, cmd),
             Route::Unsupported => self.reply_error(mid, &redis::error_unsupported(cmd)),
-            Route::Local => self.server_forward(mid, 0, cid),
-            Route::AllNodes => {
-                if self.servers.len() > 1 {
-                    self.broadcast(cid, mid);
-                } else {
-                    self.server_forward(mid, 0, cid);
-                }
-            }
-            Route::Eval => self.route_eval(cid, mid),
+            _ => self.coordinate(mid),
+        }
+    }
+
+    /// Runs a request on this node's own datastore(s): the node-state gate,
+    /// then the shard of its key, or a split over the shards.
+    pub fn execute_local(&mut self, mid: MsgId) {
+        let m = &self.msgs[mid];
+        let cmd = m.cmd.expect("a routed request was looked up");
+        let client = m.owner.unwrap_or(ConnId(0));
+        let nargs = m.req.args.len();
+        if let Err(e) = self.state_allows(cmd.write) {
+            self.reply_error(mid, e);
+            return;
+        }
+        match cmd.route {
+            Route::AllNodes if self.servers.len() > 1 => self.broadcast(client, mid),
+            Route::Eval => self.route_eval(client, mid),
             Route::Key | Route::LocalRackOwner => {
-                if cmd.multi != Multi::None && self.servers.len() > 1 && self.split(cid, mid, cmd) {
-                    return;
+                if cmd.multi != Multi::None && self.servers.len() > 1 {
+                    if let Some(frags) = self.split(mid, cmd, SplitBy::Shard) {
+                        for (fid, shard) in frags {
+                            self.server_forward(fid, shard, client);
+                        }
+                        return;
+                    }
                 }
                 let k = cmd.first_key.max(0) as usize;
                 let server = if k == 0 || k >= nargs || self.servers.len() == 1 {
@@ -178,8 +192,9 @@ impl Context {
                     let mut scratch = Vec::new();
                     self.server_for_hash(self.arg_hash(mid, k, &mut scratch))
                 };
-                self.server_forward(mid, server, cid);
+                self.server_forward(mid, server, client);
             }
+            _ => self.server_forward(mid, 0, client),
         }
     }
 
@@ -223,9 +238,17 @@ impl Context {
         self.server_forward(mid, server.unwrap_or(0), cid);
     }
 
-    /// Splits a multi-key request by owner. Returns false when every key has
-    /// the same owner (the request then goes out unchanged).
-    fn split(&mut self, cid: ConnId, mid: MsgId, cmd: &'static Command) -> bool {
+    /// Splits a multi-key request by owner: this node's shards, or the
+    /// peers of the local rack. Returns `None` when every key has the same
+    /// owner (the request then goes out unchanged); otherwise the fragments
+    /// and the owner of each (an empty list when the request was answered
+    /// with an error instead).
+    pub fn split(
+        &mut self,
+        mid: MsgId,
+        cmd: &'static Command,
+        by: SplitBy,
+    ) -> Option<Vec<(MsgId, usize)>> {
         let (step, coalesce, name): (usize, Coalesce, &[u8]) = match cmd.multi {
             Multi::Mget => (1, Coalesce::Mget, b"mget"),
             Multi::Del => (1, Coalesce::Sum, b"del"),
@@ -233,130 +256,98 @@ impl Context {
             Multi::Unlink => (1, Coalesce::Sum, b"unlink"),
             Multi::Touch => (1, Coalesce::Sum, b"touch"),
             Multi::Mset => (2, Coalesce::Ok, b"mset"),
-            Multi::None => return false,
+            Multi::None => return None,
         };
         let nargs = self.msgs[mid].req.args.len();
         if !(nargs - 1).is_multiple_of(step) {
             self.reply_error(mid, &redis::error_arity(cmd));
-            return true;
+            return Some(Vec::new());
         }
         let nkeys = (nargs - 1) / step;
         let mut scratch = Vec::new();
         let owners: Vec<usize> = (0..nkeys)
-            .map(|i| self.server_for_hash(self.arg_hash(mid, 1 + i * step, &mut scratch)))
+            .map(|i| {
+                let h = self.arg_hash(mid, 1 + i * step, &mut scratch);
+                match by {
+                    SplitBy::Shard => self.server_for_hash(h),
+                    SplitBy::Peer => self.topology.local_owner(h),
+                }
+            })
             .collect();
         if owners.iter().all(|&o| o == owners[0]) {
-            return false;
+            return None;
         }
-        let nservers = self.servers.len();
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); nservers];
+        let ngroups = owners.iter().copied().max().unwrap_or(0) + 1;
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); ngroups];
         for (i, &o) in owners.iter().enumerate() {
             groups[o].push(i);
         }
         let mut key_map = vec![(0u32, 0u32); nkeys];
-        let mut frags = Vec::new();
-        let mut targets = Vec::new();
-        let resp3 = self.msgs[mid].resp3;
-        for (server, keys) in groups.iter().enumerate() {
+        let mut out = Vec::new();
+        let (resp3, owner, dnode) = {
+            let m = &self.msgs[mid];
+            (m.resp3, m.owner, m.dnode)
+        };
+        for (target, keys) in groups.iter().enumerate() {
             if keys.is_empty() {
                 continue;
             }
-            let fi = frags.len() as u32;
+            let fi = out.len() as u32;
             let fid = self.msgs.get(MsgKind::Request);
-            let mut segs = std::mem::take(&mut self.msgs[fid].segs);
-            let header = format!("*{}\r\n${}\r\n", 1 + keys.len() * step, name.len());
-            self.mbufs.append(&mut segs, header.as_bytes());
-            self.mbufs.append(&mut segs, name);
-            self.mbufs.append(&mut segs, b"\r\n");
+            let mut b = FragBuilder::new(std::mem::take(&mut self.msgs[fid].segs));
+            b.header(&mut self.mbufs, 1 + keys.len() * step);
+            b.bulk_bytes(&mut self.mbufs, name);
             for (pos, &k) in keys.iter().enumerate() {
                 key_map[k] = (fi, pos as u32);
                 for j in 0..step {
-                    self.frag_arg(mid, 1 + k * step + j, &mut segs, &mut scratch);
+                    self.frag_arg(mid, 1 + k * step + j, &mut b, &mut scratch);
                 }
             }
-            let mlen = segs.iter().map(|s| s.len() as u64).sum();
             let f = &mut self.msgs[fid];
-            f.segs = segs;
-            f.mlen = mlen;
-            f.owner = Some(cid);
+            f.segs = b.segs;
+            f.mlen = b.len;
+            f.req.args = b.args;
+            f.owner = owner;
             f.in_client = true;
             f.parent = Some((mid, fi));
             f.resp3 = resp3;
             f.cmd = Some(cmd);
-            frags.push(fid);
-            targets.push(server);
+            f.dnode = dnode;
+            out.push((fid, target));
         }
         debug!(
-            "c {} {} split into {} fragments",
-            cid.0,
+            "{} split into {} fragments",
             String::from_utf8_lossy(name),
-            frags.len()
+            out.len()
         );
         self.msgs[mid].frag = Some(Box::new(FragParent {
             coalesce,
-            frags: frags.clone(),
+            frags: out.iter().map(|&(f, _)| f).collect(),
             key_map,
-            pending: frags.len() as u32,
+            pending: out.len() as u32,
+            quorum: None,
         }));
-        for (fid, server) in frags.into_iter().zip(targets) {
-            self.server_forward(fid, server, cid);
-        }
-        true
+        Some(out)
     }
 
     /// Appends argument `i` of `mid` to a fragment as a RESP bulk: small ones
     /// copied, large ones referenced in place.
-    fn frag_arg(
-        &mut self,
-        mid: MsgId,
-        i: usize,
-        segs: &mut Vec<crate::mbuf::Seg>,
-        scratch: &mut Vec<u8>,
-    ) {
+    fn frag_arg(&mut self, mid: MsgId, i: usize, b: &mut FragBuilder, scratch: &mut Vec<u8>) {
         let a = self.msgs[mid].req.args[i];
-        let head = format!("${}\r\n", a.len);
-        self.mbufs.append(segs, head.as_bytes());
         if (a.len as u64) <= COPY_MAX || self.msgs[mid].req.inline {
             self.arg_copy(mid, i, scratch);
-            self.mbufs.append(segs, scratch);
+            b.bulk_bytes(&mut self.mbufs, scratch);
         } else {
             let src = std::mem::take(&mut self.msgs[mid].segs);
-            self.mbufs.append_ref(segs, &src, a.off, a.len as u64);
+            b.bulk_ref(&mut self.mbufs, &src, a.off, a.len);
             self.msgs[mid].segs = src;
         }
-        self.mbufs.append(segs, b"\r\n");
     }
 
     /// Sends a request to every server; the client gets the first one's reply.
     fn broadcast(&mut self, cid: ConnId, mid: MsgId) {
         let n = self.servers.len();
-        let (resp3, cmd, mlen) = {
-            let m = &self.msgs[mid];
-            (m.resp3, m.cmd, m.mlen)
-        };
-        let mut frags = Vec::with_capacity(n);
-        for i in 0..n {
-            let fid = self.msgs.get(MsgKind::Request);
-            let src = std::mem::take(&mut self.msgs[mid].segs);
-            let mut segs = std::mem::take(&mut self.msgs[fid].segs);
-            self.mbufs.append_ref(&mut segs, &src, 0, mlen);
-            self.msgs[mid].segs = src;
-            let f = &mut self.msgs[fid];
-            f.segs = segs;
-            f.mlen = mlen;
-            f.owner = Some(cid);
-            f.in_client = true;
-            f.parent = Some((mid, i as u32));
-            f.resp3 = resp3;
-            f.cmd = cmd;
-            frags.push(fid);
-        }
-        self.msgs[mid].frag = Some(Box::new(FragParent {
-            coalesce: Coalesce::First,
-            frags: frags.clone(),
-            key_map: Vec::new(),
-            pending: n as u32,
-        }));
+        let frags = self.make_children(mid, n, Coalesce::First);
         for (i, fid) in frags.into_iter().enumerate() {
             self.server_forward(fid, i, cid);
         }
@@ -503,6 +494,13 @@ impl Context {
 
     /// Answers a request with bytes the proxy made.
     pub fn reply_bytes(&mut self, req: MsgId, bytes: &[u8]) {
+        self.reply_made(req, bytes, false);
+    }
+
+    /// Answers a request with bytes the proxy made; `error` marks a failure of
+    /// this node (peer or datastore unreachable, timeout, quorum), which the
+    /// coordinator tells apart from a datastore's own error reply.
+    fn reply_made(&mut self, req: MsgId, bytes: &[u8], error: bool) {
         let rsp = self.msgs.get(MsgKind::Response);
         let mut segs = std::mem::take(&mut self.msgs[rsp].segs);
         self.mbufs.append(&mut segs, bytes);
@@ -510,6 +508,7 @@ impl Context {
         m.segs = segs;
         m.mlen = bytes.len() as u64;
         m.rsp.ty = bytes.first().copied().unwrap_or(b'+');
+        m.generated = error;
         self.attach_reply(req, rsp);
     }
 
@@ -520,7 +519,7 @@ impl Context {
         b.push(b'-');
         b.extend_from_slice(text.as_bytes());
         b.extend_from_slice(b"\r\n");
-        self.reply_bytes(req, &b);
+        self.reply_made(req, &b, true);
     }
 
     /// Gives a request its reply: a fragment reports to its parent, a client
@@ -534,108 +533,23 @@ impl Context {
         }
         m.peer = Some(rsp);
         m.done = true;
-        if let Some((parent, _)) = m.parent {
+        if let Some((parent, idx)) = m.parent {
             if m.in_client {
-                self.frag_done(parent);
+                self.child_done(parent, idx);
             } else {
                 self.try_free(req);
             }
             return;
         }
         match (m.in_client, m.owner) {
-            (true, Some(cid)) => self.schedule_flush(cid),
+            (true, Some(cid)) => {
+                if m.dnode.is_some() {
+                    self.add_reply_header(req, rsp);
+                }
+                self.schedule_flush(cid)
+            }
             _ => self.try_free(req),
         }
-    }
-
-    /// One fragment of `parent` has its reply; the last one builds the
-    /// client's reply.
-    fn frag_done(&mut self, parent: MsgId) {
-        let fp = self.msgs[parent]
-            .frag
-            .as_mut()
-            .expect("parent of a fragment");
-        debug_assert!(fp.pending > 0);
-        fp.pending -= 1;
-        if fp.pending > 0 {
-            return;
-        }
-        let fp = self.msgs[parent].frag.take().expect("parent of a fragment");
-        let rsp = self.msgs.get(MsgKind::Response);
-        let mut out = std::mem::take(&mut self.msgs[rsp].segs);
-        let replies: Vec<MsgId> = fp
-            .frags
-            .iter()
-            .map(|&f| self.msgs[f].peer.expect("done fragment"))
-            .collect();
-        let error = replies
-            .iter()
-            .copied()
-            .find(|&r| matches!(self.msgs[r].rsp.ty, b'-' | b'!'));
-        let copy_whole = |ctx: &mut Context, out: &mut Vec<crate::mbuf::Seg>, r: MsgId| {
-            let src = std::mem::take(&mut ctx.msgs[r].segs);
-            let len = ctx.msgs[r].mlen;
-            ctx.mbufs.append_ref(out, &src, 0, len);
-            ctx.msgs[r].segs = src;
-        };
-        match (error, fp.coalesce) {
-            (Some(r), _) => copy_whole(self, &mut out, r),
-            (None, Coalesce::First) => copy_whole(self, &mut out, replies[0]),
-            (None, Coalesce::Ok) => self.mbufs.append(&mut out, b"+OK\r\n"),
-            (None, Coalesce::Sum) => {
-                let mut sum = 0i64;
-                let mut bad = false;
-                for &r in &replies {
-                    let info = &self.msgs[r].rsp;
-                    bad |= info.ty != b':';
-                    sum = sum.saturating_add(info.integer);
-                }
-                if bad {
-                    self.mbufs.append(
-                        &mut out,
-                        b"-ERR Dynomite: unexpected reply to a split request\r\n",
-                    );
-                } else {
-                    self.mbufs
-                        .append(&mut out, format!(":{sum}\r\n").as_bytes());
-                }
-            }
-            (None, Coalesce::Mget) => {
-                let ok = fp.frags.iter().zip(&replies).all(|(_, &r)| {
-                    let info = &self.msgs[r].rsp;
-                    info.ty == b'*' && info.elems.len() as i64 == info.count
-                });
-                if ok {
-                    self.mbufs
-                        .append(&mut out, format!("*{}\r\n", fp.key_map.len()).as_bytes());
-                    for &(fi, ei) in &fp.key_map {
-                        let r = replies[fi as usize];
-                        let Some(&(a, b)) = self.msgs[r].rsp.elems.get(ei as usize) else {
-                            continue;
-                        };
-                        let src = std::mem::take(&mut self.msgs[r].segs);
-                        self.mbufs.append_ref(&mut out, &src, a, b - a);
-                        self.msgs[r].segs = src;
-                    }
-                } else {
-                    self.mbufs.append(
-                        &mut out,
-                        b"-ERR Dynomite: unexpected reply to a split request\r\n",
-                    );
-                }
-            }
-        }
-        let mlen = out.iter().map(|s| s.len() as u64).sum();
-        let m = &mut self.msgs[rsp];
-        m.segs = out;
-        m.mlen = mlen;
-        for f in fp.frags {
-            let fm = &mut self.msgs[f];
-            fm.in_client = false;
-            fm.parent = None;
-            self.try_free(f);
-        }
-        self.attach_reply(parent, rsp);
     }
 }
 
@@ -661,4 +575,65 @@ fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect()
+}
+
+/// What a multi-key request is split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitBy {
+    /// This node's `servers` entries.
+    Shard,
+    /// The key owners in this node's rack.
+    Peer,
+}
+
+/// Builds a RESP array request out of generated and referenced bytes,
+/// recording each argument's position as the parser would.
+pub struct FragBuilder {
+    pub segs: Vec<crate::mbuf::Seg>,
+    pub len: u64,
+    pub args: Vec<redis::Arg>,
+}
+
+impl FragBuilder {
+    fn new(segs: Vec<crate::mbuf::Seg>) -> FragBuilder {
+        debug_assert!(segs.is_empty());
+        FragBuilder {
+            segs,
+            len: 0,
+            args: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, mbufs: &mut crate::mbuf::MbufPool, bytes: &[u8]) {
+        mbufs.append(&mut self.segs, bytes);
+        self.len += bytes.len() as u64;
+    }
+
+    fn header(&mut self, mbufs: &mut crate::mbuf::MbufPool, n: usize) {
+        self.push(mbufs, format!("*{n}\r\n").as_bytes());
+    }
+
+    fn bulk_bytes(&mut self, mbufs: &mut crate::mbuf::MbufPool, data: &[u8]) {
+        self.push(mbufs, format!("${}\r\n", data.len()).as_bytes());
+        self.args.push(redis::Arg {
+            off: self.len,
+            len: data.len() as u32,
+        });
+        self.push(mbufs, data);
+        self.push(mbufs, b"\r\n");
+    }
+
+    fn bulk_ref(
+        &mut self,
+        mbufs: &mut crate::mbuf::MbufPool,
+        src: &[crate::mbuf::Seg],
+        off: u64,
+        len: u32,
+    ) {
+        self.push(mbufs, format!("${len}\r\n").as_bytes());
+        self.args.push(redis::Arg { off: self.len, len });
+        mbufs.append_ref(&mut self.segs, src, off, len as u64);
+        self.len += len as u64;
+        self.push(mbufs, b"\r\n");
+    }
 }

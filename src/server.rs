@@ -22,7 +22,8 @@ use mio::Interest;
 
 use crate::conf::{Endpoint, ServerConf};
 use crate::conn::{Conn, ConnKind, ConnState, ServerSlot, Sock};
-use crate::core::{Context, Timer};
+use crate::coordinator::ERR_PEER_TIMEOUT;
+use crate::core::{Context, Timer, TIMEOUT_DATASTORE};
 use crate::msg::{ConnId, MsgId, MsgKind};
 use crate::proto::Parse;
 
@@ -165,6 +166,12 @@ impl Context {
             return;
         }
         c.state = ConnState::Connected;
+        if c.kind == ConnKind::DnodePeer {
+            self.peer_connected(cid);
+            self.set_write_interest(cid, false);
+            self.schedule_flush(cid);
+            return;
+        }
         let slot = c.slot.expect("server conn has a slot");
         info!("s {} connected to datastore {}", cid.0, c.peer);
         let server = &mut self.servers[slot.server];
@@ -235,18 +242,15 @@ impl Context {
             return;
         };
         debug_assert_eq!(self.conns[cid.0].kind, ConnKind::Server);
-        let m = &mut self.msgs[mid];
-        m.in_server = true;
-        let uid = m.id;
+        self.msgs[mid].in_server = true;
         self.conns[cid.0].imsg_q.push_back(mid);
-        let at = self.now + self.settings.timeout;
-        self.req_timers.push_back((at, mid, uid));
+        self.arm_timeout(mid, TIMEOUT_DATASTORE);
         self.schedule_flush(cid);
     }
 
     /// A request's deadline passed: it alone fails; its reply, if it ever
     /// comes, is dropped.
-    pub fn request_timed_out(&mut self, mid: MsgId, uid: u64) {
+    pub fn request_timed_out(&mut self, mid: MsgId, uid: u64, class: usize) {
         let Some(m) = self.msgs.get_checked(mid, uid) else {
             return;
         };
@@ -255,7 +259,12 @@ impl Context {
         }
         debug!("request {} timed out", uid);
         self.msgs[mid].swallow = true;
-        self.reply_error(mid, ERR_TIMEOUT);
+        let text = if class == TIMEOUT_DATASTORE {
+            ERR_TIMEOUT
+        } else {
+            ERR_PEER_TIMEOUT
+        };
+        self.reply_error(mid, text);
     }
 
     /// Writes queued requests with one writev.
@@ -272,7 +281,8 @@ impl Context {
             let mut niov = 0;
             let mut skip = c.send_off;
             'outer: for &mid in c.imsg_q.iter() {
-                for s in self.msgs[mid].segs.iter() {
+                let m = &self.msgs[mid];
+                for s in m.hdr.iter().chain(m.segs.iter()) {
                     let b = self.mbufs.bytes(*s);
                     if skip >= b.len() as u64 {
                         skip -= b.len() as u64;
@@ -308,7 +318,7 @@ impl Context {
         let c = &mut self.conns[cid.0];
         n += c.send_off;
         while let Some(&mid) = c.imsg_q.front() {
-            let len = self.msgs[mid].mlen;
+            let len = self.msgs[mid].wire_len();
             if n < len {
                 break;
             }
@@ -321,7 +331,7 @@ impl Context {
 
     /// Reads replies.
     pub fn server_recv(&mut self, cid: ConnId) {
-        let res = self.conn_read(cid, false).and_then(|eof| {
+        let res = self.conn_read(cid).and_then(|eof| {
             if eof {
                 Err(io::Error::from(io::ErrorKind::UnexpectedEof))
             } else {
@@ -350,6 +360,13 @@ impl Context {
             let c = &mut self.conns[cid.0];
             let Some(buf) = c.rbuf else { return Ok(()) };
             let filled = self.mbufs.filled(buf);
+            if c.rpos >= filled {
+                return Ok(());
+            }
+            if !self.frame_layer(cid, buf, filled)? {
+                return Ok(());
+            }
+            let c = &mut self.conns[cid.0];
             if c.rpos >= filled {
                 return Ok(());
             }
@@ -384,8 +401,12 @@ impl Context {
             c.rpos = end;
             self.msg_add_range(rmid, buf, start, end);
             if let Parse::Done(_) = res {
-                self.conns[cid.0].rmsg = None;
-                self.server_reply(cid, rmid)?;
+                let c = &mut self.conns[cid.0];
+                c.rmsg = None;
+                match c.dhdr.take() {
+                    Some(h) => self.peer_reply(cid, rmid, h.id),
+                    None => self.server_reply(cid, rmid)?,
+                }
             }
         }
     }

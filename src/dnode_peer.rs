@@ -1,0 +1,263 @@
+//! Outgoing peer connections (dyn_dnode_peer.c): a pool of connections to
+//! every other node, frames out, replies matched by id.
+//!
+//! ```text
+//!  peer_forward(req) ─► hdr "   $2014$ <id> 3|4 …" + req bytes ─► imsg_q
+//!      ─writev─► in flight (omsg_q) ─► reply frame, id matched ─► req.peer
+//! ```
+//!
+//! A request whose slot is not connected fails at once ("Peer Node is not
+//! connected"); a connection that closes fails what it carries ("refused
+//! connection") unless read failover has another replica to try. Reconnects
+//! back off from 1 s to 10 s.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::Interest;
+
+use crate::conf::PoolConf;
+use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::coordinator::ERR_PEER_REFUSED;
+use crate::core::{
+    Context, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
+    TIMEOUT_REMOTE_WRITE,
+};
+use crate::dnode_msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::msg::{ConnId, MsgId};
+use crate::server::Slot;
+use crate::vnode::{Peer, Topology};
+
+/// Reconnect back-off: 1 s doubling up to 10 s.
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// The outgoing connections to one peer.
+#[derive(Debug, Clone)]
+pub struct PeerPool {
+    pub slots: Vec<Slot>,
+    /// True for this node (no connections).
+    pub local: bool,
+}
+
+impl PeerPool {
+    /// `local_peer_connections` slots for a peer of this DC,
+    /// `remote_peer_connections` for others.
+    pub fn new(peer: &Peer, topo: &Topology, pool: &PoolConf) -> PeerPool {
+        let same_dc = topo.peers.first().is_some_and(|l| l.dc == peer.dc);
+        let n = if same_dc {
+            pool.local_peer_connections
+        } else {
+            pool.remote_peer_connections
+        };
+        PeerPool {
+            slots: vec![Slot::default(); if peer.local { 0 } else { n.max(1) as usize }],
+            local: peer.local,
+        }
+    }
+}
+
+impl Context {
+    /// Opens every slot of every peer (at start).
+    pub fn peers_connect(&mut self) {
+        for p in 0..self.peers.len() {
+            for s in 0..self.peers[p].slots.len() {
+                self.peer_connect(p, s);
+            }
+        }
+    }
+
+    fn peer_connect(&mut self, peer: usize, slot: usize) {
+        let Some(addr) = self.topology.peers[peer].addr else {
+            return;
+        };
+        let name = self.topology.peers[peer].name.clone();
+        let sock = match mio::net::TcpStream::connect(addr) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                Sock::Tcp(s)
+            }
+            Err(e) => {
+                warn!("connect to peer {name} ({addr}) failed: {e}");
+                self.peer_failed(peer, slot);
+                return;
+            }
+        };
+        let mut conn = Conn::new(
+            ConnKind::DnodePeer,
+            ConnState::Connecting,
+            sock,
+            name.clone(),
+        );
+        conn.peer_slot = Some((peer, slot));
+        match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
+            Ok(cid) => {
+                let sl = &mut self.peers[peer].slots[slot];
+                sl.conn = Some(cid);
+                sl.retry_at = None;
+                debug!("dn {} connecting to peer {} ({})", cid.0, name, addr);
+            }
+            Err(e) => {
+                warn!("registering a connection to peer {name} failed: {e}");
+                self.peer_failed(peer, slot);
+            }
+        }
+    }
+
+    fn peer_failed(&mut self, peer: usize, slot: usize) {
+        let sl = &mut self.peers[peer].slots[slot];
+        sl.conn = None;
+        sl.backoff = if sl.backoff.is_zero() {
+            BACKOFF_START
+        } else {
+            (sl.backoff * 2).min(BACKOFF_MAX)
+        };
+        let at = Instant::now() + sl.backoff;
+        sl.retry_at = Some(at);
+        self.add_timer(at, Timer::PeerReconnect { peer, slot });
+    }
+
+    /// The reconnect timer of a peer slot fired.
+    pub fn peer_reconnect(&mut self, peer: usize, slot: usize) {
+        let sl = &self.peers[peer].slots[slot];
+        if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.peer_connect(peer, slot);
+    }
+
+    /// A connect to a peer completed.
+    pub fn peer_connected(&mut self, cid: ConnId) {
+        let c = &self.conns[cid.0];
+        let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+        info!("dn {} connected to peer {}", cid.0, c.peer);
+        self.peers[peer].slots[slot].backoff = Duration::ZERO;
+    }
+
+    /// Queues a request for a peer; false when the slot is not connected.
+    pub fn peer_forward(&mut self, mid: MsgId, peer: usize, forward: bool) -> bool {
+        let pool = &self.peers[peer];
+        if pool.slots.is_empty() {
+            return false;
+        }
+        let owner = self.msgs[mid].owner.map_or(0, |c| c.0);
+        let slot = owner % pool.slots.len();
+        let Some(cid) = pool.slots[slot].conn else {
+            return false;
+        };
+        if self.conns[cid.0].state != ConnState::Connected {
+            return false;
+        }
+        let same_dc = self.topology.same_dc(peer);
+        let m = &self.msgs[mid];
+        let ty = if forward {
+            DmsgType::ReqForward
+        } else {
+            DmsgType::Req
+        };
+        let mut h = DmsgHeader::new(m.id, ty, same_dc);
+        if m.resp3 {
+            h.flags |= FLAG_RESP3;
+        }
+        let mut bytes = Vec::with_capacity(48);
+        write_header(&mut bytes, &h, m.mlen as usize);
+        let mut hseg = Vec::with_capacity(1);
+        self.mbufs.append(&mut hseg, &bytes);
+        let m = &mut self.msgs[mid];
+        if let Some(old) = m.hdr.take() {
+            self.mbufs.put(old.buf);
+        }
+        debug_assert_eq!(hseg.len(), 1);
+        m.hdr = hseg.pop();
+        m.in_server = true;
+        let write = m.cmd.is_some_and(|c| c.write);
+        let class = match (same_dc, write) {
+            (true, false) => TIMEOUT_PEER_READ,
+            (true, true) => TIMEOUT_PEER_WRITE,
+            (false, false) => TIMEOUT_REMOTE_READ,
+            (false, true) => TIMEOUT_REMOTE_WRITE,
+        };
+        self.arm_timeout(mid, class);
+        self.conns[cid.0].imsg_q.push_back(mid);
+        self.schedule_flush(cid);
+        true
+    }
+
+    /// A reply frame with id `id` arrived: match it with the oldest
+    /// outstanding request (older ones were lost and fail; a stale reply is
+    /// dropped).
+    pub fn peer_reply(&mut self, cid: ConnId, rsp: MsgId, id: u64) {
+        loop {
+            let Some(&req) = self.conns[cid.0].omsg_q.front() else {
+                debug!(
+                    "dn {} reply {} with nothing outstanding, dropped",
+                    cid.0, id
+                );
+                self.msgs.put(&mut self.mbufs, rsp);
+                return;
+            };
+            let rid = self.msgs[req].id;
+            if id < rid {
+                debug!("dn {} stale reply {} dropped", cid.0, id);
+                self.msgs.put(&mut self.mbufs, rsp);
+                return;
+            }
+            self.conns[cid.0].omsg_q.pop_front();
+            let m = &mut self.msgs[req];
+            m.in_server = false;
+            if id == rid {
+                if m.swallow || m.done {
+                    self.msgs.put(&mut self.mbufs, rsp);
+                    self.try_free(req);
+                } else {
+                    self.attach_reply(req, rsp);
+                }
+                return;
+            }
+            // The peer never answered `req`: it is lost.
+            warn!(
+                "dn {} request {} lost (reply {} came first)",
+                cid.0, rid, id
+            );
+            self.peer_request_failed(req, ERR_PEER_REFUSED);
+        }
+    }
+
+    /// A request to a peer failed: try the next replica of a failover read,
+    /// else answer the error.
+    fn peer_request_failed(&mut self, req: MsgId, text: &str) {
+        let m = &self.msgs[req];
+        if m.swallow || m.done {
+            self.try_free(req);
+            return;
+        }
+        if let Some(next) = self.next_failover(req) {
+            debug!("read failover of request {}", self.msgs[req].id);
+            self.dispatch(req, next);
+            return;
+        }
+        self.reply_error(req, text);
+    }
+
+    /// An outgoing peer connection closed.
+    pub fn peer_closed(&mut self, cid: ConnId) {
+        let c = &mut self.conns[cid.0];
+        let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+        let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
+        queued.extend(c.imsg_q.drain(..));
+        c.send_off = 0;
+        for mid in queued {
+            self.msgs[mid].in_server = false;
+            self.peer_request_failed(mid, ERR_PEER_REFUSED);
+        }
+        if self.peers[peer].slots[slot].conn == Some(cid) {
+            self.peer_failed(peer, slot);
+        }
+    }
+}
+
+/// An error on a peer connection's stream.
+pub fn bad_frame(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
