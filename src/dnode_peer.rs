@@ -72,14 +72,14 @@ impl Context {
         let Some(addr) = self.topology.peers[peer].addr else {
             return;
         };
-        let name = self.topology.peers[peer].name.clone();
+        let name = format!("{} ({})", self.topology.peers[peer].name, addr);
         let sock = match mio::net::TcpStream::connect(addr) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 Sock::Tcp(s)
             }
             Err(e) => {
-                warn!("connect to peer {name} ({addr}) failed: {e}");
+                warn!("connect to peer {name} failed: {e}");
                 self.peer_failed(peer, slot);
                 return;
             }
@@ -96,7 +96,7 @@ impl Context {
                 let sl = &mut self.peers[peer].slots[slot];
                 sl.conn = Some(cid);
                 sl.retry_at = None;
-                debug!("dn {} connecting to peer {} ({})", cid.0, name, addr);
+                debug!("dn {} connecting to peer {}", cid.0, name);
             }
             Err(e) => {
                 warn!("registering a connection to peer {name} failed: {e}");
