@@ -15,7 +15,7 @@ use std::io;
 
 use log::{debug, warn};
 
-use crate::conn::ConnState;
+use crate::conn::{ConnKind, ConnState};
 use crate::core::Context;
 use crate::msg::{ConnId, DnodeOrigin, MsgKind};
 use crate::proto::Parse;
@@ -51,6 +51,7 @@ impl Context {
         let c = &mut self.conns[cid.0];
         debug!("c {} eof with {} replies owed", cid.0, c.omsg_q.len());
         c.state = ConnState::Eof;
+        c.eof = true;
         c.no_more_input = true;
         if let Some(m) = c.rmsg.take() {
             self.msgs.put(&mut self.mbufs, m);
@@ -223,10 +224,23 @@ impl Context {
                 break;
             }
             n -= len;
+            let kind = c.kind;
             c.omsg_q.pop_front();
             let m = &mut self.msgs[req];
             m.in_client = false;
             close |= m.close_after;
+            if let (Some(start), Some(cmd)) = (m.start, m.cmd) {
+                let micros = self.now.saturating_duration_since(start).as_micros() as u64;
+                self.stats.record_latency(cmd.name, micros);
+            }
+            let m = &self.msgs[req];
+            if m.peer.is_some_and(|r| self.msgs[r].rsp.ty == b'-') {
+                if kind == ConnKind::DnodeClient {
+                    self.stats.pool.peer_forward_error += 1;
+                } else {
+                    self.stats.pool.forward_error += 1;
+                }
+            }
             self.try_free(req);
             if close {
                 break;
@@ -243,7 +257,17 @@ impl Context {
     /// A client closed: its requests are released; those still at a server
     /// are marked so that their replies are dropped.
     pub fn client_closed(&mut self, cid: ConnId) {
-        let reqs: Vec<_> = self.conns[cid.0].omsg_q.drain(..).collect();
+        let c = &mut self.conns[cid.0];
+        let pool = &mut self.stats.pool;
+        match (c.kind, c.eof) {
+            (ConnKind::Client, true) => pool.client_eof += 1,
+            (ConnKind::Client, false) => pool.client_err += 1,
+            (_, true) => pool.dnode_client_eof += 1,
+            (_, false) => pool.dnode_client_err += 1,
+        }
+        let reqs: Vec<_> = c.omsg_q.drain(..).collect();
+        let dropped = reqs.iter().filter(|&&r| !self.msgs[r].done).count() as u64;
+        self.stats.pool.client_dropped_requests += dropped;
         for req in reqs {
             let m = &mut self.msgs[req];
             m.in_client = false;

@@ -35,6 +35,10 @@ pub enum ConnKind {
     DnodeClient,
     /// Our connection to a peer node; cluster work.
     DnodePeer,
+    /// Stats and admin HTTP listener (`stats_listen`).
+    StatsProxy,
+    /// An HTTP client of the stats listener.
+    StatsClient,
 }
 
 impl ConnKind {
@@ -47,6 +51,8 @@ impl ConnKind {
             ConnKind::DnodeProxy => "dp",
             ConnKind::DnodeClient => "dc",
             ConnKind::DnodePeer => "dn",
+            ConnKind::StatsProxy => "sp",
+            ConnKind::StatsClient => "sc",
         }
     }
 }
@@ -131,6 +137,15 @@ pub struct ServerSlot {
     pub slot: usize,
 }
 
+/// Buffers of an HTTP connection (stats and admin): small, so plain vectors.
+#[derive(Debug, Default)]
+pub struct HttpBuf {
+    pub input: Vec<u8>,
+    pub output: Vec<u8>,
+    /// Close once `output` is written.
+    pub close: bool,
+}
+
 /// One connection and everything queued on it.
 #[derive(Debug)]
 pub struct Conn {
@@ -183,6 +198,10 @@ pub struct Conn {
     pub skip: u64,
     /// DnodePeer: (peer index, slot).
     pub peer_slot: Option<(usize, usize)>,
+    /// The peer closed its side (EOF) rather than failing.
+    pub eof: bool,
+    /// StatsClient: request bytes read and response bytes to write.
+    pub http: Option<Box<HttpBuf>>,
     /// Human-readable peer address for log lines.
     pub peer: String,
 }
@@ -217,6 +236,8 @@ impl Conn {
             dhdr: None,
             skip: 0,
             peer_slot: None,
+            eof: false,
+            http: None,
             peer,
         }
     }

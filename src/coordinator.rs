@@ -463,7 +463,15 @@ impl Context {
                 let child = fp.frags[c as usize];
                 self.finalize_with(parent, Some(child), None);
             }
-            _ => self.finalize_with(parent, None, Some(ERR_NO_QUORUM)),
+            _ => {
+                let write = self.msgs[parent].cmd.is_some_and(|c| c.write);
+                if write {
+                    self.stats.pool.client_non_quorum_w_responses += 1;
+                } else {
+                    self.stats.pool.client_non_quorum_r_responses += 1;
+                }
+                self.finalize_with(parent, None, Some(ERR_NO_QUORUM))
+            }
         }
     }
 

@@ -33,6 +33,7 @@ use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
 use crate::server::Server;
 use crate::signal::{SignalAction, Signals};
+use crate::stats::Stats;
 use crate::vnode::Topology;
 
 /// Token of the signal pipe; connection tokens are slab keys.
@@ -53,29 +54,7 @@ pub enum Target {
 
 /// The node's state (admin `/state/...`), which gates requests on the local
 /// datastore.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeState {
-    Init,
-    Standby,
-    WritesOnly,
-    Resuming,
-    Normal,
-    Joining,
-}
-
-impl NodeState {
-    /// The name `/state/get_state` prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            NodeState::Init => "INIT",
-            NodeState::Standby => "STANDBY",
-            NodeState::WritesOnly => "WRITES_ONLY",
-            NodeState::Resuming => "RESUMING",
-            NodeState::Normal => "NORMAL",
-            NodeState::Joining => "JOINING",
-        }
-    }
-}
+pub use crate::stats_http::State as NodeState;
 
 /// Error for a request the node state refuses.
 pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not allow this request";
@@ -119,6 +98,14 @@ pub struct Settings {
     pub hash_tag: Option<[u8; 2]>,
 }
 
+/// Names this node reports in `/info`.
+#[derive(Debug, Clone)]
+pub struct NodeNames {
+    pub pool: String,
+    pub rack: String,
+    pub dc: String,
+}
+
 /// The one owner of all state.
 pub struct Context {
     pub poll: Poll,
@@ -141,6 +128,12 @@ pub struct Context {
     pub peers: Vec<PeerPool>,
     /// Gates requests on the local datastore.
     pub state: NodeState,
+    /// Counters and histograms (`/info`, `/metrics`).
+    pub stats: Stats,
+    /// The read-repair switch (`read_repairs_enabled`, `/read_repairs/...`).
+    pub read_repairs: bool,
+    /// Names this node reports.
+    pub node: NodeNames,
     /// Multiplies every request timeout (admin `/set_timeout_factor`, 1..10).
     pub timeout_factor: u32,
     /// Fan-outs being built (answers that arrive meanwhile wait in `deferred`).
@@ -204,6 +197,16 @@ impl Context {
                 .collect(),
             topology,
             state: NodeState::Normal,
+            stats: Stats::new(
+                Instant::now(),
+                pool.servers.iter().map(|s| s.name.clone()).collect(),
+            ),
+            read_repairs: pool.read_repairs_enabled,
+            node: NodeNames {
+                pool: pool.name.clone(),
+                rack: pool.rack.clone(),
+                dc: pool.datacenter.clone(),
+            },
             timeout_factor: 1,
             defer_depth: 0,
             deferred: Vec::new(),
@@ -368,6 +371,15 @@ impl Context {
         }
         match c.kind {
             ConnKind::Proxy | ConnKind::DnodeProxy => self.proxy_accept(cid),
+            ConnKind::StatsProxy => self.stats_accept(cid),
+            ConnKind::StatsClient => {
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.stats_recv(cid);
+                }
+                if ev.is_writable() {
+                    self.schedule_flush(cid);
+                }
+            }
             ConnKind::Client | ConnKind::DnodeClient => {
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.client_recv(cid);
@@ -467,6 +479,7 @@ impl Context {
                 match c.kind {
                     ConnKind::Client | ConnKind::DnodeClient => self.client_send(cid),
                     ConnKind::Server | ConnKind::DnodePeer => self.server_send(cid),
+                    ConnKind::StatsClient => self.stats_send(cid),
                     _ => {}
                 }
             }

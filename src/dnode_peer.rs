@@ -39,6 +39,8 @@ pub struct PeerPool {
     pub slots: Vec<Slot>,
     /// True for this node (no connections).
     pub local: bool,
+    /// Set DOWN by the admin (`/peer/down/NAME`): no request is sent to it.
+    pub down: bool,
 }
 
 impl PeerPool {
@@ -54,6 +56,7 @@ impl PeerPool {
         PeerPool {
             slots: vec![Slot::default(); if peer.local { 0 } else { n.max(1) as usize }],
             local: peer.local,
+            down: false,
         }
     }
 }
@@ -138,7 +141,7 @@ impl Context {
     /// Queues a request for a peer; false when the slot is not connected.
     pub fn peer_forward(&mut self, mid: MsgId, peer: usize, forward: bool) -> bool {
         let pool = &self.peers[peer];
-        if pool.slots.is_empty() {
+        if pool.slots.is_empty() || pool.down {
             return false;
         }
         let owner = self.msgs[mid].owner.map_or(0, |c| c.0);
@@ -171,7 +174,12 @@ impl Context {
         debug_assert_eq!(hseg.len(), 1);
         m.hdr = hseg.pop();
         m.in_server = true;
+        m.sent_at = Some(self.now);
+        m.dest = peer as u32;
+        let bytes = m.wire_len();
         let write = m.cmd.is_some_and(|c| c.write);
+        let p = &self.topology.peers[peer];
+        self.stats.record_peer_request(&p.name, &p.dc, bytes);
         let class = match (same_dc, write) {
             (true, false) => TIMEOUT_PEER_READ,
             (true, true) => TIMEOUT_PEER_WRITE,
@@ -207,6 +215,14 @@ impl Context {
             let m = &mut self.msgs[req];
             m.in_server = false;
             if id == rid {
+                if let Some(sent) = m.sent_at {
+                    let micros = self.now.saturating_duration_since(sent).as_micros() as u64;
+                    let p = &self.topology.peers[m.dest as usize];
+                    let bytes = self.msgs[rsp].mlen;
+                    self.stats
+                        .record_peer_response(&p.name, &p.dc, p.dc_idx == 0, bytes, micros);
+                }
+                let m = &self.msgs[req];
                 if m.swallow || m.done {
                     self.msgs.put(&mut self.mbufs, rsp);
                     self.try_free(req);
@@ -244,9 +260,31 @@ impl Context {
     pub fn peer_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+        let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
         c.send_off = 0;
+        let dropped = queued
+            .iter()
+            .filter(|&&m| !self.msgs[m].swallow && !self.msgs[m].done)
+            .count() as u64;
+        let same = self.topology.same_dc(peer);
+        let pool = &mut self.stats.pool;
+        if eof {
+            pool.peer_eof += 1;
+        } else {
+            pool.peer_err += 1;
+        }
+        if same {
+            pool.peer_dropped_requests += dropped;
+        } else {
+            pool.remote_peer_dropped_requests += dropped;
+        }
+        pool.peer_ejected_at = crate::server::unix_ms();
+        let p = &self.topology.peers[peer];
+        for _ in 0..dropped {
+            self.stats.record_peer_error(&p.name, &p.dc);
+        }
         for mid in queued {
             self.msgs[mid].in_server = false;
             self.peer_request_failed(mid, ERR_PEER_REFUSED);

@@ -29,6 +29,9 @@ fn main() {
         if opts.help {
             eprint!("{}", options::usage());
         }
+        if opts.describe_stats {
+            eprint!("{}", dynomite::stats::describe());
+        }
         exit(0);
     }
     if opts.test_conf {
@@ -133,6 +136,14 @@ fn run(opts: options::Options) -> i32 {
         },
         None => None,
     };
+    let stats_listener = match proxy::bind(&pool.stats_listen, pool.backlog) {
+        Ok(l) => l,
+        Err(err) => {
+            let name = proxy::endpoint_name(&pool.stats_listen);
+            eprintln!("dynomite: bind on '{name}' (stats_listen) failed: {err}");
+            return 1;
+        }
+    };
     if opts.daemonize {
         if let Err(e) = dynomite::daemon::daemonize(opts.output.is_some()) {
             eprintln!("dynomite: daemonize failed: {e}");
@@ -147,7 +158,13 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     }
-    let status = serve(&opts, &conf, topology, listener, peer_listener);
+    let status = serve(
+        &opts,
+        &conf,
+        topology,
+        [listener, stats_listener],
+        peer_listener,
+    );
     if let Some(p) = &pid_file {
         if let Err(e) = std::fs::remove_file(p) {
             log::error!("unlink of pid file '{p}' failed, ignored: {e}");
@@ -164,7 +181,7 @@ fn serve(
     opts: &options::Options,
     conf: &Conf,
     topology: Topology,
-    listener: dynomite::conn::Sock,
+    listeners: [dynomite::conn::Sock; 2],
     peer_listener: Option<dynomite::conn::Sock>,
 ) -> i32 {
     let pool = &conf.pool;
@@ -201,6 +218,13 @@ fn serve(
             return 1;
         }
     }
+    let [listener, stats_listener] = listeners;
+    let stats_name = proxy::endpoint_name(&pool.stats_listen);
+    if let Err(e) = ctx.add_listener(stats_listener, ConnKind::StatsProxy, stats_name.clone()) {
+        log::error!("listening on {stats_name} failed: {e}");
+        return 1;
+    }
+    log::info!("sp listening on {stats_name} for stats and admin requests");
     let name = proxy::endpoint_name(&pool.listen);
     if let Err(e) = ctx.add_listener(listener, ConnKind::Proxy, name.clone()) {
         log::error!("listening on {name} failed: {e}");

@@ -111,6 +111,12 @@ pub struct Msg {
     /// For a DC_ONE read: other replicas to try, in order, when the chosen
     /// one cannot be reached (read failover).
     pub failover: Option<Box<Vec<crate::core::Target>>>,
+    /// When the request was received (latency) and when it was queued to
+    /// a datastore or peer (round trip).
+    pub start: Option<std::time::Instant>,
+    pub sent_at: Option<std::time::Instant>,
+    /// The server or peer index the request was last queued to.
+    pub dest: u32,
 }
 
 /// Where a request from a peer came from, to answer it in the same frame shape.
@@ -165,6 +171,9 @@ impl Msg {
             generated: false,
             dnode: None,
             failover: None,
+            start: None,
+            sent_at: None,
+            dest: 0,
         }
     }
 }
@@ -202,6 +211,11 @@ impl MsgPool {
     /// Messages alive.
     pub fn in_use(&self) -> usize {
         self.msgs.len()
+    }
+
+    /// Freed messages kept for reuse.
+    pub fn spare_count(&self) -> usize {
+        self.spare.len()
     }
 
     /// True when client reads must wait (backpressure).

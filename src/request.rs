@@ -150,7 +150,11 @@ impl Context {
                 return;
             }
         };
-        self.msgs[mid].cmd = Some(cmd);
+        let m = &mut self.msgs[mid];
+        m.cmd = Some(cmd);
+        m.start = Some(self.now);
+        let bytes = m.mlen;
+        self.stats.record_request(cmd.name, cmd.write, bytes);
         if !redis::check_arity(cmd, nargs) {
             self.reply_error(mid, &redis::error_arity(cmd));
             return;

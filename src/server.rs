@@ -242,8 +242,18 @@ impl Context {
             return;
         };
         debug_assert_eq!(self.conns[cid.0].kind, ConnKind::Server);
-        self.msgs[mid].in_server = true;
-        self.conns[cid.0].imsg_q.push_back(mid);
+        let m = &mut self.msgs[mid];
+        m.in_server = true;
+        m.sent_at = Some(self.now);
+        m.dest = server as u32;
+        if let Some(cmd) = m.cmd {
+            let bytes = m.mlen;
+            self.stats
+                .record_server_request(server, cmd.name, cmd.write, bytes, true);
+        }
+        let q = &mut self.conns[cid.0].imsg_q;
+        q.push_back(mid);
+        self.stats.server_in_queue.record(q.len() as u64);
         self.arm_timeout(mid, TIMEOUT_DATASTORE);
         self.schedule_flush(cid);
     }
@@ -259,6 +269,15 @@ impl Context {
         }
         debug!("request {} timed out", uid);
         self.msgs[mid].swallow = true;
+        let dest = self.msgs[mid].dest as usize;
+        if class == TIMEOUT_DATASTORE {
+            if let Some((_, st)) = self.stats.servers.get_mut(dest) {
+                st.server_timedout_requests += 1;
+            }
+        } else if let Some(p) = self.topology.peers.get(dest) {
+            let same = p.dc_idx == 0;
+            self.stats.record_peer_timeout(&p.name, &p.dc, same);
+        }
         let text = if class == TIMEOUT_DATASTORE {
             ERR_TIMEOUT
         } else {
@@ -341,13 +360,24 @@ impl Context {
         match res {
             Ok(()) => {}
             Err(e) => {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
+                let eof = e.kind() == io::ErrorKind::UnexpectedEof;
+                self.conns[cid.0].eof = eof;
+                let c = &self.conns[cid.0];
+                let what = if c.kind == ConnKind::DnodePeer {
+                    "peer"
+                } else {
+                    "datastore"
+                };
+                if eof {
                     info!(
-                        "s {} datastore {} closed the connection",
-                        cid.0, self.conns[cid.0].peer
+                        "{} {} {} {} closed the connection",
+                        c.kind.tag(),
+                        cid.0,
+                        what,
+                        c.peer
                     );
                 } else {
-                    warn!("s {} datastore {}: {}", cid.0, self.conns[cid.0].peer, e);
+                    warn!("{} {} {} {}: {}", c.kind.tag(), cid.0, what, c.peer, e);
                 }
                 self.close_conn(cid);
             }
@@ -427,6 +457,14 @@ impl Context {
         };
         let m = &mut self.msgs[req];
         m.in_server = false;
+        if let (Some(sent), Some(cmd)) = (m.sent_at, m.cmd) {
+            let micros = self.now.saturating_duration_since(sent).as_micros() as u64;
+            let server = m.dest as usize;
+            let bytes = self.msgs[rsp].mlen;
+            self.stats
+                .record_server_response(server, cmd.write, bytes, micros);
+        }
+        let m = &self.msgs[req];
         if m.swallow || m.done {
             self.msgs.put(&mut self.mbufs, rsp);
             self.try_free(req);
@@ -441,9 +479,24 @@ impl Context {
     pub fn server_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let slot = c.slot.expect("server conn has a slot");
+        let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
         c.send_off = 0;
+        let dropped = queued
+            .iter()
+            .filter(|&&m| !self.msgs[m].swallow && !self.msgs[m].done)
+            .count() as u64;
+        self.stats.pool.server_ejects += 1;
+        if let Some((_, st)) = self.stats.servers.get_mut(slot.server) {
+            if eof {
+                st.server_eof += 1;
+            } else {
+                st.server_err += 1;
+            }
+            st.server_dropped_requests += dropped;
+            st.server_ejected_at = unix_ms();
+        }
         for mid in queued {
             let m = &mut self.msgs[mid];
             m.in_server = false;
@@ -458,4 +511,11 @@ impl Context {
             self.server_failed(slot.server, slot.proto, slot.slot);
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (the stats' `*_ejected_at`).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -147,45 +147,8 @@ pub fn parse_request(buf: &[u8]) -> HttpParse {
     }
 }
 
-/// Node-wide consistency level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    /// DC_ONE.
-    DcOne,
-    /// DC_QUORUM.
-    DcQuorum,
-    /// DC_SAFE_QUORUM.
-    DcSafeQuorum,
-    /// DC_EACH_SAFE_QUORUM.
-    DcEachSafeQuorum,
-}
-
-impl Level {
-    /// Every level, in order.
-    pub const ALL: [Level; 4] = [
-        Level::DcOne,
-        Level::DcQuorum,
-        Level::DcSafeQuorum,
-        Level::DcEachSafeQuorum,
-    ];
-
-    /// Name as printed by `/get_consistency`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::DcOne => "DC_ONE",
-            Level::DcQuorum => "DC_QUORUM",
-            Level::DcSafeQuorum => "DC_SAFE_QUORUM",
-            Level::DcEachSafeQuorum => "DC_EACH_SAFE_QUORUM",
-        }
-    }
-
-    /// Parses a level name, case-insensitively and in full.
-    pub fn parse(s: &str) -> Option<Level> {
-        Level::ALL
-            .into_iter()
-            .find(|l| l.name().eq_ignore_ascii_case(s))
-    }
-}
+/// Node-wide consistency level: the configuration's type.
+pub use crate::conf::Consistency as Level;
 
 /// Node state (spec §8), with the original's numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,7 +314,7 @@ pub fn route(path: &str) -> Admin {
                 ))
             }
         };
-        return match Level::parse(arg) {
+        return match Level::from_name(arg) {
             Some(level) => Admin::SetConsistency { write, level },
             None => Admin::BadRequest(format!(
                 "unknown consistency level '{arg}': expected one of \
@@ -879,18 +842,18 @@ mod tests {
         let Admin::BadRequest(msg) = route("/set_consistency/write/x") else {
             panic!("not a bad request");
         };
-        for l in Level::ALL {
+        for (l, _) in Level::ALL {
             assert!(msg.contains(&l.name().to_ascii_lowercase()), "{msg}");
         }
     }
 
     #[test]
     fn levels_and_states() {
-        for l in Level::ALL {
-            assert_eq!(Level::parse(l.name()), Some(l));
-            assert_eq!(Level::parse(&l.name().to_ascii_lowercase()), Some(l));
+        for (l, _) in Level::ALL {
+            assert_eq!(Level::from_name(l.name()), Some(l));
+            assert_eq!(Level::from_name(&l.name().to_ascii_lowercase()), Some(l));
         }
-        assert_eq!(Level::parse("dc_"), None);
+        assert_eq!(Level::from_name("dc_"), None);
         let states = [
             (State::Init, "INIT", 0),
             (State::Standby, "STANDBY", 1),

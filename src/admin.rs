@@ -1,0 +1,524 @@
+//! The stats and admin listener (the HTTP side of dyn_stats.c), served by
+//! the same event loop as everything else: one slow HTTP client cannot block
+//! anything, and every figure is live.
+//!
+//! ```text
+//!  StatsProxy ─accept─► StatsClient ─read─► stats_http::parse_request
+//!      ─► stats_http::route ─► Admin action on the Context ─► response bytes
+//! ```
+
+use std::io::{self, IoSlice, Read};
+
+use log::{debug, info, warn};
+use mio::Interest;
+
+use crate::conf::Consistency;
+use crate::conn::{Conn, ConnKind, ConnState, HttpBuf, Sock};
+use crate::core::Context;
+use crate::logging;
+use crate::msg::ConnId;
+use crate::stats::{self, DcDesc, InfoMeta, NodeDesc, RackDesc};
+use crate::stats_http::{self as http, Admin, HttpParse, Method, PeerVerb};
+
+impl Context {
+    /// Accepts HTTP clients of the stats listener.
+    pub fn stats_accept(&mut self, lid: ConnId) {
+        loop {
+            let Some(l) = self.conns.get(lid.0) else {
+                return;
+            };
+            let Sock::TcpListener(listener) = &l.sock else {
+                return;
+            };
+            match listener.accept() {
+                Ok((s, addr)) => {
+                    let mut c = Conn::new(
+                        ConnKind::StatsClient,
+                        ConnState::Connected,
+                        Sock::Tcp(s),
+                        addr.to_string(),
+                    );
+                    c.http = Some(Box::default());
+                    if let Err(e) = self.add_conn(c, Interest::READABLE) {
+                        warn!("registering a stats client failed: {e}");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    warn!("sp {} accept failed: {}", lid.0, e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads HTTP requests and answers every complete one.
+    pub fn stats_recv(&mut self, cid: ConnId) {
+        let mut buf = [0u8; 4096];
+        loop {
+            let c = &mut self.conns[cid.0];
+            let Sock::Tcp(s) = &mut c.sock else { return };
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    self.close_conn(cid);
+                    return;
+                }
+                Ok(n) => {
+                    let h = c.http.as_mut().expect("stats conn");
+                    h.input.extend_from_slice(&buf[..n]);
+                    if h.input.len() > http::MAX_REQUEST_BYTES + buf.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!("sc {} read failed: {}", cid.0, e);
+                    self.close_conn(cid);
+                    return;
+                }
+            }
+        }
+        loop {
+            let h = self.conns[cid.0].http.as_mut().expect("stats conn");
+            if h.close || h.input.is_empty() {
+                break;
+            }
+            match http::parse_request(&h.input) {
+                HttpParse::Partial => break,
+                HttpParse::Bad(why) => {
+                    let out = http::bad_request(why, false, false);
+                    h.output.extend_from_slice(&out);
+                    h.close = true;
+                    h.input.clear();
+                }
+                HttpParse::Request {
+                    method,
+                    path,
+                    keep_alive,
+                    consumed,
+                } => {
+                    h.input.drain(..consumed);
+                    self.stats.pool.stats_count += 1;
+                    let out = match method {
+                        Method::Other => http::method_not_allowed(keep_alive),
+                        Method::Get | Method::Head => {
+                            self.admin(&path, keep_alive, method == Method::Head)
+                        }
+                    };
+                    let h = self.conns[cid.0].http.as_mut().expect("stats conn");
+                    h.output.extend_from_slice(&out);
+                    h.close |= !keep_alive;
+                }
+            }
+        }
+        self.schedule_flush(cid);
+    }
+
+    /// Writes pending HTTP output; closes when told to.
+    pub fn stats_send(&mut self, cid: ConnId) {
+        loop {
+            let c = &mut self.conns[cid.0];
+            let h = c.http.as_mut().expect("stats conn");
+            if h.output.is_empty() {
+                let close = h.close;
+                if close {
+                    self.close_conn(cid);
+                } else {
+                    self.set_write_interest(cid, false);
+                }
+                return;
+            }
+            match c.sock.write_vectored(&[IoSlice::new(&h.output)]) {
+                Ok(n) => {
+                    h.output.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.set_write_interest(cid, true);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close_conn(cid);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs one admin command; returns the whole HTTP response.
+    fn admin(&mut self, path: &str, keep_alive: bool, head: bool) -> Vec<u8> {
+        let text = |body: &str| {
+            http::response(
+                200,
+                http::CONTENT_TYPE_TEXT,
+                body.as_bytes(),
+                keep_alive,
+                head,
+            )
+        };
+        match http::route(path) {
+            Admin::Info => {
+                let body = self.render_info();
+                http::response(
+                    200,
+                    http::CONTENT_TYPE_JSON,
+                    body.as_bytes(),
+                    keep_alive,
+                    head,
+                )
+            }
+            Admin::Metrics => {
+                let body = self.render_metrics();
+                http::response(
+                    200,
+                    stats::PROMETHEUS_CONTENT_TYPE,
+                    body.as_bytes(),
+                    keep_alive,
+                    head,
+                )
+            }
+            Admin::ClusterDescribe => {
+                let body = stats::render_cluster_describe(&self.describe_cluster());
+                http::response(
+                    200,
+                    http::CONTENT_TYPE_JSON,
+                    body.as_bytes(),
+                    keep_alive,
+                    head,
+                )
+            }
+            Admin::Help => text(http::help_text()),
+            Admin::Ping => text(http::OK_BODY),
+            Admin::LogLevelUp => {
+                let l = logging::level_up();
+                logging::always(&format!("up log level to {l}"));
+                text(http::OK_BODY)
+            }
+            Admin::LogLevelDown => {
+                let l = logging::level_down();
+                logging::always(&format!("down log level to {l}"));
+                text(http::OK_BODY)
+            }
+            Admin::SetLogLevel(n) => {
+                let l = logging::set_level(n as usize);
+                logging::always(&format!("set log level to {l}"));
+                text(http::OK_BODY)
+            }
+            Admin::HistoReset => {
+                self.stats.request_reset();
+                self.stats.maybe_reset(self.now);
+                text(http::OK_BODY)
+            }
+            Admin::GetConsistency => text(&http::consistency_body(
+                self.settings.read_consistency,
+                self.settings.write_consistency,
+            )),
+            Admin::SetConsistency { write, level } => {
+                self.set_consistency(write, level);
+                text(http::OK_BODY)
+            }
+            Admin::GetTimeoutFactor => text(&http::timeout_factor_body(self.timeout_factor)),
+            Admin::SetTimeoutFactor(f) => {
+                self.timeout_factor = f;
+                info!("timeout factor set to {f}");
+                text(http::OK_BODY)
+            }
+            Admin::Peer { verb, name } => match self.peer_admin(verb, &name) {
+                Ok(()) => text(http::OK_BODY),
+                Err(e) => http::bad_request(&e, keep_alive, head),
+            },
+            Admin::ReadRepairs(on) => {
+                self.read_repairs = on;
+                text(http::read_repairs_body(on))
+            }
+            Admin::GetState => text(&http::state_body(self.state)),
+            Admin::SetState(s) => {
+                info!("node state set to {}", s.name());
+                self.state = s;
+                text(http::OK_BODY)
+            }
+            Admin::NotFound => http::not_found(keep_alive, head),
+            Admin::BadRequest(why) => http::bad_request(&why, keep_alive, head),
+        }
+    }
+
+    /// Sets the node-wide level; existing client connections follow too.
+    fn set_consistency(&mut self, write: bool, level: Consistency) {
+        info!(
+            "{} consistency set to {}",
+            if write { "write" } else { "read" },
+            level.name()
+        );
+        if write {
+            self.settings.write_consistency = level;
+        } else {
+            self.settings.read_consistency = level;
+        }
+        for (_, c) in self.conns.iter_mut() {
+            if c.kind == ConnKind::Client {
+                if write {
+                    c.write_consistency = level;
+                } else {
+                    c.read_consistency = level;
+                }
+            }
+        }
+    }
+
+    /// `/peer/<up|down|reset>/<name|all>`: DOWN keeps a peer out of routing
+    /// (its replicas fail as unreachable, reads fail over), UP brings it back,
+    /// RESET closes its connections so that they are opened afresh.
+    fn peer_admin(&mut self, verb: PeerVerb, name: &str) -> Result<(), String> {
+        let targets: Vec<usize> = if name == "all" {
+            (1..self.topology.peers.len()).collect()
+        } else {
+            let found: Vec<usize> = (1..self.topology.peers.len())
+                .filter(|&p| {
+                    let peer = &self.topology.peers[p];
+                    peer.name == name || format!("{}:{}", peer.host, peer.port) == name
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(format!("no peer named '{name}'"));
+            }
+            found
+        };
+        let verb = if name == "all" { PeerVerb::Reset } else { verb };
+        for p in targets {
+            match verb {
+                PeerVerb::Down => self.peers[p].down = true,
+                PeerVerb::Up => self.peers[p].down = false,
+                PeerVerb::Reset => {
+                    self.peers[p].down = false;
+                    let conns: Vec<ConnId> =
+                        self.peers[p].slots.iter().filter_map(|s| s.conn).collect();
+                    for c in conns {
+                        self.close_conn(c);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings the gauges up to date (they are derived from the queues).
+    fn update_gauges(&mut self) {
+        let pool = &mut self.stats.pool;
+        pool.client_connections = 0;
+        pool.dnode_client_connections = 0;
+        pool.dnode_client_out_queue = 0;
+        pool.dnode_client_out_queue_bytes = 0;
+        pool.peer_connections = 0;
+        pool.peer_in_queue = 0;
+        pool.peer_in_queue_bytes = 0;
+        pool.peer_out_queue = 0;
+        pool.peer_out_queue_bytes = 0;
+        pool.remote_peer_in_queue = 0;
+        pool.remote_peer_in_queue_bytes = 0;
+        pool.remote_peer_out_queue = 0;
+        pool.remote_peer_out_queue_bytes = 0;
+        for (_, st) in self.stats.servers.iter_mut() {
+            st.in_queue = 0;
+            st.in_queue_bytes = 0;
+            st.out_queue = 0;
+            st.out_queue_bytes = 0;
+        }
+        let bytes = |q: &std::collections::VecDeque<crate::msg::MsgId>| -> u64 {
+            q.iter().map(|&m| self.msgs[m].mlen).sum()
+        };
+        for (_, c) in self.conns.iter() {
+            if c.state == ConnState::Closing {
+                continue;
+            }
+            let pool = &mut self.stats.pool;
+            match c.kind {
+                ConnKind::Client => pool.client_connections += 1,
+                ConnKind::DnodeClient => {
+                    pool.dnode_client_connections += 1;
+                    pool.dnode_client_out_queue += c.omsg_q.len() as u64;
+                    pool.dnode_client_out_queue_bytes += bytes(&c.omsg_q);
+                }
+                ConnKind::DnodePeer => {
+                    if c.state == ConnState::Connected {
+                        pool.peer_connections += 1;
+                    }
+                    let same = c.peer_slot.is_some_and(|(p, _)| self.topology.same_dc(p));
+                    let (iq, ib, oq, ob) = (
+                        c.imsg_q.len() as u64,
+                        bytes(&c.imsg_q),
+                        c.omsg_q.len() as u64,
+                        bytes(&c.omsg_q),
+                    );
+                    if same {
+                        pool.peer_in_queue += iq;
+                        pool.peer_in_queue_bytes += ib;
+                        pool.peer_out_queue += oq;
+                        pool.peer_out_queue_bytes += ob;
+                    } else {
+                        pool.remote_peer_in_queue += iq;
+                        pool.remote_peer_in_queue_bytes += ib;
+                        pool.remote_peer_out_queue += oq;
+                        pool.remote_peer_out_queue_bytes += ob;
+                    }
+                }
+                ConnKind::Server => {
+                    let Some(slot) = c.slot else { continue };
+                    let (iq, ib, oq, ob) = (
+                        c.imsg_q.len() as u64,
+                        bytes(&c.imsg_q),
+                        c.omsg_q.len() as u64,
+                        bytes(&c.omsg_q),
+                    );
+                    if let Some((_, st)) = self.stats.servers.get_mut(slot.server) {
+                        st.in_queue += iq;
+                        st.in_queue_bytes += ib;
+                        st.out_queue += oq;
+                        st.out_queue_bytes += ob;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn info_meta_values(&self) -> (u64, u64, u64, u64, u64) {
+        // SAFETY: getrusage fills the zeroed struct we own.
+        let maxrss = unsafe {
+            let mut ru: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+            ru.ru_maxrss.max(0) as u64
+        };
+        (
+            self.msgs.in_use() as u64 + self.msgs.spare_count() as u64,
+            self.msgs.spare_count() as u64,
+            self.mbufs.in_use() as u64 + self.mbufs.free_count() as u64,
+            self.mbufs.free_count() as u64,
+            maxrss,
+        )
+    }
+
+    /// The `/info` JSON.
+    pub fn render_info(&mut self) -> String {
+        self.update_gauges();
+        self.stats.maybe_reset(self.now);
+        let (alloc_msgs, free_msgs, alloc_mbufs, free_mbufs, rss) = self.info_meta_values();
+        let host = hostname();
+        let meta = InfoMeta {
+            hostname: &host,
+            version: crate::VERSION,
+            rack: &self.node.rack,
+            dc: &self.node.dc,
+            pool_name: &self.node.pool,
+            alloc_msgs,
+            free_msgs,
+            alloc_mbufs,
+            free_mbufs,
+            dyn_memory_kib: rss,
+            now_unix: unix_now(),
+        };
+        stats::render_info(&self.stats, &meta)
+    }
+
+    /// The `/metrics` Prometheus text.
+    pub fn render_metrics(&mut self) -> String {
+        self.update_gauges();
+        self.stats.maybe_reset(self.now);
+        let (alloc_msgs, free_msgs, alloc_mbufs, free_mbufs, rss) = self.info_meta_values();
+        let host = hostname();
+        let meta = InfoMeta {
+            hostname: &host,
+            version: crate::VERSION,
+            rack: &self.node.rack,
+            dc: &self.node.dc,
+            pool_name: &self.node.pool,
+            alloc_msgs,
+            free_msgs,
+            alloc_mbufs,
+            free_mbufs,
+            dyn_memory_kib: rss,
+            now_unix: unix_now(),
+        };
+        let extra = [
+            (
+                "msgs_in_use",
+                "Message objects in use.",
+                self.msgs.in_use() as u64,
+            ),
+            (
+                "mbufs_in_use",
+                "Buffer chunks in use.",
+                self.mbufs.in_use() as u64,
+            ),
+            (
+                "mbuf_bytes_in_use",
+                "Bytes of buffer chunks in use.",
+                (self.mbufs.in_use() * self.mbufs.chunk_size()) as u64,
+            ),
+            (
+                "node_state",
+                "Node state number (4 = NORMAL).",
+                self.state.number() as u64,
+            ),
+            (
+                "timeout_factor",
+                "Multiplier of request timeouts.",
+                self.timeout_factor as u64,
+            ),
+        ];
+        stats::render_prometheus(&self.stats, &meta, &extra)
+    }
+
+    /// The topology for `/cluster_describe`.
+    fn describe_cluster(&self) -> Vec<DcDesc> {
+        self.topology
+            .dcs
+            .iter()
+            .map(|dc| DcDesc {
+                name: dc.name.clone(),
+                racks: dc
+                    .racks
+                    .iter()
+                    .map(|r| RackDesc {
+                        name: r.name.clone(),
+                        servers: r
+                            .peers
+                            .iter()
+                            .map(|&p| {
+                                let peer = &self.topology.peers[p];
+                                NodeDesc {
+                                    name: peer.name.clone(),
+                                    host: peer.host.clone(),
+                                    port: peer.port,
+                                    token: peer.tokens.first().copied().unwrap_or(0),
+                                }
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// This machine's host name (`unknown` if it cannot be read).
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) } == 0;
+    if !ok {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Keeps the `HttpBuf` type in this module's vocabulary.
+pub type AdminBuf = HttpBuf;
