@@ -13,7 +13,7 @@ use log::{debug, info, warn};
 use mio::Interest;
 
 use crate::conf::Consistency;
-use crate::conn::{Conn, ConnKind, ConnState, HttpBuf, Sock};
+use crate::conn::{Conn, ConnKind, ConnState, Sock};
 use crate::core::Context;
 use crate::logging;
 use crate::msg::ConnId;
@@ -399,8 +399,9 @@ impl Context {
         )
     }
 
-    /// The `/info` JSON.
-    pub fn render_info(&mut self) -> String {
+    /// Runs `f` with live figures: gauges brought up to date, histograms
+    /// reset when due, and the `/info` top-level values.
+    fn with_meta<R>(&mut self, f: impl FnOnce(&Self, &InfoMeta) -> R) -> R {
         self.update_gauges();
         self.stats.maybe_reset(self.now);
         let (alloc_msgs, free_msgs, alloc_mbufs, free_mbufs, rss) = self.info_meta_values();
@@ -418,56 +419,46 @@ impl Context {
             dyn_memory_kib: rss,
             now_unix: unix_now(),
         };
-        stats::render_info(&self.stats, &meta)
+        f(self, &meta)
+    }
+
+    /// The `/info` JSON.
+    pub fn render_info(&mut self) -> String {
+        self.with_meta(|ctx, meta| stats::render_info(&ctx.stats, meta))
     }
 
     /// The `/metrics` Prometheus text.
     pub fn render_metrics(&mut self) -> String {
-        self.update_gauges();
-        self.stats.maybe_reset(self.now);
-        let (alloc_msgs, free_msgs, alloc_mbufs, free_mbufs, rss) = self.info_meta_values();
-        let host = hostname();
-        let meta = InfoMeta {
-            hostname: &host,
-            version: crate::VERSION,
-            rack: &self.node.rack,
-            dc: &self.node.dc,
-            pool_name: &self.node.pool,
-            alloc_msgs,
-            free_msgs,
-            alloc_mbufs,
-            free_mbufs,
-            dyn_memory_kib: rss,
-            now_unix: unix_now(),
-        };
-        let extra = [
-            (
-                "msgs_in_use",
-                "Message objects in use.",
-                self.msgs.in_use() as u64,
-            ),
-            (
-                "mbufs_in_use",
-                "Buffer chunks in use.",
-                self.mbufs.in_use() as u64,
-            ),
-            (
-                "mbuf_bytes_in_use",
-                "Bytes of buffer chunks in use.",
-                (self.mbufs.in_use() * self.mbufs.chunk_size()) as u64,
-            ),
-            (
-                "node_state",
-                "Node state number (4 = NORMAL).",
-                self.state.number() as u64,
-            ),
-            (
-                "timeout_factor",
-                "Multiplier of request timeouts.",
-                self.timeout_factor as u64,
-            ),
-        ];
-        stats::render_prometheus(&self.stats, &meta, &extra)
+        self.with_meta(|ctx, meta| {
+            let extra = [
+                (
+                    "msgs_in_use",
+                    "Message objects in use.",
+                    ctx.msgs.in_use() as u64,
+                ),
+                (
+                    "mbufs_in_use",
+                    "Buffer chunks in use.",
+                    ctx.mbufs.in_use() as u64,
+                ),
+                (
+                    "mbuf_bytes_in_use",
+                    "Bytes of buffer chunks in use.",
+                    (ctx.mbufs.in_use() * ctx.mbufs.chunk_size()) as u64,
+                ),
+                (
+                    "node_state",
+                    "Node state number (4 = NORMAL).",
+                    ctx.state.number() as u64,
+                ),
+                (
+                    "timeout_factor",
+                    "Multiplier of request timeouts.",
+                    ctx.timeout_factor as u64,
+                ),
+            ];
+            stats::render_prometheus(&ctx.stats, meta, &extra)
+        })
     }
 
     /// The topology for `/cluster_describe`.
@@ -519,6 +510,3 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
-
-/// Keeps the `HttpBuf` type in this module's vocabulary.
-pub type AdminBuf = HttpBuf;

@@ -158,24 +158,15 @@ impl Context {
             let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
             let mut niov = 0;
             let mut skip = c.send_off;
-            'outer: for &req in c.omsg_q.iter() {
+            for &req in c.omsg_q.iter() {
                 let m = &self.msgs[req];
                 if !m.done {
                     break;
                 }
                 let rsp = &self.msgs[m.peer.expect("a done request has a reply")];
-                for s in rsp.hdr.iter().chain(rsp.segs.iter()) {
-                    let b = self.mbufs.bytes(*s);
-                    if skip >= b.len() as u64 {
-                        skip -= b.len() as u64;
-                        continue;
-                    }
-                    iov[niov] = io::IoSlice::new(&b[skip as usize..]);
-                    niov += 1;
-                    skip = 0;
-                    if niov >= IOV_MAX {
-                        break 'outer;
-                    }
+                let segs = rsp.hdr.iter().chain(rsp.segs.iter());
+                if !self.mbufs.fill_iov(segs, &mut skip, &mut iov, &mut niov) {
+                    break;
                 }
             }
             if niov == 0 {

@@ -17,6 +17,8 @@
 //! A chunk returns to the free list when its last reference goes. The free
 //! list itself is capped so that an idle proxy gives memory back.
 
+use std::io::IoSlice;
+
 use slab::Slab;
 
 /// Smallest, default and largest chunk size (`mbuf_size`, `-m`).
@@ -231,72 +233,76 @@ impl MbufPool {
     /// Appends references to the bytes `off..off + len` of the message made of
     /// `src` (offsets count from the start of `src`).
     pub fn append_ref(&mut self, segs: &mut Vec<Seg>, src: &[Seg], off: u64, len: u64) {
-        let mut pos = 0u64;
-        let end = off + len;
-        for s in src {
-            let slen = s.len() as u64;
-            let (a, b) = (pos, pos + slen);
-            pos = b;
-            if b <= off {
-                continue;
-            }
-            if a >= end {
-                break;
-            }
-            let from = off.max(a) - a;
-            let to = end.min(b) - a;
-            self.incref(s.buf);
-            segs.push(Seg {
-                buf: s.buf,
-                start: s.start + from as u32,
-                end: s.start + to as u32,
-            });
+        for part in seg_ranges(src, off, len) {
+            self.incref(part.buf);
+            segs.push(part);
         }
     }
 
     /// Copies the bytes `off..off + out.len()` of the message made of `src`
     /// into `out`; returns how many bytes were there.
     pub fn copy_to_slice(&self, src: &[Seg], off: u64, out: &mut [u8]) -> usize {
-        let mut pos = 0u64;
         let mut n = 0usize;
-        let end = off + out.len() as u64;
-        for s in src {
-            let slen = s.len() as u64;
-            let (a, b) = (pos, pos + slen);
-            pos = b;
-            if b <= off {
-                continue;
-            }
-            if a >= end {
-                break;
-            }
-            let from = (off.max(a) - a) as usize;
-            let to = (end.min(b) - a) as usize;
-            out[n..n + to - from].copy_from_slice(&self.bytes(*s)[from..to]);
-            n += to - from;
+        for part in seg_ranges(src, off, out.len() as u64) {
+            let b = self.bytes(part);
+            out[n..n + b.len()].copy_from_slice(b);
+            n += b.len();
         }
         n
     }
 
     /// Copies the bytes `off..off + len` of the message made of `src` into `out`.
     pub fn copy_out(&self, src: &[Seg], off: u64, len: u64, out: &mut Vec<u8>) {
-        let mut pos = 0u64;
-        let end = off + len;
-        for s in src {
-            let slen = s.len() as u64;
-            let (a, b) = (pos, pos + slen);
-            pos = b;
-            if b <= off {
-                continue;
-            }
-            if a >= end {
-                break;
-            }
-            let from = (off.max(a) - a) as usize;
-            let to = (end.min(b) - a) as usize;
-            out.extend_from_slice(&self.bytes(*s)[from..to]);
+        for part in seg_ranges(src, off, len) {
+            out.extend_from_slice(self.bytes(part));
         }
     }
+
+    /// Adds the segments of `segs`, minus their first `skip` bytes, to `iov`
+    /// from position `*n`. Returns false once `iov` is full.
+    pub fn fill_iov<'a>(
+        &'a self,
+        segs: impl Iterator<Item = &'a Seg>,
+        skip: &mut u64,
+        iov: &mut [IoSlice<'a>],
+        n: &mut usize,
+    ) -> bool {
+        for s in segs {
+            let b = self.bytes(*s);
+            if *skip >= b.len() as u64 {
+                *skip -= b.len() as u64;
+                continue;
+            }
+            if *n >= iov.len() {
+                return false;
+            }
+            iov[*n] = IoSlice::new(&b[*skip as usize..]);
+            *n += 1;
+            *skip = 0;
+        }
+        *n < iov.len()
+    }
+}
+
+/// The parts of the segments `src` that hold the message bytes
+/// `off..off + len` (offsets count from the start of `src`).
+pub fn seg_ranges(src: &[Seg], off: u64, len: u64) -> impl Iterator<Item = Seg> + '_ {
+    let end = off + len;
+    let mut pos = 0u64;
+    src.iter().filter_map(move |s| {
+        let (a, b) = (pos, pos + s.len() as u64);
+        pos = b;
+        if b <= off || a >= end {
+            return None;
+        }
+        let from = (off.max(a) - a) as u32;
+        let to = (end.min(b) - a) as u32;
+        Some(Seg {
+            buf: s.buf,
+            start: s.start + from,
+            end: s.start + to,
+        })
+    })
 }
 
 #[cfg(test)]

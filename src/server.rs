@@ -299,20 +299,11 @@ impl Context {
             let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
             let mut niov = 0;
             let mut skip = c.send_off;
-            'outer: for &mid in c.imsg_q.iter() {
+            for &mid in c.imsg_q.iter() {
                 let m = &self.msgs[mid];
-                for s in m.hdr.iter().chain(m.segs.iter()) {
-                    let b = self.mbufs.bytes(*s);
-                    if skip >= b.len() as u64 {
-                        skip -= b.len() as u64;
-                        continue;
-                    }
-                    iov[niov] = io::IoSlice::new(&b[skip as usize..]);
-                    niov += 1;
-                    skip = 0;
-                    if niov >= IOV_MAX {
-                        break 'outer;
-                    }
+                let segs = m.hdr.iter().chain(m.segs.iter());
+                if !self.mbufs.fill_iov(segs, &mut skip, &mut iov, &mut niov) {
+                    break;
                 }
             }
             let res = self.conns[cid.0].sock.write_vectored(&iov[..niov]);
