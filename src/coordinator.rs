@@ -39,6 +39,7 @@ pub struct QuorumState {
     pub child_mgr: Vec<u32>,
 }
 
+pub const ERR_ADMIN_MODE: &str = "ERR Dynomite: Invalid request in Dynomite's admin mode";
 pub const ERR_NO_QUORUM: &str = "ERR Dynomite: Failed to achieve Quorum";
 pub const ERR_PEER_NOT_CONNECTED: &str = "ERR Peer: Peer Node is not connected";
 pub const ERR_PEER_REFUSED: &str = "ERR Peer: Peer Node refused connection";
@@ -57,6 +58,10 @@ impl Context {
             } else {
                 self.execute_local(mid);
             }
+            return;
+        }
+        if self.admin_op == 1 && cmd.name == "del" {
+            self.admin_del(mid);
             return;
         }
         if self.topology.is_single() {
@@ -80,6 +85,22 @@ impl Context {
                 }
                 self.replicate_key(mid);
             }
+        }
+    }
+
+    /// Admin mode 1: DEL runs only on this node's datastore, and only for keys
+    /// this node owns in its rack.
+    fn admin_del(&mut self, mid: MsgId) {
+        let nargs = self.msgs[mid].req.args.len();
+        let mut scratch = Vec::new();
+        let all_local = (1..nargs).all(|i| {
+            let h = self.arg_hash(mid, i, &mut scratch);
+            self.topology.local_owner(h) == 0
+        });
+        if all_local {
+            self.execute_local(mid);
+        } else {
+            self.reply_error(mid, ERR_ADMIN_MODE);
         }
     }
 

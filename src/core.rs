@@ -130,6 +130,9 @@ pub struct Context {
     pub state: NodeState,
     /// Counters and histograms (`/info`, `/metrics`).
     pub stats: Stats,
+    /// Admin mode (`-x N`): above 0 no peer connection is opened; 1 also
+    /// limits DEL to keys this node owns in its rack.
+    pub admin_op: u32,
     /// The read-repair switch (`read_repairs_enabled`, `/read_repairs/...`).
     pub read_repairs: bool,
     /// Names this node reports.
@@ -202,6 +205,7 @@ impl Context {
                 pool.servers.iter().map(|s| s.name.clone()).collect(),
             ),
             read_repairs: pool.read_repairs_enabled,
+            admin_op: 0,
             node: NodeNames {
                 pool: pool.name.clone(),
                 rack: pool.rack.clone(),

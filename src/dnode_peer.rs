@@ -64,6 +64,10 @@ impl PeerPool {
 impl Context {
     /// Opens every slot of every peer (at start).
     pub fn peers_connect(&mut self) {
+        if self.admin_op > 0 {
+            info!("admin mode {}: no connection to peers", self.admin_op);
+            return;
+        }
         for p in 0..self.peers.len() {
             for s in 0..self.peers[p].slots.len() {
                 self.peer_connect(p, s);
@@ -72,6 +76,9 @@ impl Context {
     }
 
     fn peer_connect(&mut self, peer: usize, slot: usize) {
+        if self.admin_op > 0 {
+            return;
+        }
         let Some(addr) = self.topology.peers[peer].addr else {
             return;
         };

@@ -206,6 +206,7 @@ fn serve(
             return 1;
         }
     };
+    ctx.admin_op = opts.admin_op;
     match Signals::install() {
         Ok(s) => {
             if let Err(e) = ctx.set_signals(s) {

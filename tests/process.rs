@@ -249,3 +249,49 @@ fn signals_reopen_the_log_and_change_the_level() {
         .unwrap()
         .contains("done, rabbit done"));
 }
+
+#[test]
+fn admin_mode_deletes_only_keys_this_node_owns() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("admin-mode");
+    let port = free_port();
+    let path = dir.path().join("node.yml");
+    // Two nodes in one rack: this one owns (3579139412, 715827882], the seed
+    // (never started) the rest. murmur("a") = 1262581116 is the seed's,
+    // murmur("foo") = 3303027599 too, murmur("key:1") = 3691594071 is ours.
+    let yaml = format!(
+        "dyn_o_mite:\n  listen: 127.0.0.1:{port}\n  dyn_listen: 127.0.0.1:{}\n  stats_listen: 127.0.0.1:{}\n  tokens: '715827882'\n  servers:\n  - 127.0.0.1:{}:1\n  dyn_seeds:\n  - 127.0.0.1:{}:localrack:localdc:3579139412\n",
+        free_port(),
+        free_port(),
+        redis.port(),
+        free_port()
+    );
+    fs::write(&path, yaml).unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "-c",
+            path.to_str().unwrap(),
+            "-x",
+            "1",
+            "-o",
+            dir.path().join("log").to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = DaemonGuard(child.id() as i32);
+    wait_for("the node to serve", || Client::try_connect(port).is_ok());
+    let mut direct = redis.client();
+    assert_eq!(direct.cmd(&[b"SET", b"key:1", b"v"]), b"+OK\r\n");
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd(&[b"DEL", b"key:1"]), b":1\r\n");
+    assert_eq!(direct.cmd(&[b"EXISTS", b"key:1"]), b":0\r\n");
+    assert_eq!(
+        c.cmd(&[b"DEL", b"a"]),
+        b"-ERR Dynomite: Invalid request in Dynomite's admin mode\r\n"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
