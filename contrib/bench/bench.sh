@@ -20,7 +20,7 @@
 #   BENCH_REQUESTS=50000 contrib/bench/bench.sh  # quick run
 #   SKIP_DYNOMITE=1 contrib/bench/bench.sh       # redis and nutcracker only
 #
-# On 2 cores the default run takes about 9 minutes with all three targets, the
+# On 2 cores the default run takes about 12 minutes with all three targets, the
 # quick run about 2. If dynomite fails to build or start, or dies during the
 # load, its columns show n/a and the rest of the run goes on.
 #
