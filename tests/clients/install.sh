@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, redis-py 8.x, node with npm, and the npm packages pinned in
-# package-lock.json (ioredis, node-redis). Safe to run more than once.
+# redis-cli, curl, redis-py 8.x, prometheus_client (its parser checks
+# /metrics), node with npm, and the npm packages pinned in package-lock.json
+# (ioredis, node-redis). Safe to run more than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +16,7 @@ apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || apt_packages+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || apt_packages+=(memcached)
+command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
@@ -27,6 +29,11 @@ if ! python3 -c 'import redis, sys; sys.exit(0 if redis.__version__.startswith("
     # Debian's system Python refuses plain pip installs (PEP 668).
     python3 -m pip install --quiet 'redis>=8,<9' ||
         python3 -m pip install --quiet --break-system-packages 'redis>=8,<9'
+fi
+
+if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
+    python3 -m pip install --quiet prometheus_client ||
+        python3 -m pip install --quiet --break-system-packages prometheus_client
 fi
 
 cd "$here"
