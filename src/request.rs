@@ -324,6 +324,15 @@ impl Context {
             String::from_utf8_lossy(name),
             out.len()
         );
+        // Requests count per fragment: the client request was counted once.
+        let extra = out.len() as u64 - 1;
+        let pool = &mut self.stats.pool;
+        pool.fragments += out.len() as u64;
+        if cmd.write {
+            pool.client_write_requests += extra;
+        } else {
+            pool.client_read_requests += extra;
+        }
         self.msgs[mid].frag = Some(Box::new(FragParent {
             coalesce,
             frags: out.iter().map(|&(f, _)| f).collect(),
