@@ -860,3 +860,144 @@ fn a_peer_killed_and_restarted_under_traffic_comes_back_without_restarting_other
     // Every node serves every key again.
     cl.wait_connected();
 }
+
+#[test]
+fn multi_key_commands_in_two_racks_put_one_copy_of_each_key_per_rack() {
+    // Identical token layouts in both racks, as multi-key splitting expects.
+    let layout = [
+        node("dc1", "rack1", &[1431655765]),
+        node("dc1", "rack1", &[2863311530]),
+        node("dc1", "rack1", &[4294967295]),
+        node("dc1", "rack2", &[1431655765]),
+        node("dc1", "rack2", &[2863311530]),
+        node("dc1", "rack2", &[4294967295]),
+    ];
+    let cl = Cluster::start(&layout);
+    const N: usize = 200;
+    let keys: Vec<Vec<u8>> = (0..N).map(|i| format!("rk:{i}").into_bytes()).collect();
+    let mut mset: Vec<&[u8]> = vec![b"MSET"];
+    for k in &keys {
+        mset.push(k);
+        mset.push(k);
+    }
+    assert_eq!(cl.node(4).client().cmd(&mset), b"+OK\r\n", "MSET via n4");
+    for k in &keys {
+        let replicas = cl.replicas(k);
+        for &r in &replicas {
+            wait_value(&cl, r, k, k);
+        }
+        let holders: Vec<usize> = (0..6).filter(|&i| cl.node(i).redis_has(k)).collect();
+        assert_eq!(holders, replicas, "{}", show(k));
+    }
+    let mut mget: Vec<&[u8]> = vec![b"MGET"];
+    mget.extend(keys.iter().map(|k| k.as_slice()));
+    let mut want = format!("*{N}\r\n").into_bytes();
+    for k in &keys {
+        want.extend(bulk(k));
+    }
+    for via in 0..6 {
+        let got = cl.node(via).client().cmd(&mget);
+        assert!(got == want, "MGET via n{via}: \"{}\"", show(&got));
+    }
+    let mut del: Vec<&[u8]> = vec![b"DEL"];
+    del.extend(keys.iter().map(|k| k.as_slice()));
+    assert_eq!(
+        cl.node(0).client().cmd(&del),
+        format!(":{N}\r\n").into_bytes()
+    );
+    for k in &keys {
+        for i in 0..6 {
+            let gone = poll_until(REPLICATION_TIMEOUT, || !cl.node(i).redis_has(k));
+            assert!(gone, "{} still in n{i}'s redis after DEL", show(k));
+        }
+    }
+}
+
+/// Three racks holding `e:0`..`e:3` = a, b, c, d, then one stray value per
+/// rack: n0 on `e:1`, n1 on `e:2`, n2 on `e:3`, so every whole MGET answer
+/// differs from the others while every one of those elements keeps a
+/// majority. With `split_first`, `e:0` also gets a different value in every
+/// rack (p, q, r: no majority). Returns the cluster and the MGET command.
+fn stray_mget_cluster(split_first: bool) -> (Cluster, Vec<&'static [u8]>) {
+    let cl = Cluster::start(&one_node_per_rack(3));
+    let keys: [&'static [u8]; 4] = [b"e:0", b"e:1", b"e:2", b"e:3"];
+    let values: [&[u8]; 4] = [b"a", b"b", b"c", b"d"];
+    let mut c = cl.node(0).client();
+    for (k, v) in keys.iter().zip(values) {
+        assert_eq!(c.cmd(&[b"SET", k, v]), b"+OK\r\n");
+    }
+    for i in 0..3 {
+        for (k, v) in keys.iter().zip(values) {
+            wait_value(&cl, i, k, v);
+        }
+    }
+    for (i, k) in [(0, keys[1]), (1, keys[2]), (2, keys[3])] {
+        assert_eq!(
+            cl.node(i).redis_client().cmd(&[b"SET", k, b"stray"]),
+            b"+OK\r\n"
+        );
+    }
+    if split_first {
+        for (i, v) in [(0, b"p"), (1, b"q"), (2, b"r")] {
+            assert_eq!(
+                cl.node(i).redis_client().cmd(&[b"SET", keys[0], v]),
+                b"+OK\r\n"
+            );
+        }
+    }
+    let mget = [&b"MGET"[..]].into_iter().chain(keys).collect();
+    (cl, mget)
+}
+
+/// A RESP array of bulk strings.
+fn bulk_array(items: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        out.extend(bulk(i));
+    }
+    out
+}
+
+#[test]
+fn dc_safe_quorum_mget_takes_the_majority_of_each_element() {
+    let (cl, mget) = stray_mget_cluster(false);
+    let mut safe = cl.node(0).client();
+    set_conn_consistency(&mut safe, "DC_SAFE_QUORUM");
+    for _ in 0..3 {
+        let got = safe.cmd(&mget);
+        assert_eq!(
+            show(&got),
+            show(&bulk_array(&[b"a", b"b", b"c", b"d"])),
+            "DC_SAFE_QUORUM MGET, each element agreed by two of three racks"
+        );
+    }
+}
+
+#[test]
+fn dc_quorum_mget_takes_the_majority_of_each_element_and_the_first_answer_otherwise() {
+    let (cl, mget) = stray_mget_cluster(true);
+    let mut quorum = cl.node(0).client();
+    set_conn_consistency(&mut quorum, "DC_QUORUM");
+    for _ in 0..3 {
+        let got = quorum.cmd(&mget);
+        let ok = [&b"p"[..], b"q", b"r"]
+            .iter()
+            .any(|first| got == bulk_array(&[first, b"b", b"c", b"d"]));
+        assert!(
+            ok,
+            "DC_QUORUM MGET: expected [p|q|r, b, c, d], got \"{}\"",
+            show(&got)
+        );
+    }
+}
+
+#[test]
+fn dc_safe_quorum_mget_without_a_majority_for_one_element_fails() {
+    let (cl, mget) = stray_mget_cluster(true);
+    let mut safe = cl.node(0).client();
+    set_conn_consistency(&mut safe, "DC_SAFE_QUORUM");
+    assert_eq!(
+        show(&safe.cmd(&mget)),
+        show(b"-ERR Dynomite: Failed to achieve Quorum\r\n")
+    );
+}
