@@ -26,6 +26,8 @@ use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod cluster;
+
 /// How long a process may take to start answering.
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default read timeout of a test client: a reply slower than this is a hang.
