@@ -19,6 +19,8 @@
 //! child answer; when the decision is taken the parent gets its reply and
 //! the children left are detached (their late answers are dropped).
 
+use log::debug;
+
 use crate::conf::Consistency;
 use crate::core::{Context, Target};
 use crate::hashkit::crc32::crc32_update;
@@ -457,7 +459,39 @@ impl Context {
         if !q.mgrs.iter().all(|m| m.verdict().is_done()) {
             return;
         }
-        // Every DC has decided: the local DC's answer, unless another DC failed.
+        // Every DC has decided. When the local DC's replicas disagree on a
+        // multi-key read, merge them key by key first.
+        let merge_mget = self.msgs[parent]
+            .cmd
+            .is_some_and(|c| c.multi == Multi::Mget);
+        let fp = self.msgs[parent].frag.as_ref().expect("parent");
+        let q = fp.quorum.as_ref().expect("quorum parent");
+        let local = &q.mgrs[0];
+        if merge_mget && !local.agreed() && !matches!(local.verdict(), Verdict::Error(_)) {
+            let children: Vec<MsgId> = local
+                .good_answers()
+                .map(|i| fp.frags[q.arrivals[0][i] as usize])
+                .collect();
+            let (quorum, safe) = (local.quorum(), local.is_safe());
+            let others_ok = q.mgrs[1..]
+                .iter()
+                .all(|m| matches!(m.verdict(), Verdict::Reply(_)));
+            if others_ok {
+                if let Some(out) = self.reconcile_mget(&children, quorum, safe) {
+                    debug!(
+                        "request {} answered by a key-by-key merge of its replicas",
+                        self.msgs[parent].id
+                    );
+                    let fp = self.msgs[parent].frag.take().expect("parent");
+                    let rsp = self.msgs.get(MsgKind::Response);
+                    self.finish_parent(parent, rsp, out, fp.frags, b'*', false);
+                    return;
+                }
+            }
+        }
+        let fp = self.msgs[parent].frag.as_mut().expect("parent");
+        let q = fp.quorum.as_mut().expect("quorum parent");
+        // The local DC's answer, unless another DC failed.
         let mut chosen: Option<Result<u32, ()>> = None;
         for (g, mgr) in q.mgrs.iter().enumerate() {
             let pick = match mgr.verdict() {
@@ -479,11 +513,14 @@ impl Context {
                 _ => {}
             }
         }
+        let verdicts: Vec<Verdict> = q.mgrs.iter().map(|m| m.verdict()).collect();
+        let child = match chosen {
+            Some(Ok(c)) => Some(fp.frags[c as usize]),
+            _ => None,
+        };
+        debug!("request {} decided: {:?}", self.msgs[parent].id, verdicts);
         match chosen {
-            Some(Ok(c)) => {
-                let child = fp.frags[c as usize];
-                self.finalize_with(parent, Some(child), None);
-            }
+            Some(Ok(_)) => self.finalize_with(parent, child, None),
             _ => {
                 let write = self.msgs[parent].cmd.is_some_and(|c| c.write);
                 if write {
@@ -494,6 +531,59 @@ impl Context {
                 self.finalize_with(parent, None, Some(ERR_NO_QUORUM))
             }
         }
+    }
+
+    /// Merges MGET answers that disagree key by key: each position takes the
+    /// value a quorum of answers agree on; without one, the first answer's at
+    /// DC_QUORUM, and no merge at the SAFE levels. `None` when no merge is
+    /// possible (answers of different shapes, or a position without quorum
+    /// at a SAFE level).
+    fn reconcile_mget(
+        &mut self,
+        children: &[MsgId],
+        quorum: usize,
+        safe: bool,
+    ) -> Option<Vec<Seg>> {
+        let replies: Vec<MsgId> = children.iter().filter_map(|&c| self.msgs[c].peer).collect();
+        let first = *replies.first()?;
+        let n = self.msgs[first].rsp.elems.len();
+        let shaped = |ctx: &Self, r: MsgId| {
+            let info = &ctx.msgs[r].rsp;
+            info.ty == b'*' && info.elems.len() == n && info.count == n as i64
+        };
+        if replies.iter().any(|&r| !shaped(self, r)) {
+            return None;
+        }
+        let mut picks = Vec::with_capacity(n);
+        for i in 0..n {
+            let sums: Vec<u32> = replies
+                .iter()
+                .map(|&r| {
+                    let (a, b) = self.msgs[r].rsp.elems[i];
+                    let mut crc = !0u32;
+                    for part in crate::mbuf::seg_ranges(&self.msgs[r].segs, a, b - a) {
+                        crc = crc32_update(crc, self.mbufs.bytes(part));
+                    }
+                    crc
+                })
+                .collect();
+            let majority =
+                (0..sums.len()).find(|&j| sums.iter().filter(|&&s| s == sums[j]).count() >= quorum);
+            match (majority, safe) {
+                (Some(j), _) => picks.push(replies[j]),
+                (None, false) => picks.push(first),
+                (None, true) => return None,
+            }
+        }
+        let mut out = Vec::new();
+        self.mbufs.append(&mut out, format!("*{n}\r\n").as_bytes());
+        for (i, r) in picks.into_iter().enumerate() {
+            let (a, b) = self.msgs[r].rsp.elems[i];
+            let src = std::mem::take(&mut self.msgs[r].segs);
+            self.mbufs.append_ref(&mut out, &src, a, b - a);
+            self.msgs[r].segs = src;
+        }
+        Some(out)
     }
 
     /// Gives `parent` the answer of `child` (or an error text) and detaches

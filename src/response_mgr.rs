@@ -73,6 +73,33 @@ impl RspMgr {
         self.verdict
     }
 
+    /// True when the decision is a group of equal answers that reached the
+    /// quorum (not a fallback after disagreement).
+    pub fn agreed(&self) -> bool {
+        match self.verdict {
+            Verdict::Reply(idx) => {
+                let sum = self.good.iter().find(|&&(i, _)| i == idx).map(|&(_, s)| s);
+                self.good.iter().filter(|&&(_, s)| Some(s) == sum).count() >= self.quorum
+            }
+            _ => false,
+        }
+    }
+
+    /// Arrival indices of the good answers.
+    pub fn good_answers(&self) -> impl Iterator<Item = usize> + '_ {
+        self.good.iter().map(|&(i, _)| i)
+    }
+
+    /// Replicas needed to agree.
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    /// True at the SAFE levels (disagreement is an error).
+    pub fn is_safe(&self) -> bool {
+        self.safe
+    }
+
     /// Adds an answer; returns its arrival index and the decision.
     pub fn add(&mut self, is_error: bool, checksum: u32) -> (usize, Verdict) {
         let idx = self.seen;

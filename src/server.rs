@@ -157,7 +157,19 @@ impl Context {
         match c.sock.take_error() {
             Ok(None) => {}
             Ok(Some(e)) | Err(e) => {
-                warn!("s {} connect to datastore {} failed: {}", cid.0, c.peer, e);
+                let what = if c.kind == ConnKind::DnodePeer {
+                    "peer"
+                } else {
+                    "datastore"
+                };
+                warn!(
+                    "{} {} connect to {} {} failed: {}",
+                    c.kind.tag(),
+                    cid.0,
+                    what,
+                    c.peer,
+                    e
+                );
                 self.close_conn(cid);
                 return;
             }
