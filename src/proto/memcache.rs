@@ -1096,3 +1096,823 @@ impl RspParser {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything a parser reported over one stream: for each message, where
+    /// it ended (stream offset) and what was learned; then the error, if any.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Run<I> {
+        msgs: Vec<(u64, I)>,
+        err: Option<&'static str>,
+    }
+
+    /// Feeds `input` cut at `cuts` (increasing offsets) through `parse`.
+    fn feed<I: Clone + Default>(
+        input: &[u8],
+        cuts: &[usize],
+        mut parse: impl FnMut(&[u8], &mut I) -> Parse,
+    ) -> Run<I> {
+        let mut run = Run {
+            msgs: Vec::new(),
+            err: None,
+        };
+        let mut info = I::default();
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(input.len());
+        for w in bounds.windows(2) {
+            let chunk = &input[w[0]..w[1]];
+            let mut pos = 0;
+            while pos < chunk.len() {
+                match parse(&chunk[pos..], &mut info) {
+                    Parse::Done(n) => {
+                        assert!(n >= 1 && pos + n <= chunk.len());
+                        pos += n;
+                        run.msgs.push(((w[0] + pos) as u64, info.clone()));
+                    }
+                    Parse::Again => break,
+                    Parse::Error(e) => {
+                        run.err = Some(e);
+                        return run;
+                    }
+                }
+            }
+        }
+        run
+    }
+
+    /// Feeds `input` one-shot, split in two at every position (at fewer for
+    /// long inputs), and one byte at a time; all runs must agree. Returns the
+    /// one-shot run.
+    fn feed_all<I: Clone + Default + PartialEq + std::fmt::Debug, P: Default>(
+        input: &[u8],
+        parse: fn(&mut P, &[u8], &mut I) -> Parse,
+    ) -> Run<I> {
+        let mut p = P::default();
+        let oracle = feed(input, &[], |c, i| parse(&mut p, c, i));
+        // Long inputs are split at a few hundred places only.
+        let step = match input.len() {
+            0..=1024 => 1,
+            1025..=65536 => input.len() / 256,
+            _ => input.len() / 16,
+        };
+        for cut in (1..input.len()).step_by(step) {
+            let mut p = P::default();
+            let run = feed(input, &[cut], |c, i| parse(&mut p, c, i));
+            assert!(
+                run == oracle,
+                "split at {cut}: {:?}",
+                String::from_utf8_lossy(&input[..input.len().min(200)])
+            );
+        }
+        let bytes: Vec<usize> = (1..input.len()).collect();
+        let mut p = P::default();
+        let run = feed(input, &bytes, |c, i| parse(&mut p, c, i));
+        assert!(
+            run == oracle,
+            "bytewise: {:?}",
+            String::from_utf8_lossy(&input[..input.len().min(200)])
+        );
+        oracle
+    }
+
+    /// `<K250>` and `<K251>` in a test input stand for keys of that length.
+    fn expand(input: &[u8]) -> Vec<u8> {
+        let s = String::from_utf8_lossy(input)
+            .replace("<K250>", &"k".repeat(250))
+            .replace("<K251>", &"k".repeat(251));
+        // from_utf8_lossy would spoil non-UTF-8 inputs: only rewrite if needed.
+        if s.len() == input.len() && s.as_bytes() == input {
+            input.to_vec()
+        } else {
+            s.into_bytes()
+        }
+    }
+
+    fn req_run(input: &[u8]) -> Run<McReq> {
+        feed_all(input, ReqParser::parse)
+    }
+
+    fn show(b: &[u8]) -> String {
+        b.escape_ascii().to_string()
+    }
+
+    /// One request as text: `<end> <cmd> <keys...> <fields> [noreply] [!error]`.
+    fn render_req(input: &[u8], start: u64, end: u64, r: &McReq) -> String {
+        let mut s = format!(
+            "{end} {}",
+            if r.cmd == McCmd::Unknown {
+                "?"
+            } else {
+                r.cmd.name()
+            }
+        );
+        for k in &r.keys {
+            let o = (start + k.off) as usize;
+            assert!(o + k.len as usize <= end as usize);
+            s += &format!(" {}", show(&input[o..o + k.len as usize]));
+        }
+        if let Some((ds, de)) = r.data {
+            assert_eq!(de - ds, u64::from(r.bytes) + 2);
+            assert_eq!(start + de, end);
+            let d = &input[(start + ds) as usize..(start + de) as usize];
+            assert_eq!(&d[d.len() - 2..], b"\r\n");
+            s += &format!(
+                " f={} e={} d={}",
+                r.flags,
+                r.exptime,
+                show(&d[..d.len() - 2])
+            );
+        }
+        if r.error.is_none() {
+            match r.cmd {
+                McCmd::Cas => s += &format!(" cas={}", r.cas),
+                McCmd::Incr | McCmd::Decr => s += &format!(" delta={}", r.delta),
+                McCmd::Touch | McCmd::Gat | McCmd::Gats => s += &format!(" e={}", r.exptime),
+                _ => {}
+            }
+        }
+        if r.noreply {
+            s += " noreply";
+        }
+        if let Some(e) = r.error {
+            assert!(r.keys.is_empty() && r.data.is_none());
+            s += &format!(" !{e}");
+        }
+        s
+    }
+
+    fn render_reqs(input: &[u8], run: &Run<McReq>) -> Vec<String> {
+        let mut start = 0;
+        let mut out = Vec::new();
+        for (end, r) in &run.msgs {
+            out.push(render_req(input, start, *end, r));
+            start = *end;
+        }
+        out
+    }
+
+    #[test]
+    fn req_ok() {
+        let cases: &[(&[u8], &[&str])] = &[
+            (b"get a\r\n", &["7 get a"]),
+            (b"get a\n", &["6 get a"]),
+            (b"  get   a  bb \r\n", &["16 get a bb"]),
+            (b"gets a b c\r\n", &["12 gets a b c"]),
+            (b"get a\x00b c\r\n", &["11 get a"]),
+            (b"get a \x00 b\r\n", &["11 get a"]),
+            (b"get noreply\r\n", &["13 get noreply"]),
+            (
+                b"get \xc3\xa9t\xc3\xa9\r\n",
+                &["11 get \\xc3\\xa9t\\xc3\\xa9"],
+            ),
+            (b"get <K250>\r\n", &["256 get <K250>"]),
+            (b"gat 10 a b\r\n", &["12 gat a b e=10"]),
+            (b"gats -1 a\r\n", &["11 gats a e=-1"]),
+            // memcached answers END to a gat without keys.
+            (b"gat 10\r\n", &["8 gat e=10"]),
+            (b"set k 1 2 3\r\nabc\r\n", &["18 set k f=1 e=2 d=abc"]),
+            (b"set k 1 2 3\r\na\r\n\r\n", &["18 set k f=1 e=2 d=a\\r\\n"]),
+            (b"add k 0 0 0\r\n\r\n", &["15 add k f=0 e=0 d="]),
+            (
+                b"replace k 0 0 1 noreply\r\nx\r\n",
+                &["28 replace k f=0 e=0 d=x noreply"],
+            ),
+            (b"append k 0 0 1\nx\r\n", &["18 append k f=0 e=0 d=x"]),
+            (
+                b"prepend  k  0  0  1 \r\nx\r\n",
+                &["25 prepend k f=0 e=0 d=x"],
+            ),
+            (b"cas k 0 0 1 99\r\nx\r\n", &["19 cas k f=0 e=0 d=x cas=99"]),
+            (
+                b"cas k 0 0 1 99 noreply\r\nx\r\n",
+                &["27 cas k f=0 e=0 d=x cas=99 noreply"],
+            ),
+            // A sixth word that is not `noreply` is ignored.
+            (b"set k 0 0 1 foo\r\nx\r\n", &["20 set k f=0 e=0 d=x"]),
+            // strtoul/strtol as memcached calls them.
+            (b"set k +1 +0 +1\r\nx\r\n", &["19 set k f=1 e=0 d=x"]),
+            (b"set k 4294967296 0 1\r\nx\r\n", &["25 set k f=0 e=0 d=x"]),
+            (
+                b"set k 4294967295 -5 1\r\nx\r\n",
+                &["26 set k f=4294967295 e=-5 d=x"],
+            ),
+            (b"set k 0 0 4294967297\r\nx\r\n", &["25 set k f=0 e=0 d=x"]),
+            (b"set k 0 0 1\tx\r\nx\r\n", &["18 set k f=0 e=0 d=x"]),
+            (b"set k -0 \t7 1\x0b\r\nx\r\n", &["19 set k f=0 e=7 d=x"]),
+            (
+                b"set k -18446744073709551615 0 1\r\nx\r\n",
+                &["36 set k f=1 e=0 d=x"],
+            ),
+            (b"set k 0 0 1\x00junk\r\nx\r\n", &["21 set k f=0 e=0 d=x"]),
+            (b"incr k 5\r\n", &["10 incr k delta=5"]),
+            (
+                b"decr k 18446744073709551615 noreply\r\n",
+                &["37 decr k delta=18446744073709551615 noreply"],
+            ),
+            (b"incr k -0\r\n", &["11 incr k delta=0"]),
+            (
+                b"incr k -9223372036854775809\r\n",
+                &["29 incr k delta=9223372036854775807"],
+            ),
+            (b"incr k 1 foo\r\n", &["14 incr k delta=1"]),
+            (b"touch k 10\r\n", &["12 touch k e=10"]),
+            (b"touch k 10 noreply\r\n", &["20 touch k e=10 noreply"]),
+            (b"touch k 99999999999\r\n", &["21 touch k e=1215752191"]),
+            (b"touch k \t5\r\n", &["12 touch k e=5"]),
+            (b"delete k\r\n", &["10 delete k"]),
+            (b"delete k 0\r\n", &["12 delete k"]),
+            (b"delete k noreply\r\n", &["18 delete k noreply"]),
+            (b"delete k 0 noreply\r\n", &["20 delete k noreply"]),
+            (b"version\r\n", &["9 version"]),
+            (b"version foo\r\n", &["13 version"]),
+            (b"quit\r\n", &["6 quit"]),
+            (b"quit now\n", &["9 quit"]),
+            // Pipelined.
+            (
+                b"get a b\r\nset k 0 0 2\r\nxy\r\ndelete k noreply\r\nbogus\r\nincr n 1\r\n",
+                &[
+                    "9 get a b",
+                    "26 set k f=0 e=0 d=xy",
+                    "44 delete k noreply",
+                    "51 ? !ERROR",
+                    "61 incr n delta=1",
+                ],
+            ),
+            // Incomplete: nothing yet.
+            (b"get a", &[]),
+            (b"get a\r", &[]),
+            (b"set k 0 0 1\r\nx\r", &[]),
+            (b"set k 0 0 1073741824\r\n", &[]),
+            (b"", &[]),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            let run = req_run(&input);
+            assert_eq!(run.err, None, "{}", show(&input));
+            let want: Vec<String> = want
+                .iter()
+                .map(|w| String::from_utf8(expand(w.as_bytes())).unwrap())
+                .collect();
+            assert_eq!(render_reqs(&input, &run), want, "{}", show(&input));
+        }
+    }
+
+    /// What a client of memcached sees for `input` when every request in it
+    /// is refused or silent: the error lines, none for `noreply`, nothing
+    /// after `quit`.
+    fn client_sees(input: &[u8]) -> Vec<u8> {
+        let run = req_run(input);
+        assert_eq!(run.err, None, "{}", show(input));
+        let mut out = Vec::new();
+        for (_, r) in &run.msgs {
+            if r.cmd == McCmd::Quit && r.error.is_none() {
+                break;
+            }
+            if r.noreply {
+                continue;
+            }
+            let e = r
+                .error
+                .unwrap_or_else(|| panic!("{}: {:?} needs a datastore reply", show(input), r.cmd));
+            out.extend_from_slice(e.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn req_errors_as_memcached() {
+        // (input, the bytes memcached 1.6.18 answered to it on a new connection).
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"\r\n", b"ERROR\r\n"),
+            (b"\n", b"ERROR\r\n"),
+            (b"x\r\n", b"ERROR\r\n"),
+            (b"  \r\n", b"ERROR\r\n"),
+            (b"VERSION\r\n", b"ERROR\r\n"),
+            (b"GET a\r\n", b"ERROR\r\n"),
+            (b"get\r\n", b"ERROR\r\n"),
+            (b"get \r\n", b"ERROR\r\n"),
+            (b"get  \r\n", b"ERROR\r\n"),
+            (b"gets\r\n", b"ERROR\r\n"),
+            (b"gat\r\n", b"ERROR\r\n"),
+            (b"gat x a\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"gats 1x a\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"get\ta\r\n", b"ERROR\r\n"),
+            (b"version\r\r\n", b"ERROR\r\n"),
+            (b"version\tx\r\n", b"ERROR\r\n"),
+            (b"get \x00a\r\n", b"ERROR\r\n"),
+            (b"mz\r\n", b"ERROR\r\n"),
+            (b"get <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"get a <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"gets a b <K251> c\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"gat 0 a <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"gat x <K251>\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"set k 0 0 1\r\nabc\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"set k 0 0 1 noreply\r\nabc\r\n", b"ERROR\r\n"),
+            (b"set k 0 0 -1\r\n\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k x 0 1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k -1 0 1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k 0 0 1x\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k 0 0\r\n", b"ERROR\r\n"),
+            (b"set k 0 0 1 noreply x\r\na\r\n", b"ERROR\r\nERROR\r\n"),
+            (b"set k 0 x 1 noreply\r\na\r\n", b"ERROR\r\n"),
+            (b"SET k 0 0 1\r\na\r\n", b"ERROR\r\nERROR\r\n"),
+            (b"set k 0 0 2147483647\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"set k 0 0 2147483646\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"set k 0 0 2147483648\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"set k 0 0 noreply\r\n", b""),
+            (b"set <K251> 0 0 1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set <K251> 0 0 1 noreply\r\na\r\n", b"ERROR\r\n"),
+            (b"add k 0 0 1\r\na\nb\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"set k 0 0 1\r\nab\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"replace k 0 0 0\r\nx\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"prepend k 0 0 2\r\nab\n\n", b"CLIENT_ERROR bad data chunk\r\n"),
+            (b"append k 0 0 1\r\na\n", b""),
+            (b"cas k 0 0 1\r\na\r\n", b"ERROR\r\nERROR\r\n"),
+            (b"cas k 0 0 1 x\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"cas k 0 0 1 -1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"cas k 0 0 1 noreply\r\na\r\n", b"ERROR\r\n"),
+            (b"cas k 0 0 1 18446744073709551616\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"incr a\r\n", b"ERROR\r\n"),
+            (b"incr a -1\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a x\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a 18446744073709551616\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a -9223372036854775808\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a x noreply\r\n", b""),
+            (b"incr a 1 2 3\r\n", b"ERROR\r\n"),
+            (b"decr <K251> 1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"decr <K251> x\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"incr a 0x1\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a  \r\n", b"ERROR\r\n"),
+            (b"decr a 1.5\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a \t\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"touch a\r\n", b"ERROR\r\n"),
+            (b"touch a x\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"touch a 99999999999999999999\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"touch a 0x10\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"touch <K251> 1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"touch a x noreply\r\n", b""),
+            (b"touch a 1 2 3\r\n", b"ERROR\r\n"),
+            (b"delete\r\n", b"ERROR\r\n"),
+            (b"delete a 5\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete a 0 x\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete a b c d\r\n", b"ERROR\r\n"),
+            (b"delete a 00\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete a 5 noreply\r\n", b""),
+            (b"delete a noreply\r\n", b""),
+            (b"delete a 0 noreply\r\n", b""),
+            (b"delete <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"delete <K251> 5\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete <K251> noreply\r\n", b""),
+            (b"quit\r\n", b""),
+            (b"get\r\nquit\r\nget\r\n", b"ERROR\r\n"),
+            (b"get\r\nset k 0 0 1\r\nabc\r\ndelete a 5\r\n", b"ERROR\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nCLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"set k 0 0 1 noreply\r\na\r\ndelete k noreply\r\nincr k 1 noreply\r\ntouch k 1 noreply\r\nget\r\n", b"ERROR\r\n"),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            assert_eq!(show(&client_sees(&input)), show(want), "{}", show(&input));
+        }
+    }
+
+    #[test]
+    fn req_errors_own() {
+        // Where the proxy refuses what memcached accepts, or answers it with
+        // ERROR instead of serving it.
+        let cases: &[(&[u8], &[&str])] = &[
+            // Control characters in keys (memcached only checks the length).
+            (
+                b"get a\x01b\r\n",
+                &["9 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\tb c\r\n",
+                &["11 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\rb\r\n",
+                &["9 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\r\r\n",
+                &["8 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get \r a\r\n",
+                &["9 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\x7f\r\n",
+                &["8 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"gat 1 a\x01\r\n",
+                &["10 gat !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"set a\x01 0 0 1\r\nx\r\n",
+                &[
+                    "14 set !CLIENT_ERROR bad command line format",
+                    "17 ? !ERROR",
+                ],
+            ),
+            (
+                b"incr a\x1b 1\r\n",
+                &["11 incr !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"touch a\x1b 1\r\n",
+                &["12 touch !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"delete a\x1b\r\n",
+                &["11 delete !CLIENT_ERROR bad command line format"],
+            ),
+            // Commands memcached serves and the proxy does not.
+            (b"flush_all\r\n", &["11 ? !ERROR"]),
+            (b"stats\r\n", &["7 ? !ERROR"]),
+            (b"verbosity 1\r\n", &["13 ? !ERROR"]),
+            (b"mg a v\r\n", &["8 ? !ERROR"]),
+            (b"mn\r\n", &["4 ? !ERROR"]),
+            // The rest of a refused line is not read as a request.
+            (
+                b"get <K251> get a\r\nget b\r\n",
+                &["263 get !CLIENT_ERROR bad command line format", "270 get b"],
+            ),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            let run = req_run(&input);
+            assert_eq!(run.err, None, "{}", show(&input));
+            assert_eq!(render_reqs(&input, &run), *want, "{}", show(&input));
+        }
+    }
+
+    #[test]
+    fn req_line_limits() {
+        // memcached closes a connection holding more than 2048 bytes without
+        // a newline, unless the line is a get/gets with at most 100 leading
+        // spaces.
+        let mut line = b"set ".to_vec();
+        line.resize(MAX_LINE, b'k');
+        let run = req_run(&line);
+        assert_eq!((run.err, run.msgs.len()), (None, 0));
+        line.extend_from_slice(b"\n");
+        let run = req_run(&line);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs[0].1.error, Some(ERR_ERROR));
+        line.pop();
+        line.push(b'k');
+        assert_eq!(req_run(&line).err, Some(ERR_LINE_TOO_LONG));
+        line.push(b'\n');
+        assert_eq!(req_run(&line).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&[b'x'; MAX_LINE + 1]).err, Some(ERR_LINE_TOO_LONG));
+        let mut gat = b"gat 0".to_vec();
+        while gat.len() <= MAX_LINE {
+            gat.extend_from_slice(b" k");
+        }
+        assert_eq!(req_run(&gat).err, Some(ERR_LINE_TOO_LONG));
+
+        let mut get = vec![b' '; GET_MAX_SPACES];
+        get.extend_from_slice(b"get");
+        while get.len() <= MAX_LINE {
+            get.extend_from_slice(b" k");
+        }
+        let run = req_run(&get);
+        assert_eq!((run.err, run.msgs.len()), (None, 0));
+        get.insert(0, b' ');
+        assert_eq!(req_run(&get).err, Some(ERR_LINE_TOO_LONG));
+
+        let mut get = b"get ".to_vec();
+        get.resize(MAX_GET_LINE, b'k');
+        assert_eq!(req_run(&get).err, None);
+        get.push(b'\n');
+        let run = req_run(&get);
+        assert_eq!(run.msgs[0].1.error, Some(ERR_BAD_FORMAT));
+        get.pop();
+        get.extend_from_slice(b"k\n");
+        assert_eq!(req_run(&get).err, Some(ERR_LINE_TOO_LONG));
+        let mut get = b"get a \x00".to_vec();
+        get.resize(MAX_GET_LINE + 1, b'k');
+        assert_eq!(req_run(&get).err, Some(ERR_LINE_TOO_LONG));
+
+        // Data blocks up to 1 GiB.
+        let run = req_run(b"set k 0 0 1073741824\r\n");
+        assert_eq!((run.err, run.msgs.len()), (None, 0));
+        let run = req_run(b"set k 0 0 1073741825\r\n");
+        assert_eq!(run.err, Some(ERR_DATA_TOO_LARGE));
+        // Earlier pipelined messages still count.
+        let run = req_run(b"get a\r\nset k 0 0 1073741825\r\n");
+        assert_eq!((run.err, run.msgs.len()), (Some(ERR_DATA_TOO_LARGE), 1));
+    }
+
+    #[test]
+    fn req_big_data_and_multiget() {
+        let mut input = b"set big 7 0 1048576\r\n".to_vec();
+        let data_off = input.len() as u64;
+        input.extend((0..1_048_576u32).map(|i| (i % 251) as u8));
+        input.extend_from_slice(b"\r\nget big\r\n");
+        let run = req_run(&input);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 2);
+        let r = &run.msgs[0].1;
+        assert_eq!((r.cmd, r.flags, r.bytes), (McCmd::Set, 7, 1_048_576));
+        assert_eq!(r.data, Some((data_off, data_off + 1_048_578)));
+        assert_eq!(r.keys, vec![Arg { off: 4, len: 3 }]);
+        assert_eq!(
+            render_reqs(&input, &run)[1],
+            format!("{} get big", input.len())
+        );
+
+        for key_len in [1, 7, 250] {
+            // The last `key_len` digits of 500 zero-padded numbers.
+            let keys: Vec<String> = (0..500)
+                .map(|i| format!("{i:0>250}")[250 - key_len..].to_string())
+                .collect();
+            let line = format!("gets {}\r\nget x\r\n", keys.join(" "));
+            let run = req_run(line.as_bytes());
+            assert_eq!(run.err, None);
+            assert_eq!(run.msgs.len(), 2);
+            let got = render_reqs(line.as_bytes(), &run);
+            let first_len = line.find('\n').unwrap() + 1;
+            assert_eq!(got[0], format!("{first_len} gets {}", keys.join(" ")));
+            assert_eq!(got[1], format!("{} get x", line.len()));
+        }
+    }
+
+    #[test]
+    fn req_state_reset_and_reuse() {
+        // A parser and its info are reused across messages; nothing leaks.
+        let mut p = ReqParser::new();
+        let mut info = McReq::default();
+        assert_eq!(
+            p.parse(b"cas k 1 2 3 4 noreply\r\nabc\r\n", &mut info),
+            Parse::Done(28)
+        );
+        assert_eq!(p.parse(b"version\r\n", &mut info), Parse::Done(9));
+        assert_eq!(
+            info,
+            McReq {
+                cmd: McCmd::Version,
+                ..McReq::default()
+            }
+        );
+        assert_eq!(p.parse(b"get a b", &mut info), Parse::Again);
+        assert_eq!(p.parse(b"\r\n", &mut info), Parse::Done(2));
+        assert_eq!(
+            info.keys,
+            vec![Arg { off: 4, len: 1 }, Arg { off: 6, len: 1 }]
+        );
+        // After an Error the parser starts afresh.
+        assert_eq!(
+            p.parse(&[b'x'; MAX_LINE + 1], &mut info),
+            Parse::Error(ERR_LINE_TOO_LONG)
+        );
+        assert_eq!(p.parse(b"delete k\r\n", &mut info), Parse::Done(10));
+        assert_eq!(info.cmd, McCmd::Delete);
+        assert_eq!(info.keys, vec![Arg { off: 7, len: 1 }]);
+        // A long line does not grow the buffer past the cap.
+        assert!(p.line.capacity() <= 2 * MAX_LINE);
+    }
+
+    #[test]
+    fn numbers_like_c() {
+        assert_eq!(safe_strtoull(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(safe_strtoull(b"18446744073709551616"), None);
+        assert_eq!(safe_strtoull(b"-1"), None);
+        assert_eq!(safe_strtoull(b"-0"), Some(0));
+        assert_eq!(safe_strtoull(b" +5\t"), Some(5));
+        assert_eq!(safe_strtoull(b"5 "), Some(5));
+        assert_eq!(safe_strtoull(b"5x"), None);
+        assert_eq!(safe_strtoull(b""), None);
+        assert_eq!(safe_strtoull(b"-"), None);
+        assert_eq!(safe_strtoull(b"\t"), None);
+        assert_eq!(safe_strtoul32(b"4294967297"), Some(1));
+        assert_eq!(safe_strtol32(b"-1"), Some(-1));
+        assert_eq!(safe_strtol32(b"2147483648"), Some(i32::MIN));
+        assert_eq!(safe_strtol32(b"9223372036854775807"), Some(-1));
+        assert_eq!(safe_strtol32(b"9223372036854775808"), None);
+        assert_eq!(safe_strtol32(b"-9223372036854775808"), Some(0));
+        assert_eq!(safe_strtol32(b"-9223372036854775809"), None);
+        assert_eq!(safe_strtol32(b"0x10"), None);
+    }
+
+    #[test]
+    fn commands_and_helpers() {
+        use McCmd::*;
+        let all = [
+            Get, Gets, Gat, Gats, Set, Add, Replace, Append, Prepend, Cas, Incr, Decr, Touch,
+            Delete, Quit, Version,
+        ];
+        for c in all {
+            assert_eq!(McCmd::from_name(c.name().as_bytes()), c);
+            assert!(!(c.is_retrieval() && c.has_data()));
+            assert_eq!(c.takes_noreply(), c.is_write() && !c.is_retrieval());
+        }
+        assert_eq!(McCmd::from_name(b"GET"), Unknown);
+        assert_eq!(McCmd::from_name(b""), Unknown);
+        let writes: Vec<McCmd> = all.iter().copied().filter(|c| c.is_write()).collect();
+        assert_eq!(
+            writes,
+            [Gat, Gats, Set, Add, Replace, Append, Prepend, Cas, Incr, Decr, Touch, Delete]
+        );
+        let reads: Vec<McCmd> = all.iter().copied().filter(|c| c.is_retrieval()).collect();
+        assert_eq!(reads, [Get, Gets, Gat, Gats]);
+
+        assert!(key_ok(b"a"));
+        assert!(key_ok("clé".as_bytes()));
+        assert!(key_ok(&[b'k'; KEY_MAX_LEN]));
+        assert!(!key_ok(&[b'k'; KEY_MAX_LEN + 1]));
+        assert!(!key_ok(b""));
+        for bad in [
+            &b"a b"[..],
+            b"a\x00",
+            b"a\r",
+            b"\n",
+            b"a\tb",
+            b"\x7f",
+            b"\x1f",
+        ] {
+            assert!(!key_ok(bad), "{}", show(bad));
+        }
+
+        assert_eq!(
+            server_error("Storage: Datastore refused connection"),
+            "SERVER_ERROR Storage: Datastore refused connection"
+        );
+        assert_eq!(
+            server_error("unknown: a\r\nb"),
+            "SERVER_ERROR unknown: a  b"
+        );
+    }
+
+    fn rsp_run(input: &[u8]) -> Run<McRsp> {
+        feed_all(input, RspParser::parse)
+    }
+
+    /// One reply as text: `<end> <type> [number] [key@start-end ...]`.
+    fn render_rsp(input: &[u8], start: u64, end: u64, r: &McRsp) -> String {
+        let mut s = format!("{end} {:?}", r.ty);
+        if r.ty == McRspType::Number {
+            s += &format!(" {}", r.number);
+        } else {
+            assert_eq!(r.number, 0);
+        }
+        for v in &r.values {
+            let k = (start + v.key.off) as usize;
+            let (vs, ve) = ((start + v.start) as usize, (start + v.end) as usize);
+            assert!(vs < k && k + v.key.len as usize <= ve && ve <= end as usize);
+            assert!(input[vs..].starts_with(b"VALUE "));
+            assert_eq!(&input[ve - 2..ve], b"\r\n");
+            s += &format!(
+                " {}@{}-{}",
+                show(&input[k..k + v.key.len as usize]),
+                v.start,
+                v.end
+            );
+        }
+        s
+    }
+
+    fn render_rsps(input: &[u8], run: &Run<McRsp>) -> Vec<String> {
+        let mut start = 0;
+        let mut out = Vec::new();
+        for (end, r) in &run.msgs {
+            out.push(render_rsp(input, start, *end, r));
+            start = *end;
+        }
+        out
+    }
+
+    #[test]
+    fn rsp_ok() {
+        let cases: &[(&[u8], &[&str])] = &[
+            (b"END\r\n", &["5 Values"]),
+            (b"VALUE k 0 1\r\na\r\nEND\r\n", &["21 Values k@0-16"]),
+            (b"VALUE k 5 3 99\r\na\r\n\r\nEND\r\n", &["26 Values k@0-21"]),
+            (b"VALUE k 0 0\r\n\r\nEND\r\n", &["20 Values k@0-15"]),
+            (
+                b"VALUE a 0 2\r\nxy\r\nVALUE bb 4294967295 3 18446744073709551615\r\nEND\r\nEND\r\n",
+                &["71 Values a@0-17 bb@17-66"],
+            ),
+            (b"STORED\r\n", &["8 Stored"]),
+            (b"NOT_STORED\r\n", &["12 NotStored"]),
+            (b"EXISTS\r\n", &["8 Exists"]),
+            (b"NOT_FOUND\r\n", &["11 NotFound"]),
+            (b"DELETED\r\n", &["9 Deleted"]),
+            (b"TOUCHED\r\n", &["9 Touched"]),
+            (b"OK\r\n", &["4 Ok"]),
+            (b"0\r\n", &["3 Number 0"]),
+            (b"18446744073709551615\r\n", &["22 Number 18446744073709551615"]),
+            (b"ERROR\r\n", &["7 Error"]),
+            (b"ERROR Too many open connections\r\n", &["33 Error"]),
+            (b"CLIENT_ERROR bad data chunk\r\n", &["29 ClientError"]),
+            (b"SERVER_ERROR object too large for cache\r\n", &["41 ServerError"]),
+            (b"SERVER_ERROR\r\n", &["14 ServerError"]),
+            (b"VERSION 1.6.18\r\n", &["16 Version"]),
+            // A retrieval reply cut short by an error line.
+            (
+                b"VALUE k 0 1\r\na\r\nSERVER_ERROR out of memory writing get response\r\n",
+                &["65 ServerError k@0-16"],
+            ),
+            // Pipelined.
+            (
+                b"STORED\r\nVALUE k 0 1\r\na\r\nEND\r\nEND\r\n7\r\nDELETED\r\n",
+                &["8 Stored", "29 Values k@0-16", "34 Values", "37 Number 7", "46 Deleted"],
+            ),
+            // Incomplete: nothing yet.
+            (b"VALUE k 0 1\r\na\r\n", &[]),
+            (b"VALUE k 0 1073741824\r\n", &[]),
+            (b"STORED\r", &[]),
+            (b"", &[]),
+        ];
+        for (input, want) in cases {
+            let run = rsp_run(input);
+            assert_eq!(run.err, None, "{}", show(input));
+            assert_eq!(render_rsps(input, &run), *want, "{}", show(input));
+        }
+    }
+
+    #[test]
+    fn rsp_errors() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"STORED\n", ERR_RSP_CRLF),
+            (b"\n", ERR_RSP_CRLF),
+            (b"\r\n", ERR_RSP_UNKNOWN),
+            (b"stored\r\n", ERR_RSP_UNKNOWN),
+            (b"STORED \r\n", ERR_RSP_UNKNOWN),
+            (b"ERRORS\r\n", ERR_RSP_UNKNOWN),
+            (b"VERSION\r\n", ERR_RSP_UNKNOWN),
+            (b"STAT pid 1\r\n", ERR_RSP_UNKNOWN),
+            (b"-1\r\n", ERR_RSP_UNKNOWN),
+            (b"18446744073709551616\r\n", ERR_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\na\r\nSTORED\r\n", ERR_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\na\r\n5\r\n", ERR_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\nab\r\n", ERR_RSP_CRLF),
+            (b"VALUE k 0 1\r\na\n", ERR_RSP_CRLF),
+            (b"VALUE k 0\r\n", ERR_RSP_VALUE),
+            (b"VALUE k 0 1 2 3\r\n", ERR_RSP_VALUE),
+            (b"VALUE  k 0 1\r\n", ERR_RSP_VALUE),
+            (b"VALUE k 0 1 \r\n", ERR_RSP_VALUE),
+            (b"VALUE k x 1\r\n", ERR_RSP_VALUE),
+            (b"VALUE k 4294967296 1\r\n", ERR_RSP_VALUE),
+            (b"VALUE k 0 -1\r\n", ERR_RSP_VALUE),
+            (b"VALUE k 0 1073741825\r\n", ERR_RSP_VALUE),
+            (b"VALUE k 0 1 x\r\n", ERR_RSP_VALUE),
+            (b"VALUE <K251> 0 1\r\n", ERR_RSP_VALUE),
+            // Earlier pipelined replies still count.
+            (b"OK\r\nbogus\r\n", ERR_RSP_UNKNOWN),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            let run = rsp_run(&input);
+            assert_eq!(run.err, Some(*want), "{}", show(&input));
+        }
+        assert_eq!(rsp_run(b"OK\r\nbogus\r\n").msgs.len(), 1);
+        let mut long = b"SERVER_ERROR ".to_vec();
+        long.resize(RSP_MAX_LINE, b'x');
+        long.extend_from_slice(b"\n");
+        assert_eq!(rsp_run(&long).err, Some(ERR_RSP_CRLF));
+        long.insert(0, b'x');
+        assert_eq!(rsp_run(&long).err, Some(ERR_RSP_LINE));
+        assert_eq!(rsp_run(&[b'1'; RSP_MAX_LINE + 1]).err, Some(ERR_RSP_LINE));
+    }
+
+    #[test]
+    fn rsp_big_value_and_many() {
+        let mut input = b"VALUE big 0 1048576 5\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'\n', 1_048_576));
+        input.extend_from_slice(b"\r\nEND\r\nSTORED\r\n");
+        let run = rsp_run(&input);
+        assert_eq!(run.err, None);
+        let end = input.len() as u64 - 8;
+        assert_eq!(
+            render_rsps(&input, &run),
+            [
+                format!("{end} Values big@0-{}", end - 5),
+                format!("{} Stored", end + 8)
+            ]
+        );
+
+        let mut input = Vec::new();
+        let mut want = String::new();
+        for i in 0..500 {
+            let start = input.len();
+            input.extend_from_slice(format!("VALUE key{i} {i} {}\r\n", i % 7).as_bytes());
+            input.extend(std::iter::repeat_n(b'v', i % 7));
+            input.extend_from_slice(b"\r\n");
+            want += &format!(" key{i}@{start}-{}", input.len());
+        }
+        input.extend_from_slice(b"END\r\n");
+        let run = rsp_run(&input);
+        assert_eq!(run.err, None);
+        assert_eq!(
+            render_rsps(&input, &run),
+            [format!("{} Values{want}", input.len())]
+        );
+    }
+}
