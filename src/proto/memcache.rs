@@ -44,7 +44,8 @@ use super::Parse;
 pub const KEY_MAX_LEN: usize = 250;
 /// Most bytes of a request line (CR included, LF excluded) other than a
 /// get/gets line: memcached closes a connection holding more than 2048 bytes
-/// without a newline.
+/// without a newline. (It still reads a longer line whose newline came in
+/// the same read; the parser cannot see reads, so it refuses them all.)
 pub const MAX_LINE: usize = 2048;
 /// Most bytes of a get/gets line. memcached grows its buffer for these
 /// without a fixed bound; this is the proxy's own limit.
