@@ -1,6 +1,7 @@
 //! Client protocols (dyn_redis.c, dyn_memcache.c). Parsers never touch a socket:
 //! they are fed byte slices and record positions.
 
+pub mod memcache;
 pub mod redis;
 
 /// Outcome of feeding one chunk to a resumable parser.
