@@ -111,7 +111,11 @@ impl Context {
                 }
             };
             let chunk = self.mbufs.range(buf, c.rpos, filled);
-            let res = c.req_parser.parse(chunk, &mut self.msgs[rmid].req);
+            let res = if self.settings.memcache {
+                c.mc_req_parser.parse(chunk, &mut self.msgs[rmid].mc)
+            } else {
+                c.req_parser.parse(chunk, &mut self.msgs[rmid].req)
+            };
             let start = c.rpos;
             match res {
                 Parse::Again => {

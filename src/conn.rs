@@ -18,6 +18,7 @@ use crate::core::Context;
 use crate::dnode_msg::{DmsgHeader, DmsgInfo, DmsgParser};
 use crate::mbuf::{MbufId, Seg};
 use crate::msg::{ConnId, MsgId};
+use crate::proto::memcache;
 use crate::proto::redis::{ReqParser, RspParser};
 
 /// What a connection is for (the original's `connection_type_t`).
@@ -162,6 +163,9 @@ pub struct Conn {
     pub req_parser: ReqParser,
     /// Reply parser (servers).
     pub rsp_parser: RspParser,
+    /// Memcached parsers (`data_store: 1`).
+    pub mc_req_parser: memcache::ReqParser,
+    pub mc_rsp_parser: memcache::RspParser,
     /// Client: requests in arrival order, waiting for their replies to be
     /// written. Server: requests sent, waiting for their replies.
     pub omsg_q: VecDeque<MsgId>,
@@ -218,6 +222,8 @@ impl Conn {
             rmsg: None,
             req_parser: ReqParser::default(),
             rsp_parser: RspParser::default(),
+            mc_req_parser: memcache::ReqParser::default(),
+            mc_rsp_parser: memcache::RspParser::default(),
             omsg_q: VecDeque::new(),
             imsg_q: VecDeque::new(),
             send_off: 0,

@@ -154,7 +154,7 @@ impl Context {
     fn level_of(&self, mid: MsgId) -> Consistency {
         let m = &self.msgs[mid];
         let cmd = m.cmd.expect("looked up");
-        if m.dnode.is_some() || cmd.route == Route::LocalRackOwner {
+        if m.dnode.is_some() || m.noreply || cmd.route == Route::LocalRackOwner {
             return Consistency::DcOne;
         }
         let conn = m.owner.and_then(|c| self.conns.get(c.0));
@@ -665,6 +665,11 @@ impl Context {
                 generated = self.msgs[r].generated;
             }
             (None, Coalesce::Ok) => self.mbufs.append(&mut out, b"+OK\r\n"),
+            (None, Coalesce::McGet) => {
+                let segs = self.mc_merge_get(&fp.frags, &replies, &fp.key_map);
+                out.extend(segs);
+                ty = b'*';
+            }
             (None, Coalesce::Sum) => {
                 let mut sum = 0i64;
                 let mut bad = false;

@@ -96,6 +96,8 @@ pub struct Settings {
     pub write_consistency: Consistency,
     pub hash: crate::hashkit::HashKind,
     pub hash_tag: Option<[u8; 2]>,
+    /// Redis or Memcached, for the whole node.
+    pub memcache: bool,
 }
 
 /// Names this node reports in `/info`.
@@ -178,6 +180,7 @@ impl Context {
             write_consistency: pool.write_consistency,
             hash: pool.hash,
             hash_tag: pool.hash_tag,
+            memcache: pool.data_store == crate::conf::DataStore::Memcache,
         };
         let servers = pool
             .servers

@@ -17,6 +17,7 @@ pub mod dnode_peer;
 pub mod hashkit;
 pub mod logging;
 pub mod mbuf;
+pub mod memcache;
 pub mod msg;
 pub mod options;
 pub mod proto;

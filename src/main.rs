@@ -3,7 +3,7 @@
 
 use std::process::exit;
 
-use dynomite::conf::{Conf, DataStore, Endpoint};
+use dynomite::conf::{Conf, Endpoint};
 use dynomite::conn::ConnKind;
 use dynomite::core::Context;
 use dynomite::signal::Signals;
@@ -81,13 +81,6 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     };
-    if conf.pool.data_store == DataStore::Memcache {
-        eprintln!(
-            "dynomite: configuration file '{}': data_store 1 (memcached) is not served by this version yet",
-            opts.conf_file
-        );
-        return 1;
-    }
     apply_stats_options(&opts, &mut conf);
     let topology = match Topology::from_conf(&conf.pool) {
         Ok(t) => t,

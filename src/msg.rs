@@ -16,6 +16,7 @@
 use slab::Slab;
 
 use crate::mbuf::{MbufPool, Seg};
+use crate::proto::memcache::{McReq, McRsp};
 use crate::proto::redis::{Command, ReqInfo, RspInfo};
 
 /// Index of a message in the pool. A message also carries a unique `id` so that
@@ -40,6 +41,8 @@ pub enum Coalesce {
     First,
     /// Replicas at a quorum level: the response managers decide.
     Quorum,
+    /// Memcached get/gets/gat/gats: VALUE blocks in key order, one END.
+    McGet,
 }
 
 /// A split request: the parent keeps the fragments and how to merge them.
@@ -79,6 +82,11 @@ pub struct Msg {
     pub req: ReqInfo,
     /// Parsed reply shape.
     pub rsp: RspInfo,
+    /// Memcached: the parsed request and reply.
+    pub mc: McReq,
+    pub mcr: McRsp,
+    /// The request expects no reply (memcached `noreply`).
+    pub noreply: bool,
     /// The command, once looked up.
     pub cmd: Option<&'static Command>,
     /// For a request: its reply once there is one.
@@ -141,11 +149,17 @@ impl Msg {
         args.clear();
         let mut elems = std::mem::take(&mut self.rsp.elems);
         elems.clear();
+        let mut keys = std::mem::take(&mut self.mc.keys);
+        keys.clear();
+        let mut values = std::mem::take(&mut self.mcr.values);
+        values.clear();
         let segs = std::mem::take(&mut self.segs);
         *self = Msg::new(id, kind);
         self.segs = segs;
         self.req.args = args;
         self.rsp.elems = elems;
+        self.mc.keys = keys;
+        self.mcr.values = values;
     }
 
     fn new(id: u64, kind: MsgKind) -> Msg {
@@ -157,6 +171,9 @@ impl Msg {
             owner: None,
             req: ReqInfo::default(),
             rsp: RspInfo::default(),
+            mc: McReq::default(),
+            mcr: McRsp::default(),
+            noreply: false,
             cmd: None,
             peer: None,
             done: false,

@@ -106,6 +106,10 @@ impl Context {
 
     /// A complete request arrived on client `cid`.
     pub fn client_request(&mut self, cid: ConnId, mid: MsgId) {
+        if self.settings.memcache {
+            self.client_request_mc(cid, mid);
+            return;
+        }
         let c = &mut self.conns[cid.0];
         let resp3 = c.resp3;
         let m = &mut self.msgs[mid];
@@ -253,7 +257,9 @@ impl Context {
         cmd: &'static Command,
         by: SplitBy,
     ) -> Option<Vec<(MsgId, usize)>> {
+        let mc = self.settings.memcache;
         let (step, coalesce, name): (usize, Coalesce, &[u8]) = match cmd.multi {
+            Multi::Mget if mc => (1, Coalesce::McGet, b"get"),
             Multi::Mget => (1, Coalesce::Mget, b"mget"),
             Multi::Del => (1, Coalesce::Sum, b"del"),
             Multi::Exists => (1, Coalesce::Sum, b"exists"),
@@ -297,6 +303,17 @@ impl Context {
                 continue;
             }
             let fi = out.len() as u32;
+            if mc {
+                let fid = self.mc_fragment(mid, keys);
+                for (pos, &k) in keys.iter().enumerate() {
+                    key_map[k] = (fi, pos as u32);
+                }
+                let f = &mut self.msgs[fid];
+                f.in_client = true;
+                f.parent = Some((mid, fi));
+                out.push((fid, target));
+                continue;
+            }
             let fid = self.msgs.get(MsgKind::Request);
             let mut b = FragBuilder::new(std::mem::take(&mut self.msgs[fid].segs));
             b.header(&mut self.mbufs, 1 + keys.len() * step);
@@ -528,9 +545,19 @@ impl Context {
     /// Answers a request with `-<text>\r\n` (text has no CR/LF).
     pub fn reply_error(&mut self, req: MsgId, text: &str) {
         debug_assert!(!text.contains('\r') && !text.contains('\n'));
-        let mut b = Vec::with_capacity(text.len() + 3);
-        b.push(b'-');
-        b.extend_from_slice(text.as_bytes());
+        let mut b = Vec::with_capacity(text.len() + 16);
+        match (self.settings.memcache, text.strip_prefix("ERR ")) {
+            // memcached: `SERVER_ERROR <source> <message>`.
+            (true, Some(rest)) => {
+                b.extend_from_slice(b"SERVER_ERROR ");
+                b.extend_from_slice(rest.as_bytes());
+            }
+            (true, None) => b.extend_from_slice(text.as_bytes()),
+            (false, _) => {
+                b.push(b'-');
+                b.extend_from_slice(text.as_bytes());
+            }
+        }
         b.extend_from_slice(b"\r\n");
         self.reply_made(req, &b, true);
     }

@@ -337,6 +337,7 @@ impl Context {
 
     /// Moves fully written requests from `imsg_q` to the in-flight queue.
     fn server_sent(&mut self, cid: ConnId, mut n: u64) {
+        let mut written = Vec::new();
         let c = &mut self.conns[cid.0];
         n += c.send_off;
         while let Some(&mid) = c.imsg_q.front() {
@@ -346,9 +347,18 @@ impl Context {
             }
             n -= len;
             c.imsg_q.pop_front();
-            c.omsg_q.push_back(mid);
+            if self.msgs[mid].noreply {
+                written.push(mid);
+            } else {
+                c.omsg_q.push_back(mid);
+            }
         }
         c.send_off = n;
+        // No reply will come for these: they are done once written.
+        for mid in written {
+            self.msgs[mid].in_server = false;
+            self.try_free(mid);
+        }
     }
 
     /// Reads replies.
@@ -419,7 +429,16 @@ impl Context {
                 }
             };
             let chunk = self.mbufs.range(buf, c.rpos, filled);
-            let res = c.rsp_parser.parse(chunk, &mut self.msgs[rmid].rsp);
+            let m = &mut self.msgs[rmid];
+            let res = if self.settings.memcache {
+                let r = c.mc_rsp_parser.parse(chunk, &mut m.mcr);
+                if let Parse::Done(_) = r {
+                    crate::memcache::summarize_reply(m);
+                }
+                r
+            } else {
+                c.rsp_parser.parse(chunk, &mut m.rsp)
+            };
             let start = c.rpos;
             let end = match res {
                 Parse::Done(k) => start + k,
