@@ -1001,3 +1001,37 @@ fn dc_safe_quorum_mget_without_a_majority_for_one_element_fails() {
         show(b"-ERR Dynomite: Failed to achieve Quorum\r\n")
     );
 }
+
+#[test]
+fn resp3_clients_keep_their_protocol_across_peers() {
+    // One rack of two nodes: half of the keys live on the peer.
+    let layout = [
+        node("dc1", "rack1", &[0]),
+        node("dc1", "rack1", &[2147483648]),
+    ];
+    let cl = Cluster::start(&layout);
+    let mut c = cl.node(0).client();
+    let hello = c.cmd(&[b"HELLO", b"3"]);
+    assert!(hello.starts_with(b"%7\r\n"), "{}", show(&hello));
+    let mut on_peer = 0;
+    for i in 0..20 {
+        let key = format!("resp3:{i}").into_bytes();
+        assert_eq!(c.cmd(&[b"HSET", &key, b"f", b"v"]), b":1\r\n");
+        assert_eq!(
+            c.cmd(&[b"HGETALL", &key]),
+            b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
+            "HGETALL {}",
+            show(&key)
+        );
+        if cl.owner(0, &key) == 1 {
+            on_peer += 1;
+        }
+    }
+    assert!(on_peer > 0, "some keys live on the peer");
+    // A RESP2 client on the same node still gets arrays.
+    let mut c2 = cl.node(0).client();
+    assert_eq!(
+        c2.cmd(&[b"HGETALL", b"resp3:0"]),
+        b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+}
