@@ -253,29 +253,16 @@ impl SeedConf {
 }
 
 /// Parses a token list: unsigned decimal numbers in `0..=4294967295`
-/// separated by commas, no spaces, at least one. The error is the reason text
-/// of a [`ConfError`].
+/// separated by commas, no spaces, at least one (the ring's own rule,
+/// `hashkit::token::parse_tokens`). The error is the reason text of a
+/// [`ConfError`].
 pub fn parse_tokens(value: &str) -> Result<Vec<u32>, String> {
-    let mut tokens = Vec::new();
-    for part in value.split(',') {
-        let token =
-            if !part.is_empty() && part.len() <= 10 && part.bytes().all(|b| b.is_ascii_digit()) {
-                part.parse::<u64>().ok().and_then(|t| u32::try_from(t).ok())
-            } else {
-                None
-            };
-        match token {
-            Some(t) => tokens.push(t),
-            None => {
-                return Err(format!(
-                    "has an invalid token \"{part}\" in \"{value}\": tokens are decimal numbers \
-                     between 0 and 4294967295 separated by commas"
-                ))
-            }
-        }
-    }
-    debug_assert!(!tokens.is_empty());
-    Ok(tokens)
+    crate::hashkit::token::parse_tokens(value).map_err(|why| {
+        format!(
+            "has an invalid token list \"{value}\" ({why}): tokens are decimal numbers \
+             between 0 and 4294967295 separated by commas"
+        )
+    })
 }
 
 /// Backend datastore protocol (`data_store:`).
@@ -1591,13 +1578,13 @@ mod tests {
             ("write_consistency: one", "write_consistency", CONSISTENCY_NAMES),
             ("secure_server_option: everything", "secure_server_option", SECURE_NAMES),
             ("dyn_port: 65536", "dyn_port", "must be a port between 1 and 65535"),
-            ("tokens: -1", "tokens", "has an invalid token \"-1\" in \"-1\": tokens are decimal numbers between 0 and 4294967295 separated by commas"),
-            ("tokens: 4294967296", "tokens", "has an invalid token \"4294967296\""),
-            ("tokens: '1, 2'", "tokens", "has an invalid token \" 2\""),
-            ("tokens: 1,,2", "tokens", "has an invalid token \"\""),
-            ("tokens: abc", "tokens", "has an invalid token \"abc\""),
-            ("tokens: 0x10", "tokens", "has an invalid token \"0x10\""),
-            ("dyn_seeds:\n  - 127.0.0.2:8101:rack2:dc:12a", "dyn_seeds", "has an invalid token \"12a\""),
+            ("tokens: -1", "tokens", "has an invalid token list \"-1\" (token '-1' is not a plain decimal number): tokens are decimal numbers between 0 and 4294967295 separated by commas"),
+            ("tokens: 4294967296", "tokens", "has an invalid token list \"4294967296\""),
+            ("tokens: '1, 2'", "tokens", "has an invalid token list \"1, 2\""),
+            ("tokens: 1,,2", "tokens", "has an invalid token list \"1,,2\""),
+            ("tokens: abc", "tokens", "has an invalid token list \"abc\""),
+            ("tokens: 0x10", "tokens", "has an invalid token list \"0x10\""),
+            ("dyn_seeds:\n  - 127.0.0.2:8101:rack2:dc:12a", "dyn_seeds", "has an invalid token list \"12a\""),
             ("dyn_seeds:\n  - 127.0.0.2:8101:rack2:dc", "dyn_seeds", SEED_FORMAT),
             ("dyn_seeds:\n  - :8101:rack2:dc:1", "dyn_seeds", SEED_FORMAT),
             ("dyn_seeds:\n  - 127.0.0.2:81x:rack2:dc:1", "dyn_seeds", SERVER_PORT),
@@ -2009,7 +1996,7 @@ mod tests {
                 .split(':')
                 .next()
                 .unwrap(),
-            "has an invalid token \"00000000001\" in \"00000000001\""
+            "has an invalid token list \"00000000001\" (token '00000000001' is larger than 4294967295)"
         );
         for bad in ["", ",", "1,", ",1", " 1", "1 ", "+1", "1e3", "１"] {
             assert!(parse_tokens(bad).is_err(), "{bad:?}");
