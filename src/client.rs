@@ -72,7 +72,7 @@ impl Context {
                 return;
             }
             let Some(buf) = c.rbuf else { return };
-            let filled = self.mbufs.filled(buf);
+            let filled = c.rend;
             if c.rpos >= filled {
                 return;
             }

@@ -153,10 +153,12 @@ pub struct Conn {
     pub kind: ConnKind,
     pub state: ConnState,
     pub sock: Sock,
-    /// Chunk being read into; the connection holds one reference on it.
+    /// Chunk holding bytes read and not parsed yet; the connection holds one
+    /// reference on it while it does.
     pub rbuf: Option<MbufId>,
-    /// Bytes of `rbuf` before this offset belong to messages already.
+    /// Bytes `rpos..rend` of `rbuf` were read and are not parsed yet.
     pub rpos: usize,
+    pub rend: usize,
     /// Message being parsed.
     pub rmsg: Option<MsgId>,
     /// Request parser (clients).
@@ -219,6 +221,7 @@ impl Conn {
             sock,
             rbuf: None,
             rpos: 0,
+            rend: 0,
             rmsg: None,
             req_parser: ReqParser::default(),
             rsp_parser: RspParser::default(),
@@ -276,44 +279,54 @@ impl Context {
                 if c.blocked || c.no_more_input || !c.is_active() {
                     return Ok(false);
                 }
-                if self.msgs.exhausted() || self.mbufs.exhausted() {
-                    self.conns[cid.0].blocked = true;
-                    self.blocked.push(cid);
-                    log::debug!("c {} paused: message or buffer pool exhausted", cid.0);
-                    return Ok(false);
-                }
             } else {
                 self.server_parse(cid)?;
             }
             let c = &mut self.conns[cid.0];
-            let buf = match c.rbuf {
-                Some(b) if self.mbufs.spare_len(b) > 0 => b,
-                old => {
-                    if let Some(b) = old {
-                        debug_assert_eq!(c.rpos, self.mbufs.filled(b));
-                        self.mbufs.put(b);
-                    }
-                    let b = self.mbufs.get();
-                    c.rbuf = Some(b);
-                    c.rpos = 0;
-                    b
-                }
-            };
+            if let Some(b) = c.rbuf.take() {
+                debug_assert_eq!(c.rpos, c.rend, "everything read was parsed");
+                self.mbufs.put(b);
+            }
+            if client && (self.msgs.exhausted() || self.mbufs.exhausted()) {
+                self.conns[cid.0].blocked = true;
+                self.blocked.push(cid);
+                log::debug!("c {} paused: message or buffer pool exhausted", cid.0);
+                return Ok(false);
+            }
+            let buf = self.ingest_chunk();
+            let start = self.mbufs.filled(buf);
+            let c = &mut self.conns[cid.0];
             match c.sock.read(self.mbufs.spare_mut(buf)) {
                 Ok(0) => return Ok(true),
-                Ok(n) => self.mbufs.commit(buf, n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if c.rmsg.is_none() && c.rpos == self.mbufs.filled(buf) {
-                        self.mbufs.put(buf);
-                        c.rbuf = None;
-                        c.rpos = 0;
-                    }
-                    return Ok(false);
+                Ok(n) => {
+                    self.mbufs.commit(buf, n);
+                    self.mbufs.incref(buf);
+                    c.rbuf = Some(buf);
+                    c.rpos = start;
+                    c.rend = start + n;
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The chunk every connection reads into. Reads from all connections fill
+    /// one chunk after another, so a thousand clients that each send a small
+    /// request use a few chunks between them, not one each; a new chunk is
+    /// taken when less than a quarter of the current one is left.
+    fn ingest_chunk(&mut self) -> MbufId {
+        let min = (self.mbufs.chunk_size() / 4).max(256);
+        if let Some(b) = self.ingest {
+            if self.mbufs.spare_len(b) >= min {
+                return b;
+            }
+            self.mbufs.put(b);
+        }
+        let b = self.mbufs.get();
+        self.ingest = Some(b);
+        b
     }
 
     /// Appends bytes `start..end` of chunk `buf` to a message, merging with its

@@ -150,6 +150,8 @@ pub struct Context {
     pub blocked: Vec<ConnId>,
     /// Connections closed this turn, freed by `reap`.
     pub closed: Vec<ConnId>,
+    /// The chunk reads go into (shared by every connection; see `conn_read`).
+    pub ingest: Option<crate::mbuf::MbufId>,
     /// The time after the last poll: one clock read per loop turn.
     pub now: Instant,
     /// Next client id (CLIENT ID).
@@ -222,6 +224,7 @@ impl Context {
             closed: Vec::new(),
             next_client_id: 1,
             now: Instant::now(),
+            ingest: None,
             signals: None,
             shutdown: false,
             released_chunks: 0,

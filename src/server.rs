@@ -402,7 +402,7 @@ impl Context {
         loop {
             let c = &mut self.conns[cid.0];
             let Some(buf) = c.rbuf else { return Ok(()) };
-            let filled = self.mbufs.filled(buf);
+            let filled = c.rend;
             if c.rpos >= filled {
                 return Ok(());
             }
