@@ -152,6 +152,10 @@ pub struct Context {
     pub closed: Vec<ConnId>,
     /// The chunk reads go into (shared by every connection; see `conn_read`).
     pub ingest: Option<crate::mbuf::MbufId>,
+    /// The chunk small generated pieces go into (see `small_seg`).
+    pub small: Option<crate::mbuf::MbufId>,
+    /// A reusable buffer for formatting headers.
+    pub scratch: Vec<u8>,
     /// The time after the last poll: one clock read per loop turn.
     pub now: Instant,
     /// Next client id (CLIENT ID).
@@ -225,6 +229,8 @@ impl Context {
             next_client_id: 1,
             now: Instant::now(),
             ingest: None,
+            small: None,
+            scratch: Vec::with_capacity(64),
             signals: None,
             shutdown: false,
             released_chunks: 0,

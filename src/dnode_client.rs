@@ -116,13 +116,14 @@ impl Context {
         if self.msgs[req].resp3 {
             h.flags |= FLAG_RESP3;
         }
-        let mut bytes = Vec::with_capacity(48);
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
         write_header(&mut bytes, &h, self.msgs[rsp].mlen as usize);
-        let mut segs = Vec::with_capacity(1);
-        self.mbufs.append(&mut segs, &bytes);
+        let seg = self.small_seg(&bytes);
+        self.scratch = bytes;
         if let Some(old) = self.msgs[rsp].hdr.take() {
             self.mbufs.put(old.buf);
         }
-        self.msgs[rsp].hdr = segs.pop();
+        self.msgs[rsp].hdr = Some(seg);
     }
 }

@@ -170,16 +170,16 @@ impl Context {
         if m.resp3 {
             h.flags |= FLAG_RESP3;
         }
-        let mut bytes = Vec::with_capacity(48);
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
         write_header(&mut bytes, &h, m.mlen as usize);
-        let mut hseg = Vec::with_capacity(1);
-        self.mbufs.append(&mut hseg, &bytes);
+        let hseg = self.small_seg(&bytes);
+        self.scratch = bytes;
         let m = &mut self.msgs[mid];
         if let Some(old) = m.hdr.take() {
             self.mbufs.put(old.buf);
         }
-        debug_assert_eq!(hseg.len(), 1);
-        m.hdr = hseg.pop();
+        m.hdr = Some(hseg);
         m.in_server = true;
         m.sent_at = Some(self.now);
         m.dest = peer as u32;

@@ -197,7 +197,7 @@ impl Msg {
 
 /// Freed messages kept for reuse, so that a steady stream of requests
 /// allocates no vectors.
-const SPARE_MAX: usize = 1024;
+const SPARE_MAX: usize = 4096;
 
 /// The bounded pool of messages (`max_msgs`).
 #[derive(Debug)]

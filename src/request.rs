@@ -533,7 +533,12 @@ impl Context {
     fn reply_made(&mut self, req: MsgId, bytes: &[u8], error: bool) {
         let rsp = self.msgs.get(MsgKind::Response);
         let mut segs = std::mem::take(&mut self.msgs[rsp].segs);
-        self.mbufs.append(&mut segs, bytes);
+        if bytes.len() <= 512.min(self.mbufs.chunk_size() / 8) {
+            let seg = self.small_seg(bytes);
+            segs.push(seg);
+        } else {
+            self.mbufs.append(&mut segs, bytes);
+        }
         let m = &mut self.msgs[rsp];
         m.segs = segs;
         m.mlen = bytes.len() as u64;
