@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, curl, redis-py 8.x, prometheus_client (its parser checks
-# /metrics), node with npm, and the npm packages pinned in package-lock.json
-# (ioredis, node-redis). Safe to run more than once.
+# redis-cli, memcached, curl, redis-py 8.x, pymemcache, prometheus_client (its
+# parser checks /metrics), node with npm, and the npm packages pinned in
+# package-lock.json (ioredis, node-redis). Safe to run more than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +29,11 @@ if ! python3 -c 'import redis, sys; sys.exit(0 if redis.__version__.startswith("
     # Debian's system Python refuses plain pip installs (PEP 668).
     python3 -m pip install --quiet 'redis>=8,<9' ||
         python3 -m pip install --quiet --break-system-packages 'redis>=8,<9'
+fi
+
+if ! python3 -c 'import pymemcache' 2>/dev/null; then
+    python3 -m pip install --quiet pymemcache ||
+        python3 -m pip install --quiet --break-system-packages pymemcache
 fi
 
 if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then

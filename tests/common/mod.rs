@@ -1,14 +1,15 @@
 //! Shared harness for the integration tests: free loopback ports, real
-//! `redis-server` processes, the `dynomite` binary under test, and a tiny
-//! synchronous RESP client with its own one-shot reply reader (deliberately
-//! independent of the crate's parser, so a parser bug cannot hide itself).
+//! `redis-server` and `memcached` processes, the `dynomite` binary under
+//! test, and tiny synchronous RESP and memcached clients with their own
+//! one-shot reply readers (deliberately independent of the crate's parsers,
+//! so a parser bug cannot hide itself).
 //!
 //! Everything waits with deadlines, never with fixed sleeps, and every child
 //! process is killed by PID and reaped on drop.
 //!
 //! `DYN_TEST_DIRECT=1` is a self-check of the harness and of the test corpora
 //! only: `Dynomite::start` then starts no proxy and hands out the address of
-//! the first backend redis instead. CI never sets it.
+//! the first backend redis (or memcached) instead. CI never sets it.
 //!
 //! `DYN_TEST_VERBOSITY=N` passes `-v N` to every proxy started; its log is
 //! printed when a test fails.
@@ -344,6 +345,158 @@ fn ping_ok(port: u16) -> bool {
 }
 
 // ---------------------------------------------------------------------------
+// memcached
+// ---------------------------------------------------------------------------
+
+/// Largest item a test memcached stores (`-I`): room for 1 MB values.
+pub const MEMCACHED_ITEM_MAX: &str = "2m";
+
+/// A `memcached` child on a free loopback TCP port (UDP off, one worker
+/// thread, items up to `MEMCACHED_ITEM_MAX`).
+pub struct MemcachedServer {
+    port: u16,
+    child: Option<Child>,
+    dir: TempDir,
+}
+
+impl MemcachedServer {
+    /// Starts a fresh memcached and waits until it answers `version`.
+    pub fn start() -> MemcachedServer {
+        raise_nofile_limit();
+        require_program("memcached", &["-V"], INSTALL_HINT);
+        let dir = TempDir::new("memcached");
+        let mut server = MemcachedServer {
+            port: 0,
+            child: None,
+            dir,
+        };
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!(
+            "memcached did not start; log:\n{}",
+            file_tail(&server.log_path())
+        );
+    }
+
+    /// The TCP port memcached listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new test client connected straight to this memcached.
+    pub fn client(&self) -> McClient {
+        McClient::connect(self.port)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("memcached.log")
+    }
+
+    /// Spawns memcached on `self.port`; true once it answers `version`.
+    fn spawn(&mut self) -> bool {
+        debug_assert!(self.child.is_none());
+        let port = self.port.to_string();
+        let mut cmd = Command::new("memcached");
+        // memcached refuses to run as root unless told which user to be.
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            cmd.args(["-u", "root"]);
+        }
+        let log = fs::File::create(self.log_path()).expect("memcached log");
+        let child = cmd
+            .args(["-p", &port, "-l", "127.0.0.1", "-U", "0", "-t", "1"])
+            .args(["-I", MEMCACHED_ITEM_MAX])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn memcached ({e}); {INSTALL_HINT}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    self.child = None;
+                    return false;
+                }
+            }
+            if mc_version_ok(self.port) {
+                return true;
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, false, Duration::ZERO);
+        }
+        false
+    }
+
+    /// Sends `signal` to the running memcached.
+    fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("memcached is not running");
+        // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
+    }
+
+    /// Freezes memcached (SIGSTOP): connections stay open, nothing is
+    /// answered until `resume`.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused memcached run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Kills memcached (SIGKILL) and waits until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, false, Duration::ZERO);
+        }
+    }
+
+    /// Starts memcached again, empty, on the same port (after `kill`).
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.spawn() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "memcached did not restart on port {}; log:\n{}",
+            self.port,
+            file_tail(&self.log_path())
+        );
+    }
+}
+
+impl Drop for MemcachedServer {
+    fn drop(&mut self) {
+        // SIGKILL also ends a process stopped by `pause`.
+        self.kill();
+    }
+}
+
+/// True when something on `port` answers memcached's `version`.
+fn mc_version_ok(port: u16) -> bool {
+    let Ok(mut c) = McClient::try_connect(port) else {
+        return false;
+    };
+    c.set_read_timeout(Duration::from_secs(1));
+    c.send(b"version\r\n");
+    matches!(c.try_read_reply(), Ok(r) if r.starts_with(b"VERSION "))
+}
+
+// ---------------------------------------------------------------------------
 // dynomite
 // ---------------------------------------------------------------------------
 
@@ -358,12 +511,15 @@ enum Start {
     Hung,
 }
 
-/// The `dynomite` binary under test, configured in front of redis servers.
+/// The `dynomite` binary under test, configured in front of redis servers
+/// (or memcached servers, see `start_memcached`).
 pub struct Dynomite {
     port: u16,
     stats_port: u16,
     child: Option<Child>,
     dir: TempDir,
+    /// `data_store: 1`: probe readiness with memcached requests.
+    memcached: bool,
 }
 
 impl Dynomite {
@@ -376,6 +532,34 @@ impl Dynomite {
     /// Like `start`, with extra or overriding YAML directives, e.g.
     /// `&[("server_retry_timeout", "1000")]`.
     pub fn start_with(servers: &[u16], extra: &[(&str, &str)]) -> Dynomite {
+        Dynomite::launch(servers, extra, &[], false)
+    }
+
+    /// Starts a proxy with `data_store: 1` in front of the memcached servers
+    /// on `servers` (one entry: one datastore; several: shards).
+    pub fn start_memcached(servers: &[u16]) -> Dynomite {
+        Dynomite::start_memcached_with(servers, &[], &[])
+    }
+
+    /// Like `start_memcached`, with extra or overriding YAML directives and
+    /// `dyn_seeds` entries (`host:port:rack:dc:tokens`, none for a single
+    /// node).
+    pub fn start_memcached_with(
+        servers: &[u16],
+        extra: &[(&str, &str)],
+        seeds: &[String],
+    ) -> Dynomite {
+        let mut all = vec![("data_store", "1")];
+        all.extend_from_slice(extra);
+        Dynomite::launch(servers, &all, seeds, true)
+    }
+
+    fn launch(
+        servers: &[u16],
+        extra: &[(&str, &str)],
+        seeds: &[String],
+        memcached: bool,
+    ) -> Dynomite {
         assert!(!servers.is_empty(), "a proxy needs at least one server");
         raise_nofile_limit();
         let dir = TempDir::new("dynomite");
@@ -385,6 +569,7 @@ impl Dynomite {
                 stats_port: 0,
                 child: None,
                 dir,
+                memcached,
             };
         }
         let mut node = Dynomite {
@@ -392,13 +577,14 @@ impl Dynomite {
             stats_port: 0,
             child: None,
             dir,
+            memcached,
         };
         // A port picked as free may be taken before the proxy binds it; an
         // early exit is retried on new ports, a proxy that hangs is not.
         for attempt in 1..=3 {
             node.port = free_port();
             node.stats_port = free_port();
-            node.write_conf(servers, extra);
+            node.write_conf(servers, extra, seeds);
             let started = node.spawn();
             if started == Start::Serving {
                 return node;
@@ -430,6 +616,11 @@ impl Dynomite {
         Client::connect(self.port)
     }
 
+    /// A new memcached test client connected to the proxy.
+    pub fn mc_client(&self) -> McClient {
+        McClient::connect(self.port)
+    }
+
     /// Path of the configuration file written for this node.
     pub fn conf_path(&self) -> PathBuf {
         self.dir.path().join("dynomite.yml")
@@ -452,7 +643,7 @@ impl Dynomite {
         eprintln!("---- dynomite :{} log ----\n{}", self.port, self.log());
     }
 
-    fn write_conf(&self, servers: &[u16], extra: &[(&str, &str)]) {
+    fn write_conf(&self, servers: &[u16], extra: &[(&str, &str)], seeds: &[String]) {
         let listen = format!("127.0.0.1:{}", self.port);
         let stats = format!("127.0.0.1:{}", self.stats_port);
         let mut directives: Vec<(String, String)> = vec![
@@ -475,6 +666,12 @@ impl Dynomite {
         yaml.push_str("  servers:\n");
         for port in servers {
             yaml.push_str(&format!("  - 127.0.0.1:{port}:1\n"));
+        }
+        if !seeds.is_empty() {
+            yaml.push_str("  dyn_seeds:\n");
+            for seed in seeds {
+                yaml.push_str(&format!("  - {seed}\n"));
+            }
         }
         fs::write(self.conf_path(), yaml).expect("write dynomite config");
     }
@@ -510,7 +707,12 @@ impl Dynomite {
                     return Start::Exited;
                 }
             }
-            if serves_keys(self.port) {
+            let ready = if self.memcached {
+                serves_mc_keys(self.port)
+            } else {
+                serves_keys(self.port)
+            };
+            if ready {
                 return Start::Serving;
             }
             thread::sleep(POLL_INTERVAL);
@@ -549,6 +751,28 @@ fn serves_keys(port: u16) -> bool {
     for _ in 0..PROBES {
         match c.try_read_reply() {
             Ok(r) if r.starts_with(b"$") => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The memcached form of `serves_keys`: `get`s of a spread of keys all
+/// answered with a retrieval reply.
+fn serves_mc_keys(port: u16) -> bool {
+    const PROBES: usize = 32;
+    let Ok(mut c) = McClient::try_connect(port) else {
+        return false;
+    };
+    c.set_read_timeout(Duration::from_secs(2));
+    let mut req = Vec::new();
+    for i in 0..PROBES {
+        req.extend(format!("get __ready_probe:{i}\r\n").as_bytes());
+    }
+    c.send(&req);
+    for _ in 0..PROBES {
+        match c.try_read_reply() {
+            Ok(r) if r.ends_with(b"END\r\n") => {}
             _ => return false,
         }
     }
@@ -667,6 +891,11 @@ impl Client {
     /// Reads exactly one complete reply.
     pub fn try_read_reply(&mut self) -> Result<Vec<u8>, ReplyError> {
         let end = self.parse_value(self.start)?;
+        Ok(self.consume(end))
+    }
+
+    /// Returns the received bytes from `start` to `end` and moves past them.
+    fn consume(&mut self, end: usize) -> Vec<u8> {
         let reply = self.buf[self.start..end].to_vec();
         self.start = end;
         if self.start == self.buf.len() {
@@ -678,7 +907,7 @@ impl Client {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        Ok(reply)
+        reply
     }
 
     /// Waits up to `timeout` for the peer to close; true on EOF (or reset),
@@ -863,6 +1092,114 @@ impl Client {
             self.ensure(end + 2)?;
             at = end + 2;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// memcached test client
+// ---------------------------------------------------------------------------
+
+/// A blocking memcached text-protocol client for tests, with its own reply
+/// reader. One reply is one line (`STORED`, `ERROR`, a number, ...), or the
+/// `VALUE` blocks of a retrieval up to and including `END`, or the `STAT`
+/// lines of `stats` up to and including `END`; it is returned as raw bytes.
+pub struct McClient {
+    inner: Client,
+}
+
+impl McClient {
+    /// Connects to 127.0.0.1:`port`, failing the test on error.
+    pub fn connect(port: u16) -> McClient {
+        McClient::try_connect(port).unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port}: {e}"))
+    }
+
+    /// Connects to 127.0.0.1:`port`.
+    pub fn try_connect(port: u16) -> io::Result<McClient> {
+        Ok(McClient {
+            inner: Client::try_connect(port)?,
+        })
+    }
+
+    /// Changes the read timeout (the time one read may block).
+    pub fn set_read_timeout(&self, timeout: Duration) {
+        self.inner.set_read_timeout(timeout);
+    }
+
+    /// A second handle on the socket, e.g. to write from another thread.
+    pub fn writer(&self) -> TcpStream {
+        self.inner.writer()
+    }
+
+    /// Writes raw bytes, failing the test on error.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.inner.send(bytes);
+    }
+
+    /// Writes raw bytes.
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.inner.try_send(bytes)
+    }
+
+    /// Sends one request (raw bytes, CRLFs included) and returns its reply.
+    pub fn cmd(&mut self, request: &[u8]) -> Vec<u8> {
+        self.send(request);
+        match self.try_read_reply() {
+            Ok(r) => r,
+            Err(e) => panic!("no reply to \"{}\": {e}", show(request)),
+        }
+    }
+
+    /// Reads exactly one complete reply, failing the test on error.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        match self.try_read_reply() {
+            Ok(r) => r,
+            Err(e) => panic!("reading a reply: {e}"),
+        }
+    }
+
+    /// Reads exactly one complete reply.
+    pub fn try_read_reply(&mut self) -> Result<Vec<u8>, ReplyError> {
+        let c = &mut self.inner;
+        let mut at = c.start;
+        loop {
+            c.ensure(at + 1)?;
+            let eol = c.line_end(at)?;
+            let line = &c.buf[at..eol];
+            if line.starts_with(b"VALUE ") {
+                // VALUE <key> <flags> <bytes> [<cas unique>]
+                let len = line
+                    .split(|&b| b == b' ')
+                    .nth(3)
+                    .and_then(|t| std::str::from_utf8(t).ok())
+                    .and_then(|t| t.parse::<usize>().ok())
+                    .ok_or_else(|| c.malformed("bad VALUE line"))?;
+                let end = eol + 2 + len;
+                c.ensure(end + 2)?;
+                if &c.buf[end..end + 2] != b"\r\n" {
+                    return Err(c.malformed("data block not followed by CRLF"));
+                }
+                at = end + 2;
+            } else if line.starts_with(b"STAT ") {
+                at = eol + 2;
+            } else {
+                // END, or any reply that is a single line.
+                at = eol + 2;
+                break;
+            }
+        }
+        Ok(c.consume(at))
+    }
+
+    /// Waits up to `timeout` for the peer to close; true on EOF (or reset),
+    /// false if nothing arrived or the connection stays open. Received bytes
+    /// are kept (see `pending`).
+    pub fn wait_closed(&mut self, timeout: Duration) -> bool {
+        self.inner.wait_closed(timeout)
+    }
+
+    /// Bytes received but not consumed by a reply yet.
+    pub fn pending(&self) -> &[u8] {
+        self.inner.pending()
     }
 }
 
