@@ -542,7 +542,13 @@ impl Context {
         let m = &mut self.msgs[rsp];
         m.segs = segs;
         m.mlen = bytes.len() as u64;
-        m.rsp.ty = bytes.first().copied().unwrap_or(b'+');
+        // Errors read as `-` whatever the protocol (memcached's start with
+        // `SERVER_ERROR`), so that merging and quorum code see them.
+        m.rsp.ty = if error {
+            b'-'
+        } else {
+            bytes.first().copied().unwrap_or(b'+')
+        };
         m.generated = error;
         self.attach_reply(req, rsp);
     }

@@ -447,6 +447,22 @@ impl MemcachedServer {
     /// answered until `resume`.
     pub fn pause(&self) {
         self.signal(libc::SIGSTOP);
+        // kill(2) only queues the signal: wait until the process is stopped,
+        // or it may still answer the next request.
+        let pid = self.child.as_ref().expect("memcached is not running").id();
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            if state == Some("T") {
+                return;
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        panic!("memcached {pid} did not stop");
     }
 
     /// Lets a paused memcached run again (SIGCONT).
