@@ -1102,83 +1102,7 @@ impl RspParser {
 mod tests {
     use super::*;
 
-    /// Everything a parser reported over one stream: for each message, where
-    /// it ended (stream offset) and what was learned; then the error, if any.
-    #[derive(Debug, PartialEq, Eq)]
-    struct Run<I> {
-        msgs: Vec<(u64, I)>,
-        err: Option<&'static str>,
-    }
-
-    /// Feeds `input` cut at `cuts` (increasing offsets) through `parse`.
-    fn feed<I: Clone + Default>(
-        input: &[u8],
-        cuts: &[usize],
-        mut parse: impl FnMut(&[u8], &mut I) -> Parse,
-    ) -> Run<I> {
-        let mut run = Run {
-            msgs: Vec::new(),
-            err: None,
-        };
-        let mut info = I::default();
-        let mut bounds = vec![0];
-        bounds.extend_from_slice(cuts);
-        bounds.push(input.len());
-        for w in bounds.windows(2) {
-            let chunk = &input[w[0]..w[1]];
-            let mut pos = 0;
-            while pos < chunk.len() {
-                match parse(&chunk[pos..], &mut info) {
-                    Parse::Done(n) => {
-                        assert!(n >= 1 && pos + n <= chunk.len());
-                        pos += n;
-                        run.msgs.push(((w[0] + pos) as u64, info.clone()));
-                    }
-                    Parse::Again => break,
-                    Parse::Error(e) => {
-                        run.err = Some(e);
-                        return run;
-                    }
-                }
-            }
-        }
-        run
-    }
-
-    /// Feeds `input` one-shot, split in two at every position (at fewer for
-    /// long inputs), and one byte at a time; all runs must agree. Returns the
-    /// one-shot run.
-    fn feed_all<I: Clone + Default + PartialEq + std::fmt::Debug, P: Default>(
-        input: &[u8],
-        parse: fn(&mut P, &[u8], &mut I) -> Parse,
-    ) -> Run<I> {
-        let mut p = P::default();
-        let oracle = feed(input, &[], |c, i| parse(&mut p, c, i));
-        // Long inputs are split at a few hundred places only.
-        let step = match input.len() {
-            0..=1024 => 1,
-            1025..=65536 => input.len() / 256,
-            _ => input.len() / 16,
-        };
-        for cut in (1..input.len()).step_by(step) {
-            let mut p = P::default();
-            let run = feed(input, &[cut], |c, i| parse(&mut p, c, i));
-            assert!(
-                run == oracle,
-                "split at {cut}: {:?}",
-                String::from_utf8_lossy(&input[..input.len().min(200)])
-            );
-        }
-        let bytes: Vec<usize> = (1..input.len()).collect();
-        let mut p = P::default();
-        let run = feed(input, &bytes, |c, i| parse(&mut p, c, i));
-        assert!(
-            run == oracle,
-            "bytewise: {:?}",
-            String::from_utf8_lossy(&input[..input.len().min(200)])
-        );
-        oracle
-    }
+    use crate::proto::testing::{feed_all, Run};
 
     /// `<K250>` and `<K251>` in a test input stand for keys of that length.
     fn expand(input: &[u8]) -> Vec<u8> {
@@ -1194,7 +1118,7 @@ mod tests {
     }
 
     fn req_run(input: &[u8]) -> Run<McReq> {
-        feed_all(input, ReqParser::parse)
+        feed_all(input, McReq::default(), ReqParser::parse)
     }
 
     fn show(b: &[u8]) -> String {
@@ -1752,7 +1676,7 @@ mod tests {
     }
 
     fn rsp_run(input: &[u8]) -> Run<McRsp> {
-        feed_all(input, RspParser::parse)
+        feed_all(input, McRsp::default(), RspParser::parse)
     }
 
     /// One reply as text: `<end> <type> [number] [key@start-end ...]`.

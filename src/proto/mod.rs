@@ -4,6 +4,9 @@
 pub mod memcache;
 pub mod redis;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 /// Outcome of feeding one chunk to a resumable parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parse {

@@ -1,0 +1,77 @@
+//! Test harness shared by the parsers' unit tests: feed an input whole,
+//! split in two at every position, and one byte at a time; every way must
+//! report the same messages.
+
+use super::Parse;
+
+/// Everything a parser reported over one stream: for each message, where it
+/// ended (stream offset) and what was learned; then the error, if any.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Run<I> {
+    pub msgs: Vec<(u64, I)>,
+    pub err: Option<&'static str>,
+}
+
+/// Feeds `input` cut at `cuts` (increasing offsets) through `parse`.
+pub fn feed<I: Clone>(
+    input: &[u8],
+    cuts: &[usize],
+    info: I,
+    mut parse: impl FnMut(&[u8], &mut I) -> Parse,
+) -> Run<I> {
+    let mut run = Run {
+        msgs: Vec::new(),
+        err: None,
+    };
+    let mut info = info;
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(input.len());
+    for w in bounds.windows(2) {
+        let chunk = &input[w[0]..w[1]];
+        let mut pos = 0;
+        while pos < chunk.len() {
+            match parse(&chunk[pos..], &mut info) {
+                Parse::Done(n) => {
+                    assert!(n >= 1 && pos + n <= chunk.len());
+                    pos += n;
+                    run.msgs.push(((w[0] + pos) as u64, info.clone()));
+                }
+                Parse::Again => break,
+                Parse::Error(e) => {
+                    run.err = Some(e);
+                    return run;
+                }
+            }
+        }
+    }
+    run
+}
+
+/// Feeds `input` one-shot, split in two at every position (at a few hundred
+/// places for long inputs), and one byte at a time; all runs must agree.
+/// Returns the one-shot run.
+pub fn feed_all<I: Clone + PartialEq + std::fmt::Debug, P: Default>(
+    input: &[u8],
+    info: I,
+    parse: fn(&mut P, &[u8], &mut I) -> Parse,
+) -> Run<I> {
+    let mut p = P::default();
+    let oracle = feed(input, &[], info.clone(), |c, i| parse(&mut p, c, i));
+    let step = match input.len() {
+        0..=1024 => 1,
+        1025..=65536 => input.len() / 256,
+        _ => input.len() / 16,
+    };
+    let shown = || String::from_utf8_lossy(&input[..input.len().min(200)]).into_owned();
+    for cut in (1..input.len()).step_by(step) {
+        let mut p = P::default();
+        let run = feed(input, &[cut], info.clone(), |c, i| parse(&mut p, c, i));
+        assert!(run == oracle, "split at {cut}: {:?}", shown());
+    }
+    let bytes: Vec<usize> = (1..input.len()).collect();
+    let mut p = P::default();
+    let run = feed(input, &bytes, info, |c, i| parse(&mut p, c, i));
+    assert!(run == oracle, "bytewise: {:?}", shown());
+    oracle
+}
