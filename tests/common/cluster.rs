@@ -36,49 +36,15 @@ use super::{
 /// to each other. Peers reconnect after 1 s, doubling up to 10 s.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default hash of the original (MurmurHash2 variant, seed
-/// `0xdeadbeef * len`), written from the specification.
+/// The default hash of the original (`hash: murmur`); the library's, whose
+/// golden vectors are checked in tests/golden_hashkit.rs.
 pub fn murmur(key: &[u8]) -> u32 {
-    const M: u32 = 0x5bd1_e995;
-    const R: u32 = 24;
-    let len = key.len() as u32;
-    let seed = 0xdead_beef_u32.wrapping_mul(len);
-    let mut h = seed ^ len;
-    let mut chunks = key.chunks_exact(4);
-    for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> R;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M);
-        h ^= k;
-    }
-    let tail = chunks.remainder();
-    if tail.len() == 3 {
-        h ^= u32::from(tail[2]) << 16;
-    }
-    if tail.len() >= 2 {
-        h ^= u32::from(tail[1]) << 8;
-    }
-    if !tail.is_empty() {
-        h ^= u32::from(tail[0]);
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h
+    dynomite::hashkit::HashKind::Murmur.hash(key)
 }
 
-/// The bytes hashed for `key` with `hash_tag: '{}'`: those strictly between
-/// the first `{` and the first `}` after it, else the whole key.
+/// The bytes hashed for `key` with `hash_tag: '{}'`.
 pub fn tag_part(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
-        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
-            return &key[open + 1..open + 1 + len];
-        }
-    }
-    key
+    dynomite::hashkit::hash_tag_part(key, Some(*b"{}"))
 }
 
 /// Where a node sits in the cluster.
