@@ -16,7 +16,13 @@ struct ReqTarget {
 
 /// Keys lie inside `fed`, in order, and are keys memcached would store.
 fn check_keys(fed: &[u8], info: &McReq, stream: usize) {
-    assert_bounded("keys", info.keys.len(), info.keys.capacity(), fed.len(), stream);
+    assert_bounded(
+        "keys",
+        info.keys.len(),
+        info.keys.capacity(),
+        fed.len(),
+        stream,
+    );
     let mut prev_end = 0;
     for k in &info.keys {
         assert!(k.off >= prev_end, "keys {:?}", info.keys);

@@ -16,10 +16,20 @@ struct RspTarget {
 
 /// VALUE blocks lie inside `fed`, in order, each key inside its block.
 fn check_values(fed: &[u8], info: &McRsp, stream: usize) {
-    assert_bounded("values", info.values.len(), info.values.capacity(), fed.len(), stream);
+    assert_bounded(
+        "values",
+        info.values.len(),
+        info.values.capacity(),
+        fed.len(),
+        stream,
+    );
     let mut prev_end = 0;
     for v in &info.values {
-        assert!(v.start >= prev_end && v.start < v.end, "values {:?}", info.values);
+        assert!(
+            v.start >= prev_end && v.start < v.end,
+            "values {:?}",
+            info.values
+        );
         let block = span(fed, v.start, v.end - v.start);
         assert!(block.starts_with(b"VALUE "));
         assert!(block.ends_with(b"\r\n"));

@@ -37,7 +37,13 @@ fn value<'a>(msg: &'a [u8], info: &ReqInfo, k: usize) -> Cow<'a, [u8]> {
 /// Arguments lie inside `fed`, in order, without overlapping. A bulk string
 /// may still be arriving (only its start is inside), an inline token not.
 fn check_args(fed: &[u8], info: &ReqInfo, complete: bool, stream: usize) {
-    assert_bounded("args", info.args.len(), info.args.capacity(), fed.len(), stream);
+    assert_bounded(
+        "args",
+        info.args.len(),
+        info.args.capacity(),
+        fed.len(),
+        stream,
+    );
     let mut prev_end = 0u64;
     for a in &info.args {
         assert!(a.off >= prev_end, "overlapping args {:?}", info.args);
@@ -86,7 +92,10 @@ fn check_command(msg: &[u8], info: &ReqInfo) {
             let rest: Vec<Cow<[u8]>> = (1..n.min(32)).map(|k| value(msg, info, k)).collect();
             let rest: Vec<&[u8]> = rest.iter().map(|v| v.as_ref()).collect();
             let text = e.text(&name, &rest);
-            assert!(!text.contains(['\r', '\n']), "error text with CR/LF: {text:?}");
+            assert!(
+                !text.contains(['\r', '\n']),
+                "error text with CR/LF: {text:?}"
+            );
         }
     }
 }

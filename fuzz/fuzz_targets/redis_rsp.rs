@@ -24,7 +24,13 @@ fn check_elems(fed: &[u8], info: &RspInfo, record: bool, stream: usize) {
         assert!(info.elems.is_empty());
         return;
     }
-    assert_bounded("elems", info.elems.len(), info.elems.capacity(), fed.len(), stream);
+    assert_bounded(
+        "elems",
+        info.elems.len(),
+        info.elems.capacity(),
+        fed.len(),
+        stream,
+    );
     let mut prev_end = 0;
     for &(start, end) in &info.elems {
         assert!(start >= prev_end && start < end, "elems {:?}", info.elems);
@@ -45,7 +51,11 @@ impl Target for RspTarget {
 
     fn done(&mut self, msg: &[u8], _rest: &[u8], info: &RspInfo) -> usize {
         assert!(msg.ends_with(b"\r\n"));
-        assert!(TYPES.contains(&info.ty) && info.ty != b'|', "type {}", info.ty);
+        assert!(
+            TYPES.contains(&info.ty) && info.ty != b'|',
+            "type {}",
+            info.ty
+        );
         check_elems(msg, info, self.record, self.stream);
         if self.record {
             let want = match info.ty {

@@ -80,7 +80,11 @@ pub fn feed<T: Target>(t: &mut T, input: &[u8], cuts: &[usize]) -> Run<T::Info> 
             match t.parse(chunk, &mut info) {
                 Parse::Done(n) => {
                     assert!(n >= 1, "Done(0)");
-                    assert!(n <= chunk.len(), "Done({n}) past a chunk of {}", chunk.len());
+                    assert!(
+                        n <= chunk.len(),
+                        "Done({n}) past a chunk of {}",
+                        chunk.len()
+                    );
                     let e = pos + n;
                     let skip = t.done(&input[msg_start..e], &input[e..], &info);
                     assert!(skip <= input.len() - e);
