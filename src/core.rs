@@ -615,14 +615,6 @@ impl Context {
         }
     }
 
-    /// True when at least one connection is a client (tests of shutdown use it).
-    pub fn client_count(&self) -> usize {
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.kind == ConnKind::Client)
-            .count()
-    }
-
     /// A listener socket for the slab.
     pub fn add_listener(&mut self, sock: Sock, kind: ConnKind, name: String) -> io::Result<ConnId> {
         self.add_conn(

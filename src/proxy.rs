@@ -1,7 +1,6 @@
 //! Client listener (dyn_proxy.c): bind `listen`, accept clients.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -101,13 +100,5 @@ impl Context {
         }
         // More may be waiting: come back on the next turn.
         self.add_timer(Instant::now(), Timer::Accept(lid));
-    }
-}
-
-/// The local address a listener is bound to (tests bind port 0).
-pub fn local_addr(sock: &Sock) -> Option<SocketAddr> {
-    match sock {
-        Sock::TcpListener(l) => l.local_addr().ok(),
-        _ => None,
     }
 }
