@@ -607,7 +607,7 @@ YAML
 }
 
 # pick_mc_tool: MC_TOOL and MC_TOOL_BIN. The default is this repository's
-# own load generator (examples/mc_load.rs): memaslap's keys hold control
+# own load generator (contrib/bench/mc_load.rs): memaslap's keys hold control
 # bytes, which dynomite refuses by design (memcached accepts them), and the
 # Python generator is slower than the servers it measures.
 pick_mc_tool() {
@@ -935,7 +935,7 @@ report_memcached() {
     case $MC_TOOL in
     memtier) tool_line="memtier_benchmark ($(memtier_benchmark --version 2>&1 | sed -n 1p)), --protocol=memcache_text, 1 thread, $BENCH_CLIENTS connections, 3 B values, ${BENCH_MC_SECONDS} s per run; x16 is --pipeline=16" ;;
     memaslap) tool_line="memaslap ($MC_TOOL_BIN, libmemcached-tools), 1 thread, $BENCH_CLIENTS connections, 16 B keys, 3 B values, ${BENCH_MC_SECONDS} s per run. memaslap does not pipeline; its batched mode is a get of 16 keys per request, counted in keys/s. It reports mean latency, not percentiles" ;;
-    rust) tool_line="examples/mc_load.rs of this repository (2 threads), $BENCH_CLIENTS connections, printable keys, 3 B values, ${BENCH_MC_SECONDS} s or $BENCH_REQUESTS requests ($((BENCH_REQUESTS * 16)) at P16) per run; P16 sends 16 requests per batch on every connection" ;;
+    rust) tool_line="contrib/bench/mc_load.rs (2 threads), $BENCH_CLIENTS connections, printable keys, 3 B values, ${BENCH_MC_SECONDS} s or $BENCH_REQUESTS requests ($((BENCH_REQUESTS * 16)) at P16) per run; P16 sends 16 requests per batch on every connection" ;;
     *) tool_line="mc-load.py of this directory, $BENCH_CLIENTS connections, 3 B values, ${BENCH_MC_SECONDS} s or $BENCH_REQUESTS requests ($((BENCH_REQUESTS * 16)) at P16) per run; P16 sends 16 requests per batch. One Python process drives the load and is the bottleneck" ;;
     esac
     cat <<TEXT
