@@ -603,7 +603,7 @@ impl Context {
             }
             for &m in c.omsg_q.iter() {
                 debug_assert!(self.msgs.contains(m), "conn {id} holds a freed message");
-                if c.kind == ConnKind::Client {
+                if matches!(c.kind, ConnKind::Client | ConnKind::DnodeClient) {
                     debug_assert!(self.msgs[m].in_client);
                 } else {
                     debug_assert!(self.msgs[m].in_server);
