@@ -194,7 +194,14 @@ impl Context {
             (false, true) => TIMEOUT_REMOTE_WRITE,
         };
         self.arm_timeout(mid, class);
-        self.conns[cid.0].imsg_q.push_back(mid);
+        let q = &mut self.conns[cid.0].imsg_q;
+        q.push_back(mid);
+        let depth = if same_dc {
+            &mut self.stats.peer_in_queue
+        } else {
+            &mut self.stats.remote_peer_in_queue
+        };
+        depth.record(q.len() as u64);
         self.schedule_flush(cid);
         true
     }

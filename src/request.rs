@@ -11,6 +11,7 @@
 use log::debug;
 
 use crate::conf::Consistency;
+use crate::conn::ConnKind;
 use crate::core::Context;
 use crate::hashkit;
 use crate::msg::{Coalesce, ConnId, FragParent, MsgId, MsgKind};
@@ -122,6 +123,12 @@ impl Context {
         m.in_client = true;
         m.resp3 = resp3;
         c.omsg_q.push_back(mid);
+        let depth = if c.kind == ConnKind::DnodeClient {
+            &mut self.stats.dnode_client_out_queue
+        } else {
+            &mut self.stats.client_out_queue
+        };
+        depth.record(c.omsg_q.len() as u64);
 
         let nargs = m.req.args.len();
         let name_len = m.req.args[0].len as usize;

@@ -339,18 +339,38 @@ impl Context {
     fn server_sent(&mut self, cid: ConnId, mut n: u64) {
         let mut written = Vec::new();
         let c = &mut self.conns[cid.0];
+        // Where the queue waits and depths of this connection are recorded.
+        let (wait, depth) = match c.peer_slot {
+            None => (
+                &mut self.stats.server_queue_wait,
+                &mut self.stats.server_out_queue,
+            ),
+            Some((p, _)) if self.topology.same_dc(p) => (
+                &mut self.stats.cross_zone_queue_wait,
+                &mut self.stats.peer_out_queue,
+            ),
+            Some(_) => (
+                &mut self.stats.cross_region_queue_wait,
+                &mut self.stats.remote_peer_out_queue,
+            ),
+        };
         n += c.send_off;
         while let Some(&mid) = c.imsg_q.front() {
-            let len = self.msgs[mid].wire_len();
+            let m = &self.msgs[mid];
+            let len = m.wire_len();
             if n < len {
                 break;
             }
             n -= len;
             c.imsg_q.pop_front();
-            if self.msgs[mid].noreply {
+            if let Some(queued) = m.sent_at {
+                wait.record(self.now.saturating_duration_since(queued).as_micros() as u64);
+            }
+            if m.noreply {
                 written.push(mid);
             } else {
                 c.omsg_q.push_back(mid);
+                depth.record(c.omsg_q.len() as u64);
             }
         }
         c.send_off = n;
