@@ -113,35 +113,19 @@ impl Context {
         let cmd = m.cmd.expect("looked up");
         let nargs = m.req.args.len();
         let mut scratch = Vec::new();
-        let key = if cmd.route == Route::Eval {
-            let numkeys = std::str::from_utf8(&{
-                self.arg_copy(mid, 2, &mut scratch);
-                scratch.clone()
-            })
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or(0);
-            if numkeys == 0 || 3 + numkeys > nargs {
-                self.execute_local(mid);
-                return;
-            }
-            let first = self
-                .topology
-                .local_owner(self.arg_hash(mid, 3, &mut scratch));
-            for i in 4..3 + numkeys {
-                let h = self.arg_hash(mid, i, &mut scratch);
-                if self.topology.local_owner(h) != first {
-                    self.reply_error(
-                        mid,
-                        "ERR Dynomite: Keys in the script cannot span multiple nodes",
-                    );
-                    return;
+        if cmd.route == Route::Eval {
+            // Replicated by its first key; every key must share its owner.
+            match self.script_owner(mid, |ctx, h| ctx.topology.local_owner(h)) {
+                Ok(Some(_)) => {
+                    let hash = self.arg_hash(mid, 3, &mut scratch);
+                    self.replicate(mid, hash);
                 }
+                Ok(None) => self.execute_local(mid),
+                Err(crate::request::Answered) => {}
             }
-            3
-        } else {
-            cmd.first_key.max(0) as usize
-        };
+            return;
+        }
+        let key = cmd.first_key.max(0) as usize;
         if key == 0 || key >= nargs {
             self.execute_local(mid);
             return;

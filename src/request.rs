@@ -22,6 +22,8 @@ const NAME_MAX: usize = 64;
 /// Arguments at most this long are copied into fragments; longer ones are
 /// referenced where they lie.
 const COPY_MAX: u64 = 256;
+/// EVAL keys owned by more than one node (or shard).
+pub const ERR_SCRIPT_SPAN: &str = "ERR Dynomite: Keys in the script cannot span multiple nodes";
 /// Version the proxy reports in its HELLO reply.
 pub const REDIS_VERSION_REPORTED: &str = "7.0.0";
 
@@ -215,42 +217,39 @@ impl Context {
 
     /// EVAL/EVALSHA: every key must live on one server.
     fn route_eval(&mut self, cid: ConnId, mid: MsgId) {
+        if let Ok(server) = self.script_owner(mid, |ctx, h| ctx.server_for_hash(h)) {
+            self.server_forward(mid, server.unwrap_or(0), cid);
+        }
+    }
+
+    /// The one owner of a script's keys (EVAL, EVALSHA, FCALL and their
+    /// read-only forms), by `owner_of(token)`: `Ok(None)` for a script
+    /// without keys. `Err` when the request was answered with an error
+    /// (bad numkeys, keys of several owners).
+    pub fn script_owner(
+        &mut self,
+        mid: MsgId,
+        owner_of: impl Fn(&Self, u32) -> usize,
+    ) -> Result<Option<usize>, Answered> {
         let nargs = self.msgs[mid].req.args.len();
-        let numkeys = std::str::from_utf8(&self.arg_vec(mid, 2))
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok());
-        let numkeys = match numkeys {
-            Some(n) if n < 0 => {
-                self.reply_error(mid, "ERR Number of keys can't be negative");
-                return;
-            }
-            Some(n) if n as usize > nargs - 3 => {
-                self.reply_error(
-                    mid,
-                    "ERR Number of keys can't be greater than number of args",
-                );
-                return;
-            }
-            Some(n) => n as usize,
-            None => {
-                self.reply_error(mid, "ERR value is not an integer or out of range");
-                return;
+        let keys = match redis::eval_keys(&self.arg_vec(mid, 2), nargs) {
+            Ok(k) => k,
+            Err(e) => {
+                self.reply_error(mid, e);
+                return Err(Answered);
             }
         };
         let mut scratch = Vec::new();
-        let mut server = None;
-        for i in 3..3 + numkeys {
-            let s = self.server_for_hash(self.arg_hash(mid, i, &mut scratch));
-            if server.is_some_and(|x| x != s) {
-                self.reply_error(
-                    mid,
-                    "ERR Dynomite: Keys in the script cannot span multiple nodes",
-                );
-                return;
+        let mut owner = None;
+        for i in keys {
+            let o = owner_of(self, self.arg_hash(mid, i, &mut scratch));
+            if owner.is_some_and(|x| x != o) {
+                self.reply_error(mid, ERR_SCRIPT_SPAN);
+                return Err(Answered);
             }
-            server = Some(s);
+            owner = Some(o);
         }
-        self.server_forward(mid, server.unwrap_or(0), cid);
+        Ok(owner)
     }
 
     /// Splits a multi-key request by owner: this node's shards, or the
@@ -634,6 +633,10 @@ fn sanitize(s: &str) -> String {
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect()
 }
+
+/// The request was already answered (with an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered;
 
 /// What a multi-key request is split by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
