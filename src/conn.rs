@@ -15,7 +15,7 @@ use std::io::{self, IoSlice, Read, Write};
 
 use crate::conf::Consistency;
 use crate::core::Context;
-use crate::dnode_msg::{DmsgHeader, DmsgInfo, DmsgParser};
+use crate::dnode::msg::{DmsgHeader, DmsgInfo, DmsgParser};
 use crate::mbuf::{MbufId, Seg};
 use crate::msg::{ConnId, MsgId};
 use crate::proto::memcache;

@@ -4,16 +4,13 @@
 //! See ARCHITECTURE.md for the code map; every module names the file of the
 //! original it plays.
 
-pub mod admin;
 pub mod client;
+pub mod cluster;
 pub mod conf;
 pub mod conn;
-pub mod coordinator;
 pub mod core;
 pub mod daemon;
-pub mod dnode_client;
-pub mod dnode_msg;
-pub mod dnode_peer;
+pub mod dnode;
 pub mod hashkit;
 pub mod logging;
 pub mod mbuf;
@@ -23,12 +20,9 @@ pub mod options;
 pub mod proto;
 pub mod proxy;
 pub mod request;
-pub mod response_mgr;
 pub mod server;
 pub mod signal;
 pub mod stats;
-pub mod stats_http;
-pub mod vnode;
 
 /// Version string printed by `-V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,11 +3,11 @@
 
 use std::process::exit;
 
+use dynomite::cluster::topology::Topology;
 use dynomite::conf::{Conf, Endpoint};
 use dynomite::conn::ConnKind;
 use dynomite::core::Context;
 use dynomite::signal::Signals;
-use dynomite::vnode::Topology;
 use dynomite::{logging, options, proxy, VERSION};
 
 fn main() {

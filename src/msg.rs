@@ -56,7 +56,7 @@ pub struct FragParent {
     /// Fragments still waiting for a reply.
     pub pending: u32,
     /// Quorum bookkeeping (`Coalesce::Quorum`).
-    pub quorum: Option<Box<crate::coordinator::QuorumState>>,
+    pub quorum: Option<Box<crate::cluster::coordinator::QuorumState>>,
 }
 
 /// Kind of message.

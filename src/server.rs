@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::Interest;
 
+use crate::cluster::coordinator::ERR_PEER_TIMEOUT;
 use crate::conf::{Endpoint, ServerConf};
 use crate::conn::{Conn, ConnKind, ConnState, ServerSlot, Sock};
-use crate::coordinator::ERR_PEER_TIMEOUT;
 use crate::core::{Context, Timer, TIMEOUT_DATASTORE};
 use crate::msg::{ConnId, MsgId, MsgKind};
 use crate::proto::Parse;

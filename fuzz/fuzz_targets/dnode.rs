@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use dynomite::dnode_msg::{
+use dynomite::dnode::msg::{
     gossip_records, write_gossip, DmsgInfo, DmsgParser, DmsgPayload, DmsgType, GossipNode, MAGIC,
     MAX_DATA_LEN, MAX_PAYLOAD_LEN,
 };

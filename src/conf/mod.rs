@@ -1917,59 +1917,59 @@ mod tests {
     const ORIGINAL_SAMPLES: [(&str, &str); 14] = [
         (
             "dynomite.yml",
-            include_str!("../tests/data/original-conf/dynomite.yml"),
+            include_str!("../../tests/data/original-conf/dynomite.yml"),
         ),
         (
             "dynomite_dns_single.yml",
-            include_str!("../tests/data/original-conf/dynomite_dns_single.yml"),
+            include_str!("../../tests/data/original-conf/dynomite_dns_single.yml"),
         ),
         (
             "dynomite_florida_single.yml",
-            include_str!("../tests/data/original-conf/dynomite_florida_single.yml"),
+            include_str!("../../tests/data/original-conf/dynomite_florida_single.yml"),
         ),
         (
             "mc_single.yml",
-            include_str!("../tests/data/original-conf/mc_single.yml"),
+            include_str!("../../tests/data/original-conf/mc_single.yml"),
         ),
         (
             "node1.yml",
-            include_str!("../tests/data/original-conf/node1.yml"),
+            include_str!("../../tests/data/original-conf/node1.yml"),
         ),
         (
             "node2.yml",
-            include_str!("../tests/data/original-conf/node2.yml"),
+            include_str!("../../tests/data/original-conf/node2.yml"),
         ),
         (
             "redis_dc1.yml",
-            include_str!("../tests/data/original-conf/redis_dc1.yml"),
+            include_str!("../../tests/data/original-conf/redis_dc1.yml"),
         ),
         (
             "redis_dc2.yml",
-            include_str!("../tests/data/original-conf/redis_dc2.yml"),
+            include_str!("../../tests/data/original-conf/redis_dc2.yml"),
         ),
         (
             "redis_node1.yml",
-            include_str!("../tests/data/original-conf/redis_node1.yml"),
+            include_str!("../../tests/data/original-conf/redis_node1.yml"),
         ),
         (
             "redis_node2.yml",
-            include_str!("../tests/data/original-conf/redis_node2.yml"),
+            include_str!("../../tests/data/original-conf/redis_node2.yml"),
         ),
         (
             "redis_rack1_node.yml",
-            include_str!("../tests/data/original-conf/redis_rack1_node.yml"),
+            include_str!("../../tests/data/original-conf/redis_rack1_node.yml"),
         ),
         (
             "redis_rack2_node.yml",
-            include_str!("../tests/data/original-conf/redis_rack2_node.yml"),
+            include_str!("../../tests/data/original-conf/redis_rack2_node.yml"),
         ),
         (
             "redis_rack3_node.yml",
-            include_str!("../tests/data/original-conf/redis_rack3_node.yml"),
+            include_str!("../../tests/data/original-conf/redis_rack3_node.yml"),
         ),
         (
             "redis_single.yml",
-            include_str!("../tests/data/original-conf/redis_single.yml"),
+            include_str!("../../tests/data/original-conf/redis_single.yml"),
         ),
     ];
 

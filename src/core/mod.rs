@@ -26,15 +26,15 @@ use log::{debug, error, info, warn};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::cluster::topology::Topology;
 use crate::conf::{Consistency, PoolConf};
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
-use crate::dnode_peer::PeerPool;
+use crate::dnode::peer::PeerPool;
 use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
 use crate::server::Server;
 use crate::signal::{SignalAction, Signals};
 use crate::stats::Stats;
-use crate::vnode::Topology;
 
 /// Token of the signal pipe; connection tokens are slab keys.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
@@ -54,7 +54,7 @@ pub enum Target {
 
 /// The node's state (admin `/state/...`), which gates requests on the local
 /// datastore.
-pub use crate::stats_http::State as NodeState;
+pub use crate::stats::http::State as NodeState;
 
 /// Error for a request the node state refuses.
 pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not allow this request";

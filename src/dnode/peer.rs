@@ -17,17 +17,17 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::Interest;
 
+use crate::cluster::coordinator::ERR_PEER_REFUSED;
+use crate::cluster::topology::{Peer, Topology};
 use crate::conf::PoolConf;
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
-use crate::coordinator::ERR_PEER_REFUSED;
 use crate::core::{
     Context, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
     TIMEOUT_REMOTE_WRITE,
 };
-use crate::dnode_msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
 use crate::msg::{ConnId, MsgId};
 use crate::server::Slot;
-use crate::vnode::{Peer, Topology};
 
 /// Reconnect back-off: 1 s doubling up to 10 s.
 const BACKOFF_START: Duration = Duration::from_secs(1);

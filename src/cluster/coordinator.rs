@@ -21,6 +21,7 @@
 
 use log::debug;
 
+use crate::cluster::response_mgr::{RspMgr, Verdict};
 use crate::conf::Consistency;
 use crate::core::{Context, Target};
 use crate::hashkit::crc32::crc32_update;
@@ -28,7 +29,6 @@ use crate::mbuf::Seg;
 use crate::msg::{Coalesce, FragParent, MsgId, MsgKind};
 use crate::proto::redis::{Multi, Route};
 use crate::request::SplitBy;
-use crate::response_mgr::{RspMgr, Verdict};
 
 /// Quorum bookkeeping of one parent.
 #[derive(Debug, Clone)]

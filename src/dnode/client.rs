@@ -16,7 +16,7 @@ use log::{debug, warn};
 
 use crate::conn::ConnKind;
 use crate::core::Context;
-use crate::dnode_msg::{write_header, DmsgHeader, DmsgPayload, DmsgType, FLAG_RESP3};
+use crate::dnode::msg::{write_header, DmsgHeader, DmsgPayload, DmsgType, FLAG_RESP3};
 use crate::mbuf::MbufId;
 use crate::msg::{ConnId, MsgId};
 use crate::proto::Parse;

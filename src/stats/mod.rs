@@ -19,6 +19,9 @@
 //!
 //! This module is pure: it never touches a socket, a thread or a global.
 
+pub mod admin;
+pub mod http;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

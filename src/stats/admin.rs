@@ -17,8 +17,8 @@ use crate::conn::{Conn, ConnKind, ConnState, Sock};
 use crate::core::Context;
 use crate::logging;
 use crate::msg::ConnId;
+use crate::stats::http::{self as http, Admin, HttpParse, Method, PeerVerb};
 use crate::stats::{self, DcDesc, InfoMeta, NodeDesc, RackDesc};
-use crate::stats_http::{self as http, Admin, HttpParse, Method, PeerVerb};
 
 impl Context {
     /// Accepts HTTP clients of the stats listener.

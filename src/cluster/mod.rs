@@ -1,0 +1,7 @@
+//! The cluster (dyn_vnode.c, dyn_response_mgr.c, the fan-out of
+//! dyn_client.c): who owns a key, where a request's copies go, and which
+//! answer a client gets.
+
+pub mod coordinator;
+pub mod response_mgr;
+pub mod topology;
