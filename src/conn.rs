@@ -16,6 +16,7 @@ use std::io::{self, IoSlice, Read, Write};
 use crate::conf::Consistency;
 use crate::core::Context;
 use crate::dnode::msg::{DmsgHeader, DmsgInfo, DmsgParser};
+use crate::ids::PeerId;
 use crate::mbuf::{MbufId, Seg};
 use crate::msg::{ConnId, MsgId};
 use crate::proto::memcache;
@@ -203,7 +204,7 @@ pub struct Conn {
     /// Payload bytes of a frame still to skip (gossip, unknown types).
     pub skip: u64,
     /// DnodePeer: (peer index, slot).
-    pub peer_slot: Option<(usize, usize)>,
+    pub peer_slot: Option<(PeerId, usize)>,
     /// The peer closed its side (EOF) rather than failing.
     pub eof: bool,
     /// StatsClient: request bytes read and response bytes to write.

@@ -12,6 +12,7 @@ pub mod core;
 pub mod daemon;
 pub mod dnode;
 pub mod hashkit;
+pub mod ids;
 pub mod logging;
 pub mod mbuf;
 pub mod memcache;

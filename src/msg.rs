@@ -19,14 +19,7 @@ use crate::mbuf::{MbufPool, Seg};
 use crate::proto::memcache::{McReq, McRsp};
 use crate::proto::redis::{Command, ReqInfo, RspInfo};
 
-/// Index of a message in the pool. A message also carries a unique `id` so that
-/// timers holding a stale index can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MsgId(pub usize);
-
-/// Index of a connection in the connection slab (also its mio token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub usize);
+pub use crate::ids::{ConnId, MsgId};
 
 /// How the replies of a split request's fragments are merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -286,7 +286,7 @@ impl Context {
                 let h = self.arg_hash(mid, 1 + i * step, &mut scratch);
                 match by {
                     SplitBy::Shard => self.server_for_hash(h),
-                    SplitBy::Peer => self.topology.local_owner(h),
+                    SplitBy::Peer => self.topology.local_owner(h).idx(),
                 }
             })
             .collect();

@@ -25,6 +25,7 @@ use crate::cluster::response_mgr::{RspMgr, Verdict};
 use crate::conf::Consistency;
 use crate::core::{Context, Target};
 use crate::hashkit::crc32::crc32_update;
+use crate::ids::PeerId;
 use crate::mbuf::Seg;
 use crate::msg::{Coalesce, FragParent, MsgId, MsgKind};
 use crate::proto::redis::{Multi, Route};
@@ -97,7 +98,7 @@ impl Context {
         let mut scratch = Vec::new();
         let all_local = (1..nargs).all(|i| {
             let h = self.arg_hash(mid, i, &mut scratch);
-            self.topology.local_owner(h) == 0
+            self.topology.local_owner(h).is_local()
         });
         if all_local {
             self.execute_local(mid);
@@ -115,7 +116,7 @@ impl Context {
         let mut scratch = Vec::new();
         if cmd.route == Route::Eval {
             // Replicated by its first key; every key must share its owner.
-            match self.script_owner(mid, |ctx, h| ctx.topology.local_owner(h)) {
+            match self.script_owner(mid, |ctx, h| ctx.topology.local_owner(h).idx()) {
                 Ok(Some(_)) => {
                     let hash = self.arg_hash(mid, 3, &mut scratch);
                     self.replicate(mid, hash);
@@ -149,8 +150,8 @@ impl Context {
         }
     }
 
-    fn target_of(peer: usize, forward: bool) -> Target {
-        if peer == 0 {
+    fn target_of(peer: PeerId, forward: bool) -> Target {
+        if peer.is_local() {
             Target::Local
         } else {
             Target::Peer { peer, forward }
@@ -262,7 +263,7 @@ impl Context {
         let n = self.topology.peers.len();
         self.defer_begin();
         let children = self.make_children(mid, n, Coalesce::First);
-        for (p, fid) in children.into_iter().enumerate() {
+        for (p, fid) in self.topology.peer_ids().zip(children).collect::<Vec<_>>() {
             self.dispatch(fid, Self::target_of(p, false));
         }
         self.defer_end();

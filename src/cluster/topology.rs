@@ -17,6 +17,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::conf::{Endpoint, PoolConf};
 use crate::hashkit::token::Ring;
+use crate::ids::PeerId;
 
 /// One node of the cluster.
 #[derive(Debug, Clone)]
@@ -42,8 +43,8 @@ pub struct Peer {
 #[derive(Debug, Clone)]
 pub struct Rack {
     pub name: String,
-    /// Peer indices in this rack.
-    pub peers: Vec<usize>,
+    /// The peers of this rack.
+    pub peers: Vec<PeerId>,
     pub ring: Ring,
 }
 
@@ -168,7 +169,7 @@ impl Topology {
                 .expect("rack listed");
             p.dc_idx = d;
             p.rack_idx = r;
-            dcs[d].racks[r].peers.push(i);
+            dcs[d].racks[r].peers.push(PeerId(i as u32));
         }
         // A node with no tokens owns nothing, except a lone node, which owns
         // everything (single-node proxies need no tokens).
@@ -176,13 +177,13 @@ impl Topology {
             for rack in dc.racks.iter_mut() {
                 let mut entries = Vec::new();
                 for &i in &rack.peers {
-                    for &t in &peers[i].tokens {
-                        entries.push((t, i));
+                    for &t in &peers[i.idx()].tokens {
+                        entries.push((t, i.idx()));
                     }
                 }
                 if entries.is_empty() {
                     if let Some(&first) = rack.peers.first() {
-                        entries.push((u32::MAX, first));
+                        entries.push((u32::MAX, first.idx()));
                     }
                 }
                 rack.ring = Ring::new(entries);
@@ -206,18 +207,29 @@ impl Topology {
     }
 
     /// The owner of a token in rack `rack` of DC `dc`.
-    pub fn owner(&self, dc: usize, rack: usize, hash: u32) -> usize {
-        self.dcs[dc].racks[rack].ring.owner(hash).unwrap_or(0)
+    pub fn owner(&self, dc: usize, rack: usize, hash: u32) -> PeerId {
+        let owner = self.dcs[dc].racks[rack].ring.owner(hash).unwrap_or(0);
+        PeerId(owner as u32)
     }
 
     /// The owner of a token in this node's rack.
-    pub fn local_owner(&self, hash: u32) -> usize {
+    pub fn local_owner(&self, hash: u32) -> PeerId {
         self.owner(0, self.local_rack, hash)
     }
 
     /// True when `peer` is in this node's DC.
-    pub fn same_dc(&self, peer: usize) -> bool {
-        self.peers[peer].dc_idx == 0
+    pub fn same_dc(&self, peer: PeerId) -> bool {
+        self.peer(peer).dc_idx == 0
+    }
+
+    /// The node `id`.
+    pub fn peer(&self, id: PeerId) -> &Peer {
+        &self.peers[id.idx()]
+    }
+
+    /// Every node's id, this node first.
+    pub fn peer_ids(&self) -> impl Iterator<Item = PeerId> {
+        (0..self.peers.len() as u32).map(PeerId)
     }
 }
 
@@ -247,13 +259,13 @@ mod tests {
             peer("n1", "dc1", "rack1", &[2147483647], false),
             peer("n2", "dc1", "rack1", &[3579139412], false),
         ]);
-        assert_eq!(t.local_owner(0), 0);
-        assert_eq!(t.local_owner(715827882), 0);
-        assert_eq!(t.local_owner(715827883), 1);
-        assert_eq!(t.local_owner(2147483647), 1);
-        assert_eq!(t.local_owner(3579139412), 2);
-        assert_eq!(t.local_owner(3579139413), 0, "wraps");
-        assert_eq!(t.local_owner(u32::MAX), 0);
+        assert_eq!(t.local_owner(0), PeerId(0));
+        assert_eq!(t.local_owner(715827882), PeerId(0));
+        assert_eq!(t.local_owner(715827883), PeerId(1));
+        assert_eq!(t.local_owner(2147483647), PeerId(1));
+        assert_eq!(t.local_owner(3579139412), PeerId(2));
+        assert_eq!(t.local_owner(3579139413), PeerId(0), "wraps");
+        assert_eq!(t.local_owner(u32::MAX), PeerId(0));
     }
 
     #[test]
@@ -279,7 +291,7 @@ mod tests {
         assert_eq!(t.dcs[1].preselected, 1);
         assert_eq!(t.dcs[0].quorum(), 2);
         assert_eq!(t.dcs[1].quorum(), 2);
-        assert_eq!(t.owner(1, 1, 5), 2);
+        assert_eq!(t.owner(1, 1, 5), PeerId(2));
     }
 
     #[test]
@@ -288,17 +300,17 @@ mod tests {
             peer("a", "dc", "r", &[100, 300], true),
             peer("b", "dc", "r", &[200, 400], false),
         ]);
-        assert_eq!(t.local_owner(50), 0);
-        assert_eq!(t.local_owner(150), 1);
-        assert_eq!(t.local_owner(250), 0);
-        assert_eq!(t.local_owner(350), 1);
-        assert_eq!(t.local_owner(450), 0);
+        assert_eq!(t.local_owner(50), PeerId(0));
+        assert_eq!(t.local_owner(150), PeerId(1));
+        assert_eq!(t.local_owner(250), PeerId(0));
+        assert_eq!(t.local_owner(350), PeerId(1));
+        assert_eq!(t.local_owner(450), PeerId(0));
     }
 
     #[test]
     fn lone_node_without_tokens_owns_everything() {
         let t = Topology::build(vec![peer("a", "dc", "r", &[], true)]);
         assert!(t.is_single());
-        assert_eq!(t.local_owner(12345), 0);
+        assert_eq!(t.local_owner(12345), PeerId(0));
     }
 }

@@ -30,6 +30,7 @@ use crate::cluster::topology::Topology;
 use crate::conf::{Consistency, PoolConf};
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
 use crate::dnode::peer::PeerPool;
+use crate::ids::PeerId;
 use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
 use crate::server::Server;
@@ -49,7 +50,7 @@ pub enum Target {
     /// This node's datastore(s).
     Local,
     /// A peer; `forward` asks it to replicate to every rack of its DC (type 4).
-    Peer { peer: usize, forward: bool },
+    Peer { peer: PeerId, forward: bool },
 }
 
 /// The node's state (admin `/state/...`), which gates requests on the local
@@ -78,7 +79,7 @@ pub enum Timer {
         slot: usize,
     },
     /// Reconnect a peer connection slot.
-    PeerReconnect { peer: usize, slot: usize },
+    PeerReconnect { peer: PeerId, slot: usize },
     /// Retry accepting after running out of descriptors.
     Accept(ConnId),
 }
@@ -126,7 +127,7 @@ pub struct Context {
     pub req_timers: [VecDeque<(Instant, MsgId, u64)>; TIMEOUT_CLASSES],
     /// The cluster as this node sees it.
     pub topology: Topology,
-    /// Outgoing connections to each peer (index as in `topology.peers`).
+    /// Outgoing connections to each peer, indexed by `PeerId`.
     pub peers: Vec<PeerPool>,
     /// Gates requests on the local datastore.
     pub state: NodeState,

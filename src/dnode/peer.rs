@@ -26,6 +26,7 @@ use crate::core::{
     TIMEOUT_REMOTE_WRITE,
 };
 use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::ids::PeerId;
 use crate::msg::{ConnId, MsgId};
 use crate::server::Slot;
 
@@ -68,21 +69,21 @@ impl Context {
             info!("admin mode {}: no connection to peers", self.admin_op);
             return;
         }
-        for p in 0..self.peers.len() {
-            for s in 0..self.peers[p].slots.len() {
+        for p in self.topology.peer_ids().collect::<Vec<_>>() {
+            for s in 0..self.peers[p.idx()].slots.len() {
                 self.peer_connect(p, s);
             }
         }
     }
 
-    fn peer_connect(&mut self, peer: usize, slot: usize) {
+    fn peer_connect(&mut self, peer: PeerId, slot: usize) {
         if self.admin_op > 0 {
             return;
         }
-        let Some(addr) = self.topology.peers[peer].addr else {
+        let Some(addr) = self.topology.peer(peer).addr else {
             return;
         };
-        let name = format!("{} ({})", self.topology.peers[peer].name, addr);
+        let name = format!("{} ({})", self.topology.peer(peer).name, addr);
         let sock = match mio::net::TcpStream::connect(addr) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
@@ -103,7 +104,7 @@ impl Context {
         conn.peer_slot = Some((peer, slot));
         match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(cid) => {
-                let sl = &mut self.peers[peer].slots[slot];
+                let sl = &mut self.peers[peer.idx()].slots[slot];
                 sl.conn = Some(cid);
                 sl.retry_at = None;
                 debug!("dn {} connecting to peer {}", cid.0, name);
@@ -115,8 +116,8 @@ impl Context {
         }
     }
 
-    fn peer_failed(&mut self, peer: usize, slot: usize) {
-        let sl = &mut self.peers[peer].slots[slot];
+    fn peer_failed(&mut self, peer: PeerId, slot: usize) {
+        let sl = &mut self.peers[peer.idx()].slots[slot];
         sl.conn = None;
         sl.backoff = if sl.backoff.is_zero() {
             BACKOFF_START
@@ -129,8 +130,8 @@ impl Context {
     }
 
     /// The reconnect timer of a peer slot fired.
-    pub fn peer_reconnect(&mut self, peer: usize, slot: usize) {
-        let sl = &self.peers[peer].slots[slot];
+    pub fn peer_reconnect(&mut self, peer: PeerId, slot: usize) {
+        let sl = &self.peers[peer.idx()].slots[slot];
         if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
             return;
         }
@@ -142,12 +143,12 @@ impl Context {
         let c = &self.conns[cid.0];
         let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
         info!("dn {} connected to peer {}", cid.0, c.peer);
-        self.peers[peer].slots[slot].backoff = Duration::ZERO;
+        self.peers[peer.idx()].slots[slot].backoff = Duration::ZERO;
     }
 
     /// Queues a request for a peer; false when the slot is not connected.
-    pub fn peer_forward(&mut self, mid: MsgId, peer: usize, forward: bool) -> bool {
-        let pool = &self.peers[peer];
+    pub fn peer_forward(&mut self, mid: MsgId, peer: PeerId, forward: bool) -> bool {
+        let pool = &self.peers[peer.idx()];
         if pool.slots.is_empty() || pool.down {
             return false;
         }
@@ -182,10 +183,10 @@ impl Context {
         m.hdr = Some(hseg);
         m.in_server = true;
         m.sent_at = Some(self.now);
-        m.dest = peer as u32;
+        m.dest = peer.0;
         let bytes = m.wire_len();
         let write = m.cmd.is_some_and(|c| c.write);
-        let p = &self.topology.peers[peer];
+        let p = &self.topology.peer(peer);
         self.stats.record_peer_request(&p.name, &p.dc, bytes);
         let class = match (same_dc, write) {
             (true, false) => TIMEOUT_PEER_READ,
@@ -295,7 +296,7 @@ impl Context {
             pool.remote_peer_dropped_requests += dropped;
         }
         pool.peer_ejected_at = crate::server::unix_ms();
-        let p = &self.topology.peers[peer];
+        let p = &self.topology.peer(peer);
         for _ in 0..dropped {
             self.stats.record_peer_error(&p.name, &p.dc);
         }
@@ -303,7 +304,7 @@ impl Context {
             self.msgs[mid].in_server = false;
             self.peer_request_failed(mid, ERR_PEER_REFUSED);
         }
-        if self.peers[peer].slots[slot].conn == Some(cid) {
+        if self.peers[peer.idx()].slots[slot].conn == Some(cid) {
             self.peer_failed(peer, slot);
         }
     }

@@ -477,7 +477,7 @@ impl Context {
                             .peers
                             .iter()
                             .map(|&p| {
-                                let peer = &self.topology.peers[p];
+                                let peer = &self.topology.peer(p);
                                 NodeDesc {
                                     name: peer.name.clone(),
                                     host: peer.host.clone(),
