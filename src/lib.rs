@@ -11,6 +11,7 @@ pub mod conn;
 pub mod core;
 pub mod daemon;
 pub mod dnode;
+pub mod errors;
 pub mod hashkit;
 pub mod logging;
 pub mod mbuf;

@@ -56,8 +56,7 @@ pub enum Target {
 /// datastore.
 pub use crate::stats::http::State as NodeState;
 
-/// Error for a request the node state refuses.
-pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not allow this request";
+pub use crate::errors::ERR_STATE;
 
 /// Request timeout classes: each has its own FIFO of deadlines (all requests
 /// of a class share one timeout, so each FIFO stays sorted).

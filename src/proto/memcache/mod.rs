@@ -14,12 +14,18 @@ pub mod reply;
 pub mod request;
 
 pub use command::{command, McCmd};
-pub use reply::{
-    server_error, McRsp, McRspType, McValue, RspParser, ERR_RSP_CRLF, ERR_RSP_LINE,
-    ERR_RSP_UNKNOWN, ERR_RSP_VALUE, RSP_MAX_LINE,
-};
+pub use reply::{McRsp, McRspType, McValue, RspParser, RSP_MAX_LINE};
 pub use request::{
-    key_ok, McReq, ReqParser, ERR_BAD_DATA_CHUNK, ERR_BAD_DELTA, ERR_BAD_EXPTIME, ERR_BAD_FORMAT,
-    ERR_DATA_TOO_LARGE, ERR_DELETE_USAGE, ERR_ERROR, ERR_LINE_TOO_LONG, GET_MAX_SPACES,
-    KEY_MAX_LEN, MAX_DATA_LEN, MAX_GET_LINE, MAX_LINE,
+    key_ok, McReq, ReqParser, GET_MAX_SPACES, KEY_MAX_LEN, MAX_DATA_LEN, MAX_GET_LINE, MAX_LINE,
+};
+
+// The error texts live in `crate::errors`; these are the names callers knew
+// them by here.
+pub use crate::errors::{
+    server_error, ERR_MC_BAD_DATA_CHUNK as ERR_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA as ERR_BAD_DELTA,
+    ERR_MC_BAD_EXPTIME as ERR_BAD_EXPTIME, ERR_MC_BAD_FORMAT as ERR_BAD_FORMAT,
+    ERR_MC_DATA_TOO_LARGE as ERR_DATA_TOO_LARGE, ERR_MC_DELETE_USAGE as ERR_DELETE_USAGE,
+    ERR_MC_ERROR as ERR_ERROR, ERR_MC_LINE_TOO_LONG as ERR_LINE_TOO_LONG,
+    ERR_MC_RSP_CRLF as ERR_RSP_CRLF, ERR_MC_RSP_LINE as ERR_RSP_LINE,
+    ERR_MC_RSP_UNKNOWN as ERR_RSP_UNKNOWN, ERR_MC_RSP_VALUE as ERR_RSP_VALUE,
 };

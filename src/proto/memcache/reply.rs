@@ -11,6 +11,7 @@
 use memchr::memchr;
 
 use super::request::{KEY_MAX_LEN, MAX_DATA_LEN};
+use crate::errors::{ERR_MC_RSP_CRLF, ERR_MC_RSP_LINE, ERR_MC_RSP_UNKNOWN, ERR_MC_RSP_VALUE};
 use crate::proto::redis::Arg;
 use crate::proto::Parse;
 
@@ -18,29 +19,6 @@ use crate::proto::Parse;
 pub const RSP_MAX_LINE: usize = 2048;
 
 const _: () = assert!(KEY_MAX_LEN < RSP_MAX_LINE);
-
-/// Reply parser error: a reply line longer than [`RSP_MAX_LINE`].
-pub const ERR_RSP_LINE: &str = "SERVER_ERROR reply line too long";
-/// Reply parser error: a reply line, or a `VALUE` data block, not ended by CRLF.
-pub const ERR_RSP_CRLF: &str = "SERVER_ERROR reply not ended by CRLF";
-/// Reply parser error: a `VALUE` line that is not `VALUE <key> <flags> <bytes>[ <cas>]`.
-pub const ERR_RSP_VALUE: &str = "SERVER_ERROR bad VALUE line";
-/// Reply parser error: a line that is no memcached reply, or a `VALUE`
-/// block followed by anything but `VALUE`, `END` or an error line.
-pub const ERR_RSP_UNKNOWN: &str = "SERVER_ERROR unknown reply";
-
-/// A proxy-generated error line for memcached clients (spec §4), without its
-/// CRLF: `server_error("Storage: Datastore refused connection")` is
-/// `SERVER_ERROR Storage: Datastore refused connection`. CR and LF become
-/// spaces.
-pub fn server_error(source_and_message: &str) -> String {
-    let mut out = String::with_capacity(13 + source_and_message.len());
-    out.push_str("SERVER_ERROR ");
-    for c in source_and_message.chars() {
-        out.push(if c == '\r' || c == '\n' { ' ' } else { c });
-    }
-    out
-}
 
 /// Kinds of reply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -214,7 +192,7 @@ impl RspParser {
                     let nl = memchr(b'\n', rest);
                     let seg = &rest[..nl.unwrap_or(rest.len())];
                     if self.line.len() + seg.len() > RSP_MAX_LINE {
-                        return Parse::Error(ERR_RSP_LINE);
+                        return Parse::Error(ERR_MC_RSP_LINE);
                     }
                     self.line.extend_from_slice(seg);
                     let Some(p) = nl else {
@@ -239,13 +217,13 @@ impl RspParser {
                 }
                 RspState::Trailer(false) => {
                     if b != b'\r' {
-                        return Parse::Error(ERR_RSP_CRLF);
+                        return Parse::Error(ERR_MC_RSP_CRLF);
                     }
                     self.state = RspState::Trailer(true);
                 }
                 RspState::Trailer(true) => {
                     if b != b'\n' {
-                        return Parse::Error(ERR_RSP_CRLF);
+                        return Parse::Error(ERR_MC_RSP_CRLF);
                     }
                     info.values.push(McValue {
                         key: self.key,
@@ -266,13 +244,13 @@ impl RspParser {
     /// LF. Returns Ok(true) if the reply is complete.
     fn line_done(&mut self, end: u64, info: &mut McRsp) -> Result<bool, &'static str> {
         let Some((&b'\r', line)) = self.line.split_last() else {
-            return Err(ERR_RSP_CRLF);
+            return Err(ERR_MC_RSP_CRLF);
         };
         if let Some(rest) = line.strip_prefix(b"VALUE ") {
             // VALUE <key> <flags> <bytes>[ <cas>], single spaces.
             let mut it = rest.split(|&b| b == b' ');
             let (Some(key), Some(flags), Some(bytes)) = (it.next(), it.next(), it.next()) else {
-                return Err(ERR_RSP_VALUE);
+                return Err(ERR_MC_RSP_VALUE);
             };
             let cas_ok = it.next().is_none_or(|c| digits(c).is_some());
             let flags_ok = digits(flags).is_some_and(|f| f <= u64::from(u32::MAX));
@@ -281,7 +259,7 @@ impl RspParser {
             let Some(bytes) =
                 bytes.filter(|_| key_len_ok && flags_ok && cas_ok && it.next().is_none())
             else {
-                return Err(ERR_RSP_VALUE);
+                return Err(ERR_MC_RSP_VALUE);
             };
             self.key = Arg {
                 off: self.line_start + 6,
@@ -306,7 +284,7 @@ impl RspParser {
             _ if line.starts_with(b"VERSION ") => McRspType::Version,
             _ => {
                 let Some(n) = digits(line) else {
-                    return Err(ERR_RSP_UNKNOWN);
+                    return Err(ERR_MC_RSP_UNKNOWN);
                 };
                 info.number = n;
                 McRspType::Number
@@ -314,7 +292,7 @@ impl RspParser {
         };
         let ends_values = ty == McRspType::Values || ty.is_error();
         if !info.values.is_empty() && !ends_values {
-            return Err(ERR_RSP_UNKNOWN);
+            return Err(ERR_MC_RSP_UNKNOWN);
         }
         info.ty = ty;
         self.line.clear();
@@ -328,18 +306,6 @@ mod tests {
     use super::*;
 
     use crate::proto::testing::{expand, feed_all, show, Run};
-
-    #[test]
-    fn server_error_line() {
-        assert_eq!(
-            server_error("Storage: Datastore refused connection"),
-            "SERVER_ERROR Storage: Datastore refused connection"
-        );
-        assert_eq!(
-            server_error("unknown: a\r\nb"),
-            "SERVER_ERROR unknown: a  b"
-        );
-    }
 
     fn rsp_run(input: &[u8]) -> Run<McRsp> {
         feed_all(input, McRsp::default(), RspParser::parse)
@@ -431,32 +397,32 @@ mod tests {
     #[test]
     fn rsp_errors() {
         let cases: &[(&[u8], &str)] = &[
-            (b"STORED\n", ERR_RSP_CRLF),
-            (b"\n", ERR_RSP_CRLF),
-            (b"\r\n", ERR_RSP_UNKNOWN),
-            (b"stored\r\n", ERR_RSP_UNKNOWN),
-            (b"STORED \r\n", ERR_RSP_UNKNOWN),
-            (b"ERRORS\r\n", ERR_RSP_UNKNOWN),
-            (b"VERSION\r\n", ERR_RSP_UNKNOWN),
-            (b"STAT pid 1\r\n", ERR_RSP_UNKNOWN),
-            (b"-1\r\n", ERR_RSP_UNKNOWN),
-            (b"18446744073709551616\r\n", ERR_RSP_UNKNOWN),
-            (b"VALUE k 0 1\r\na\r\nSTORED\r\n", ERR_RSP_UNKNOWN),
-            (b"VALUE k 0 1\r\na\r\n5\r\n", ERR_RSP_UNKNOWN),
-            (b"VALUE k 0 1\r\nab\r\n", ERR_RSP_CRLF),
-            (b"VALUE k 0 1\r\na\n", ERR_RSP_CRLF),
-            (b"VALUE k 0\r\n", ERR_RSP_VALUE),
-            (b"VALUE k 0 1 2 3\r\n", ERR_RSP_VALUE),
-            (b"VALUE  k 0 1\r\n", ERR_RSP_VALUE),
-            (b"VALUE k 0 1 \r\n", ERR_RSP_VALUE),
-            (b"VALUE k x 1\r\n", ERR_RSP_VALUE),
-            (b"VALUE k 4294967296 1\r\n", ERR_RSP_VALUE),
-            (b"VALUE k 0 -1\r\n", ERR_RSP_VALUE),
-            (b"VALUE k 0 1073741825\r\n", ERR_RSP_VALUE),
-            (b"VALUE k 0 1 x\r\n", ERR_RSP_VALUE),
-            (b"VALUE <K251> 0 1\r\n", ERR_RSP_VALUE),
+            (b"STORED\n", ERR_MC_RSP_CRLF),
+            (b"\n", ERR_MC_RSP_CRLF),
+            (b"\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"stored\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"STORED \r\n", ERR_MC_RSP_UNKNOWN),
+            (b"ERRORS\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VERSION\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"STAT pid 1\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"-1\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"18446744073709551616\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\na\r\nSTORED\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\na\r\n5\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\nab\r\n", ERR_MC_RSP_CRLF),
+            (b"VALUE k 0 1\r\na\n", ERR_MC_RSP_CRLF),
+            (b"VALUE k 0\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k 0 1 2 3\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE  k 0 1\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k 0 1 \r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k x 1\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k 4294967296 1\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k 0 -1\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k 0 1073741825\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE k 0 1 x\r\n", ERR_MC_RSP_VALUE),
+            (b"VALUE <K251> 0 1\r\n", ERR_MC_RSP_VALUE),
             // Earlier pipelined replies still count.
-            (b"OK\r\nbogus\r\n", ERR_RSP_UNKNOWN),
+            (b"OK\r\nbogus\r\n", ERR_MC_RSP_UNKNOWN),
         ];
         for (input, want) in cases {
             let input = expand(input);
@@ -467,10 +433,13 @@ mod tests {
         let mut long = b"SERVER_ERROR ".to_vec();
         long.resize(RSP_MAX_LINE, b'x');
         long.extend_from_slice(b"\n");
-        assert_eq!(rsp_run(&long).err, Some(ERR_RSP_CRLF));
+        assert_eq!(rsp_run(&long).err, Some(ERR_MC_RSP_CRLF));
         long.insert(0, b'x');
-        assert_eq!(rsp_run(&long).err, Some(ERR_RSP_LINE));
-        assert_eq!(rsp_run(&[b'1'; RSP_MAX_LINE + 1]).err, Some(ERR_RSP_LINE));
+        assert_eq!(rsp_run(&long).err, Some(ERR_MC_RSP_LINE));
+        assert_eq!(
+            rsp_run(&[b'1'; RSP_MAX_LINE + 1]).err,
+            Some(ERR_MC_RSP_LINE)
+        );
     }
 
     #[test]

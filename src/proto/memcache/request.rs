@@ -34,6 +34,10 @@
 use memchr::memchr;
 
 use super::command::McCmd;
+use crate::errors::{
+    ERR_MC_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA, ERR_MC_BAD_EXPTIME, ERR_MC_BAD_FORMAT,
+    ERR_MC_DATA_TOO_LARGE, ERR_MC_DELETE_USAGE, ERR_MC_ERROR, ERR_MC_LINE_TOO_LONG,
+};
 use crate::proto::redis::Arg;
 use crate::proto::Parse;
 
@@ -58,32 +62,6 @@ const _: () = assert!(KEY_MAX_LEN < MAX_LINE);
 const _: () = assert!(MAX_LINE < MAX_GET_LINE);
 const _: () = assert!(MAX_DATA_LEN < i32::MAX as u64 - 2);
 
-/// memcached: an unknown command, a wrong number of tokens, and every
-/// command the proxy does not serve (see [`McCmd::Unknown`]).
-pub const ERR_ERROR: &str = "ERROR";
-/// memcached: a bad key (too long; here also control characters) or a bad
-/// number on a storage line.
-pub const ERR_BAD_FORMAT: &str = "CLIENT_ERROR bad command line format";
-/// memcached: the data block is not followed by CRLF.
-pub const ERR_BAD_DATA_CHUNK: &str = "CLIENT_ERROR bad data chunk";
-/// memcached: the incr/decr value is not an unsigned 64-bit number.
-pub const ERR_BAD_DELTA: &str = "CLIENT_ERROR invalid numeric delta argument";
-/// memcached: the touch/gat exptime is not a number.
-pub const ERR_BAD_EXPTIME: &str = "CLIENT_ERROR invalid exptime argument";
-/// memcached: `delete <key> <x>` where `<x>` is neither `0` nor `noreply`
-/// (two spaces after the dot, as memcached writes it).
-pub const ERR_DELETE_USAGE: &str =
-    "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]";
-
-/// [`Parse::Error`]: a request line longer than [`MAX_LINE`] (or a get line
-/// longer than [`MAX_GET_LINE`]). memcached closes the connection without a
-/// reply; the text is for the log.
-pub const ERR_LINE_TOO_LONG: &str = "CLIENT_ERROR line too long";
-/// [`Parse::Error`]: a storage command announcing more than
-/// [`MAX_DATA_LEN`] bytes. memcached's words for a value it cannot store;
-/// memcached then swallows the block, the proxy closes the connection.
-pub const ERR_DATA_TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
-
 /// What the request parser learned about one complete request.
 ///
 /// When [`McReq::error`] is set only `cmd`, `noreply` and `error` mean
@@ -102,8 +80,8 @@ pub struct McReq {
     /// caller must not send `error` either.
     pub noreply: bool,
     /// The complete reply line (no CRLF) memcached gives instead of executing
-    /// the request: one of the `ERR_*` request texts. The caller answers it
-    /// (unless `noreply`) and keeps the connection.
+    /// the request: one of the `ERR_MC_*` request texts of [`crate::errors`].
+    /// The caller answers it (unless `noreply`) and keeps the connection.
     pub error: Option<&'static str>,
     /// Storage commands: client flags (memcached keeps the low 32 bits of
     /// larger values).
@@ -345,7 +323,7 @@ impl ReqParser {
                         }
                     } else {
                         if at >= MAX_LINE as u64 {
-                            return Parse::Error(ERR_LINE_TOO_LONG);
+                            return Parse::Error(ERR_MC_LINE_TOO_LONG);
                         }
                         if b == b' ' && self.line.len() == self.spaces {
                             self.spaces += 1;
@@ -368,7 +346,7 @@ impl ReqParser {
                     let nl = memchr(b'\n', rest);
                     let seg = &rest[..nl.unwrap_or(rest.len())];
                     if self.line.len() + seg.len() > MAX_LINE {
-                        return Parse::Error(ERR_LINE_TOO_LONG);
+                        return Parse::Error(ERR_MC_LINE_TOO_LONG);
                     }
                     self.line.extend_from_slice(seg);
                     let Some(p) = nl else {
@@ -383,7 +361,7 @@ impl ReqParser {
                 }
                 ReqState::Keys => {
                     if b != b'\n' && at >= self.get_line_cap() {
-                        return Parse::Error(ERR_LINE_TOO_LONG);
+                        return Parse::Error(ERR_MC_LINE_TOO_LONG);
                     }
                     if self.cr {
                         self.cr = false;
@@ -421,7 +399,7 @@ impl ReqParser {
                     let nl = memchr(b'\n', rest);
                     let len = nl.unwrap_or(rest.len()) as u64;
                     if at + len > self.get_line_cap() {
-                        return Parse::Error(ERR_LINE_TOO_LONG);
+                        return Parse::Error(ERR_MC_LINE_TOO_LONG);
                     }
                     let Some(p) = nl else {
                         break;
@@ -444,7 +422,7 @@ impl ReqParser {
                     // memcached reads `bytes + 2` bytes and then checks the
                     // last two; the next request starts right after them.
                     if !(cr && b == b'\n') {
-                        info.fail(ERR_BAD_DATA_CHUNK);
+                        info.fail(ERR_MC_BAD_DATA_CHUNK);
                     }
                     return Parse::Done(i + 1);
                 }
@@ -477,7 +455,7 @@ impl ReqParser {
             return;
         }
         if bad || len > KEY_MAX_LEN as u64 {
-            info.fail(ERR_BAD_FORMAT);
+            info.fail(ERR_MC_BAD_FORMAT);
             self.state = ReqState::KeysSkip;
             return;
         }
@@ -491,7 +469,7 @@ impl ReqParser {
     fn keys_done(&mut self, i: usize, info: &mut McReq) -> Parse {
         if info.error.is_none() && info.keys.is_empty() {
             // `get ` with no key: too few tokens.
-            info.fail(ERR_ERROR);
+            info.fail(ERR_MC_ERROR);
         }
         Parse::Done(i + 1)
     }
@@ -528,22 +506,22 @@ impl ReqParser {
             len: w[k].1.len() as u32,
         };
         if count == 0 || w[0].1.len() < 2 {
-            info.fail(ERR_ERROR);
+            info.fail(ERR_MC_ERROR);
             return Ok(true);
         }
         let cmd = McCmd::from_name(w[0].1);
         info.cmd = cmd;
         match cmd {
-            McCmd::Unknown => info.fail(ERR_ERROR),
+            McCmd::Unknown => info.fail(ERR_MC_ERROR),
             McCmd::Get | McCmd::Gets | McCmd::Gat | McCmd::Gats => {
                 if nt < 3 {
-                    info.fail(ERR_ERROR);
+                    info.fail(ERR_MC_ERROR);
                     return Ok(true);
                 }
                 let mut first = 1;
                 if matches!(cmd, McCmd::Gat | McCmd::Gats) {
                     let Some(exptime) = safe_strtol32(w[1].1) else {
-                        info.fail(ERR_BAD_EXPTIME);
+                        info.fail(ERR_MC_BAD_EXPTIME);
                         return Ok(true);
                     };
                     info.exptime = exptime;
@@ -551,7 +529,7 @@ impl ReqParser {
                 }
                 for (off, key) in words(line).skip(first) {
                     if !key_ok(key) {
-                        info.fail(ERR_BAD_FORMAT);
+                        info.fail(ERR_MC_BAD_FORMAT);
                         return Ok(true);
                     }
                     info.keys.push(Arg {
@@ -568,12 +546,12 @@ impl ReqParser {
             | McCmd::Cas => {
                 let want = if cmd == McCmd::Cas { 7 } else { 6 };
                 if nt != want && nt != want + 1 {
-                    info.fail(ERR_ERROR);
+                    info.fail(ERR_MC_ERROR);
                     return Ok(true);
                 }
                 info.noreply = last == b"noreply";
                 if !key_ok(w[1].1) {
-                    info.fail(ERR_BAD_FORMAT);
+                    info.fail(ERR_MC_BAD_FORMAT);
                     return Ok(true);
                 }
                 let nums = (
@@ -582,23 +560,23 @@ impl ReqParser {
                     safe_strtol32(w[4].1),
                 );
                 let (Some(flags), Some(exptime), Some(vlen)) = nums else {
-                    info.fail(ERR_BAD_FORMAT);
+                    info.fail(ERR_MC_BAD_FORMAT);
                     return Ok(true);
                 };
                 if cmd == McCmd::Cas {
                     let Some(cas) = safe_strtoull(w[5].1) else {
-                        info.fail(ERR_BAD_FORMAT);
+                        info.fail(ERR_MC_BAD_FORMAT);
                         return Ok(true);
                     };
                     info.cas = cas;
                 }
                 if !(0..=i32::MAX - 2).contains(&vlen) {
-                    info.fail(ERR_BAD_FORMAT);
+                    info.fail(ERR_MC_BAD_FORMAT);
                     return Ok(true);
                 }
                 let vlen = vlen as u64;
                 if vlen > MAX_DATA_LEN {
-                    return Err(ERR_DATA_TOO_LARGE);
+                    return Err(ERR_MC_DATA_TOO_LARGE);
                 }
                 info.keys.push(arg(1));
                 info.flags = flags;
@@ -610,23 +588,23 @@ impl ReqParser {
             }
             McCmd::Incr | McCmd::Decr | McCmd::Touch => {
                 if nt != 4 && nt != 5 {
-                    info.fail(ERR_ERROR);
+                    info.fail(ERR_MC_ERROR);
                     return Ok(true);
                 }
                 info.noreply = last == b"noreply";
                 if !key_ok(w[1].1) {
-                    info.fail(ERR_BAD_FORMAT);
+                    info.fail(ERR_MC_BAD_FORMAT);
                     return Ok(true);
                 }
                 if cmd == McCmd::Touch {
                     let Some(exptime) = safe_strtol32(w[2].1) else {
-                        info.fail(ERR_BAD_EXPTIME);
+                        info.fail(ERR_MC_BAD_EXPTIME);
                         return Ok(true);
                     };
                     info.exptime = exptime;
                 } else {
                     let Some(delta) = safe_strtoull(w[2].1) else {
-                        info.fail(ERR_BAD_DELTA);
+                        info.fail(ERR_MC_BAD_DELTA);
                         return Ok(true);
                     };
                     info.delta = delta;
@@ -635,7 +613,7 @@ impl ReqParser {
             }
             McCmd::Delete => {
                 if !(3..=5).contains(&nt) {
-                    info.fail(ERR_ERROR);
+                    info.fail(ERR_MC_ERROR);
                     return Ok(true);
                 }
                 if nt > 3 {
@@ -646,12 +624,12 @@ impl ReqParser {
                     let valid = (nt == 4 && (hold_zero || info.noreply))
                         || (nt == 5 && hold_zero && info.noreply);
                     if !valid {
-                        info.fail(ERR_DELETE_USAGE);
+                        info.fail(ERR_MC_DELETE_USAGE);
                         return Ok(true);
                     }
                 }
                 if !key_ok(w[1].1) {
-                    info.fail(ERR_BAD_FORMAT);
+                    info.fail(ERR_MC_BAD_FORMAT);
                     return Ok(true);
                 }
                 info.keys.push(arg(1));
@@ -1037,18 +1015,21 @@ mod tests {
         line.extend_from_slice(b"\n");
         let run = req_run(&line);
         assert_eq!(run.err, None);
-        assert_eq!(run.msgs[0].1.error, Some(ERR_ERROR));
+        assert_eq!(run.msgs[0].1.error, Some(ERR_MC_ERROR));
         line.pop();
         line.push(b'k');
-        assert_eq!(req_run(&line).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&line).err, Some(ERR_MC_LINE_TOO_LONG));
         line.push(b'\n');
-        assert_eq!(req_run(&line).err, Some(ERR_LINE_TOO_LONG));
-        assert_eq!(req_run(&[b'x'; MAX_LINE + 1]).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&line).err, Some(ERR_MC_LINE_TOO_LONG));
+        assert_eq!(
+            req_run(&[b'x'; MAX_LINE + 1]).err,
+            Some(ERR_MC_LINE_TOO_LONG)
+        );
         let mut gat = b"gat 0".to_vec();
         while gat.len() <= MAX_LINE {
             gat.extend_from_slice(b" k");
         }
-        assert_eq!(req_run(&gat).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&gat).err, Some(ERR_MC_LINE_TOO_LONG));
 
         let mut get = vec![b' '; GET_MAX_SPACES];
         get.extend_from_slice(b"get");
@@ -1058,29 +1039,29 @@ mod tests {
         let run = req_run(&get);
         assert_eq!((run.err, run.msgs.len()), (None, 0));
         get.insert(0, b' ');
-        assert_eq!(req_run(&get).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&get).err, Some(ERR_MC_LINE_TOO_LONG));
 
         let mut get = b"get ".to_vec();
         get.resize(MAX_GET_LINE, b'k');
         assert_eq!(req_run(&get).err, None);
         get.push(b'\n');
         let run = req_run(&get);
-        assert_eq!(run.msgs[0].1.error, Some(ERR_BAD_FORMAT));
+        assert_eq!(run.msgs[0].1.error, Some(ERR_MC_BAD_FORMAT));
         get.pop();
         get.extend_from_slice(b"k\n");
-        assert_eq!(req_run(&get).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&get).err, Some(ERR_MC_LINE_TOO_LONG));
         let mut get = b"get a \x00".to_vec();
         get.resize(MAX_GET_LINE + 1, b'k');
-        assert_eq!(req_run(&get).err, Some(ERR_LINE_TOO_LONG));
+        assert_eq!(req_run(&get).err, Some(ERR_MC_LINE_TOO_LONG));
 
         // Data blocks up to 1 GiB.
         let run = req_run(b"set k 0 0 1073741824\r\n");
         assert_eq!((run.err, run.msgs.len()), (None, 0));
         let run = req_run(b"set k 0 0 1073741825\r\n");
-        assert_eq!(run.err, Some(ERR_DATA_TOO_LARGE));
+        assert_eq!(run.err, Some(ERR_MC_DATA_TOO_LARGE));
         // Earlier pipelined messages still count.
         let run = req_run(b"get a\r\nset k 0 0 1073741825\r\n");
-        assert_eq!((run.err, run.msgs.len()), (Some(ERR_DATA_TOO_LARGE), 1));
+        assert_eq!((run.err, run.msgs.len()), (Some(ERR_MC_DATA_TOO_LARGE), 1));
     }
 
     #[test]
@@ -1143,7 +1124,7 @@ mod tests {
         // After an Error the parser starts afresh.
         assert_eq!(
             p.parse(&[b'x'; MAX_LINE + 1], &mut info),
-            Parse::Error(ERR_LINE_TOO_LONG)
+            Parse::Error(ERR_MC_LINE_TOO_LONG)
         );
         assert_eq!(p.parse(b"delete k\r\n", &mut info), Parse::Done(10));
         assert_eq!(info.cmd, McCmd::Delete);

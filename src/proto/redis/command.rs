@@ -11,6 +11,7 @@
 use memchr::memchr;
 
 use super::request::Num;
+use crate::errors::{self, ERR_NOT_INTEGER, ERR_NUMKEYS_NEGATIVE, ERR_NUMKEYS_TOO_BIG, ERR_SELECT};
 
 /// Where a command is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,71 +121,27 @@ impl CmdError {
     }
 }
 
-/// Our own text for commands the proxy refuses; the command's name follows
-/// it, then `'`.
-pub const ERR_UNSUPPORTED: &str = "ERR unsupported command '";
-/// redis: numkeys (or a SELECT index) that is not an integer.
-pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-/// redis: numkeys larger than the arguments after it.
-pub const ERR_NUMKEYS_TOO_BIG: &str = "ERR Number of keys can't be greater than number of args";
-/// redis: negative numkeys.
-pub const ERR_NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
-/// SELECT of any database but 0 (redis cluster's wording).
-pub const ERR_SELECT: &str = "ERR SELECT is not allowed in cluster mode";
-
-/// Appends at most `max` bytes of `s` as redis `%.*s` would (stopping at a
-/// NUL), with CR and LF turned into spaces.
-fn push_clean(out: &mut String, s: &[u8], max: usize) {
-    let s = &s[..s.len().min(max)];
-    let s = match memchr(0, s) {
-        Some(p) => &s[..p],
-        None => s,
-    };
-    for c in String::from_utf8_lossy(s).chars() {
-        out.push(if c == '\r' || c == '\n' { ' ' } else { c });
-    }
-}
-
 /// redis 7: `ERR unknown command '<name>', with args beginning with: '<a1>' ... `
-/// (name cut at 128 bytes, the argument list at about 128 bytes).
+/// ([`errors::unknown_command`]).
 pub fn error_unknown(name: &[u8], args: &[&[u8]]) -> String {
-    let mut out = String::from("ERR unknown command '");
-    push_clean(&mut out, name, 128);
-    out.push_str("', with args beginning with: ");
-    let mut list = String::new();
-    for a in args {
-        // redis measures in bytes; so does `list.len()`, except where lossy
-        // decoding widened invalid bytes.
-        if list.len() >= 128 {
-            break;
-        }
-        let max = 128 - list.len();
-        list.push('\'');
-        push_clean(&mut list, a, max);
-        list.push_str("' ");
-    }
-    out.push_str(&list);
-    out
+    errors::unknown_command(name, args)
 }
 
 /// redis 7: `ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP.`
+/// ([`errors::unknown_subcommand`]).
 pub fn error_unknown_sub(container: &Command, sub: &[u8]) -> String {
-    let mut out = String::from("ERR unknown subcommand '");
-    push_clean(&mut out, sub, 128);
-    out.push_str("'. Try ");
-    out.push_str(&container.name.to_ascii_uppercase());
-    out.push_str(" HELP.");
-    out
+    errors::unknown_subcommand(container.name, sub)
 }
 
-/// redis 7: `ERR wrong number of arguments for '<name>' command`.
+/// redis 7: `ERR wrong number of arguments for '<name>' command`
+/// ([`errors::wrong_arity`]).
 pub fn error_arity(cmd: &Command) -> String {
-    format!("ERR wrong number of arguments for '{}' command", cmd.name)
+    errors::wrong_arity(cmd.name)
 }
 
-/// `ERR unsupported command '<name>'`.
+/// `ERR unsupported command '<name>'` ([`errors::unsupported_command`]).
 pub fn error_unsupported(cmd: &Command) -> String {
-    format!("{ERR_UNSUPPORTED}{}'", cmd.name)
+    errors::unsupported_command(cmd.name)
 }
 
 /// Container commands: the second argument names the subcommand.
@@ -1023,26 +980,6 @@ mod tests {
 
     #[test]
     fn error_texts() {
-        assert_eq!(
-            error_unknown(b"foo", &[]),
-            "ERR unknown command 'foo', with args beginning with: "
-        );
-        // Recorded from redis 7: the list stops at about 128 bytes.
-        let long = [b'x'; 200];
-        let want = format!(
-            "ERR unknown command 'foo', with args beginning with: '{}' ",
-            "x".repeat(128)
-        );
-        assert_eq!(error_unknown(b"foo", &[&long, b"bb"]), want);
-        let t = error_unknown(b"f\r\no", &[b"a\nb", b"c\rd"]);
-        assert_eq!(
-            t,
-            "ERR unknown command 'f  o', with args beginning with: 'a b' 'c d' "
-        );
-        assert_eq!(
-            error_unknown(b"a\0b", &[b"c\0d"]),
-            "ERR unknown command 'a', with args beginning with: 'c' "
-        );
         let t = error_unknown_sub(find(b"client").unwrap(), b"x\r\ny");
         assert_eq!(t, "ERR unknown subcommand 'x  y'. Try CLIENT HELP.");
         assert_eq!(

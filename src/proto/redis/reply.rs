@@ -10,6 +10,9 @@
 use memchr::memchr;
 
 use super::request::{Num, MAX_BULK_LEN, REQ_MAX_ELEMS};
+use crate::errors::{
+    ERR_RSP_CRLF, ERR_RSP_DEPTH, ERR_RSP_INTEGER, ERR_RSP_LEN, ERR_RSP_LINE, ERR_RSP_TYPE,
+};
 use crate::proto::Parse;
 
 /// Most elements a reply aggregate may claim. Replies such as `KEYS *` or
@@ -22,20 +25,6 @@ pub const RSP_MAX_DEPTH: usize = 128;
 pub const RSP_MAX_LINE: u64 = MAX_BULK_LEN as u64;
 
 const _: () = assert!(REQ_MAX_ELEMS <= RSP_MAX_ELEMS);
-
-/// A reply value starting with an unknown type byte (streamed strings included).
-pub const ERR_RSP_TYPE: &str = "ERR Protocol error: unknown reply type";
-/// A reply length or count that is not a number, negative (other than a
-/// RESP2 null) or over its cap.
-pub const ERR_RSP_LEN: &str = "ERR Protocol error: invalid reply length";
-/// A `:` reply that is not an i64.
-pub const ERR_RSP_INTEGER: &str = "ERR Protocol error: invalid reply integer";
-/// A reply header or bulk payload not followed by CRLF.
-pub const ERR_RSP_CRLF: &str = "ERR Protocol error: reply line not ended by CRLF";
-/// Reply aggregates nested deeper than [`RSP_MAX_DEPTH`].
-pub const ERR_RSP_DEPTH: &str = "ERR Protocol error: reply nested too deep";
-/// A reply line longer than [`RSP_MAX_LINE`].
-pub const ERR_RSP_LINE: &str = "ERR Protocol error: reply line too long";
 
 /// What the reply parser learned about one complete reply.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

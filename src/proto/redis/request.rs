@@ -24,6 +24,9 @@ use std::borrow::Cow;
 
 use memchr::memchr;
 
+use crate::errors::{
+    expected_dollar, ERR_BULK_LEN, ERR_INLINE_TOO_BIG, ERR_MULTIBULK_LEN, ERR_UNBALANCED_QUOTES,
+};
 use crate::proto::Parse;
 
 /// Most elements a request array may claim (`*<n>`).
@@ -38,41 +41,6 @@ const ARGS_PREALLOC: usize = 16;
 
 const _: () = assert!(MAX_BULK_LEN <= u32::MAX as i64);
 const _: () = assert!(MAX_INLINE_LEN <= u32::MAX as usize);
-
-/// `*<n>` is not a number, has leading zeros or exceeds [`REQ_MAX_ELEMS`].
-pub const ERR_MULTIBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";
-/// `$<len>` is not a number, is negative or exceeds [`MAX_BULK_LEN`].
-pub const ERR_BULK_LEN: &str = "ERR Protocol error: invalid bulk length";
-/// An inline line longer than [`MAX_INLINE_LEN`].
-pub const ERR_INLINE_TOO_BIG: &str = "ERR Protocol error: too big inline request";
-/// An inline line with an open quote, or a closing quote not followed by a space.
-pub const ERR_UNBALANCED_QUOTES: &str = "ERR Protocol error: unbalanced quotes in request";
-
-macro_rules! expected_dollar {
-    ($($c:literal)*) => {
-        [$(concat!("ERR Protocol error: expected '$', got '", $c, "'")),*]
-    };
-}
-
-/// redis: `expected '$', got '%c'`, one text per printable byte.
-static EXPECTED_DOLLAR: [&str; 95] = expected_dollar!(
-    ' ' '!' '"' '#' '$' '%' '&' '\'' '(' ')' '*' '+' ',' '-' '.' '/' '0' '1' '2' '3' '4' '5'
-    '6' '7' '8' '9' ':' ';' '<' '=' '>' '?' '@' 'A' 'B' 'C' 'D' 'E' 'F' 'G' 'H' 'I' 'J' 'K'
-    'L' 'M' 'N' 'O' 'P' 'Q' 'R' 'S' 'T' 'U' 'V' 'W' 'X' 'Y' 'Z' '[' '\\' ']' '^' '_' '`' 'a'
-    'b' 'c' 'd' 'e' 'f' 'g' 'h' 'i' 'j' 'k' 'l' 'm' 'n' 'o' 'p' 'q' 'r' 's' 't' 'u' 'v' 'w'
-    'x' 'y' 'z' '{' '|' '}' '~'
-);
-
-/// The error for a request element that does not start with `$`. redis prints
-/// the byte itself and turns CR/LF into spaces; bytes that are not printable
-/// ASCII are shown as `?` here.
-fn expected_dollar(b: u8) -> &'static str {
-    match b {
-        b'\r' | b'\n' => EXPECTED_DOLLAR[0],
-        0x20..=0x7e => EXPECTED_DOLLAR[usize::from(b - 0x20)],
-        _ => "ERR Protocol error: expected '$', got '?'",
-    }
-}
 
 /// Decimal number read one byte at a time with redis `string2ll` rules: an
 /// optional `-`, no `+`, no leading zeros, "-0" and "" invalid.
