@@ -24,6 +24,7 @@ pub mod request;
 pub mod server;
 pub mod signal;
 pub mod stats;
+pub mod sys;
 
 /// Version string printed by `-V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -344,11 +344,7 @@ impl Context {
         }
         self.released_chunks = 0;
         self.last_trim = now;
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only walks the allocator's own free lists.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        crate::sys::malloc_trim();
     }
 
     fn poll_timeout(&self) -> Duration {
