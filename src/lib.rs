@@ -11,6 +11,7 @@ pub mod conn;
 pub mod core;
 pub mod daemon;
 pub mod dnode;
+pub mod errors;
 pub mod hashkit;
 pub mod ids;
 pub mod logging;
@@ -24,6 +25,7 @@ pub mod request;
 pub mod server;
 pub mod signal;
 pub mod stats;
+pub mod sys;
 
 /// Version string printed by `-V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,6 +8,7 @@ use dynomite::conf::{Conf, Endpoint};
 use dynomite::conn::ConnKind;
 use dynomite::core::Context;
 use dynomite::signal::Signals;
+use dynomite::sys;
 use dynomite::{logging, options, proxy, VERSION};
 
 fn main() {
@@ -265,12 +266,10 @@ fn apply_stats_options(opts: &options::Options, conf: &mut Conf) {
 /// Raises the open-files soft limit to the hard limit: every client and
 /// datastore connection is a descriptor.
 fn raise_nofile_limit() {
-    // SAFETY: getrlimit/setrlimit read and write the rlimit struct we own.
-    unsafe {
-        let mut rl: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
+    if let Ok(mut rl) = sys::nofile_limit() {
+        if rl.rlim_cur < rl.rlim_max {
             rl.rlim_cur = rl.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+            let _ = sys::set_nofile_limit(&rl);
         }
     }
 }

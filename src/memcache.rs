@@ -1,6 +1,7 @@
-//! Memcached requests on the node (the routing half of dyn_memcache.c): the
-//! command table the coordinator routes by, proxy-answered commands, the
-//! multi-get split and merge, and the reply summary the quorum code reads.
+//! Memcached requests on the node (the routing half of dyn_memcache.c):
+//! proxy-answered commands, the multi-get split and merge, and the reply
+//! summary the quorum code reads. The routing entries of the commands are in
+//! [`proto::memcache::command`](mod@crate::proto::memcache::command).
 //!
 //! ```text
 //!  get k1 k2 k3 ─► split by owner ─► "get k1 k3\r\n", "get k2\r\n"
@@ -13,61 +14,8 @@
 
 use crate::core::Context;
 use crate::msg::{ConnId, Msg, MsgId, MsgKind};
-use crate::proto::memcache::{McCmd, McRspType};
-use crate::proto::redis::{Arg, Command, Multi, Route};
-
-const fn mc(name: &'static str, write: bool, route: Route, multi: Multi) -> Command {
-    Command {
-        name,
-        arity: -2,
-        first_key: 1,
-        last_key: -1,
-        key_step: 1,
-        write,
-        route,
-        multi,
-    }
-}
-
-static GET: Command = mc("get", false, Route::Key, Multi::Mget);
-static GETS: Command = mc("gets", false, Route::Key, Multi::Mget);
-static GAT: Command = mc("gat", true, Route::Key, Multi::Mget);
-static GATS: Command = mc("gats", true, Route::Key, Multi::Mget);
-static SET: Command = mc("set", true, Route::Key, Multi::None);
-static ADD: Command = mc("add", true, Route::Key, Multi::None);
-static REPLACE: Command = mc("replace", true, Route::Key, Multi::None);
-static APPEND: Command = mc("append", true, Route::Key, Multi::None);
-static PREPEND: Command = mc("prepend", true, Route::Key, Multi::None);
-static CAS: Command = mc("cas", true, Route::Key, Multi::None);
-static INCR: Command = mc("incr", true, Route::Key, Multi::None);
-static DECR: Command = mc("decr", true, Route::Key, Multi::None);
-static TOUCH: Command = mc("touch", true, Route::Key, Multi::None);
-static DELETE: Command = mc("delete", true, Route::Key, Multi::None);
-static QUIT: Command = mc("quit", false, Route::Proxy, Multi::None);
-static VERSION: Command = mc("version", false, Route::Proxy, Multi::None);
-
-/// The routing entry of a memcached command.
-pub fn command(cmd: McCmd) -> Option<&'static Command> {
-    Some(match cmd {
-        McCmd::Get => &GET,
-        McCmd::Gets => &GETS,
-        McCmd::Gat => &GAT,
-        McCmd::Gats => &GATS,
-        McCmd::Set => &SET,
-        McCmd::Add => &ADD,
-        McCmd::Replace => &REPLACE,
-        McCmd::Append => &APPEND,
-        McCmd::Prepend => &PREPEND,
-        McCmd::Cas => &CAS,
-        McCmd::Incr => &INCR,
-        McCmd::Decr => &DECR,
-        McCmd::Touch => &TOUCH,
-        McCmd::Delete => &DELETE,
-        McCmd::Quit => &QUIT,
-        McCmd::Version => &VERSION,
-        McCmd::Unknown => return None,
-    })
-}
+use crate::proto::memcache::{command, McCmd, McRspType};
+use crate::proto::redis::Arg;
 
 /// Fills the generic reply summary from a parsed memcached reply: errors
 /// read as `-`, retrievals as `*` with one element per VALUE block, numbers

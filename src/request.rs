@@ -13,6 +13,10 @@ use log::debug;
 use crate::conf::Consistency;
 use crate::conn::ConnKind;
 use crate::core::Context;
+pub use crate::errors::ERR_SCRIPT_SPAN;
+use crate::errors::{
+    hello_syntax, unrecognized_option, ERR_CLIENT_NAME, ERR_CONSISTENCY, ERR_NOPROTO, ERR_PROTOVER,
+};
 use crate::hashkit;
 use crate::msg::{Coalesce, ConnId, FragParent, MsgId, MsgKind};
 use crate::proto::redis::{self, Command, Multi, Route};
@@ -22,8 +26,6 @@ const NAME_MAX: usize = 64;
 /// Arguments at most this long are copied into fragments; longer ones are
 /// referenced where they lie.
 const COPY_MAX: u64 = 256;
-/// EVAL keys owned by more than one node (or shard).
-pub const ERR_SCRIPT_SPAN: &str = "ERR Dynomite: Keys in the script cannot span multiple nodes";
 /// Version the proxy reports in its HELLO reply.
 pub const REDIS_VERSION_REPORTED: &str = "7.0.0";
 
@@ -406,10 +408,7 @@ impl Context {
             "client|setname" => {
                 let name = self.arg_vec(mid, 2);
                 if name.iter().any(|&b| b <= b' ' || b >= 127) {
-                    self.reply_error(
-                        mid,
-                        "ERR Client names cannot contain spaces, newlines or special characters.",
-                    );
+                    self.reply_error(mid, ERR_CLIENT_NAME);
                 } else {
                     self.conns[cid.0].name = if name.is_empty() { None } else { Some(name) };
                     self.reply_bytes(mid, b"+OK\r\n");
@@ -433,7 +432,7 @@ impl Context {
                     self.reply_bytes(mid, b"+OK\r\n");
                 } else {
                     let a = String::from_utf8_lossy(&attr).into_owned();
-                    self.reply_error(mid, &format!("ERR Unrecognized option '{}'", sanitize(&a)));
+                    self.reply_error(mid, &unrecognized_option(&sanitize(&a)));
                 }
             }
             "dyno_config:conn_consistency" => {
@@ -445,10 +444,7 @@ impl Context {
                         conn.write_consistency = c;
                         self.reply_bytes(mid, b"+OK\r\n");
                     }
-                    None => self.reply_error(
-                        mid,
-                        "ERR Dynomite: consistency must be one of DC_ONE DC_QUORUM DC_SAFE_QUORUM DC_EACH_SAFE_QUORUM",
-                    ),
+                    None => self.reply_error(mid, ERR_CONSISTENCY),
                 }
             }
             _ => self.reply_error(mid, &redis::error_unsupported(cmd)),
@@ -466,14 +462,11 @@ impl Context {
                 Ok(2) => proto = 2,
                 Ok(3) => proto = 3,
                 Ok(_) => {
-                    self.reply_error(mid, "NOPROTO unsupported protocol version");
+                    self.reply_error(mid, ERR_NOPROTO);
                     return;
                 }
                 Err(_) => {
-                    self.reply_error(
-                        mid,
-                        "ERR Protocol version is not an integer or out of range",
-                    );
+                    self.reply_error(mid, ERR_PROTOVER);
                     return;
                 }
             }
@@ -493,10 +486,7 @@ impl Context {
                 }
                 _ => {
                     let o = String::from_utf8_lossy(&self.arg_vec(mid, i)).into_owned();
-                    self.reply_error(
-                        mid,
-                        &format!("ERR Syntax error in HELLO option '{}'", sanitize(&o)),
-                    );
+                    self.reply_error(mid, &hello_syntax(&sanitize(&o)));
                     return;
                 }
             }

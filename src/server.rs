@@ -75,10 +75,7 @@ impl Server {
     }
 }
 
-/// Why a request failed on the proxy side; the text follows the original's
-/// `<source> <message>` shape.
-pub const ERR_REFUSED: &str = "ERR Storage: Datastore refused connection";
-pub const ERR_TIMEOUT: &str = "ERR Storage: Datastore timed out";
+pub use crate::errors::{ERR_REFUSED, ERR_TIMEOUT};
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use log::info;
 
 use crate::logging;
+use crate::sys;
 
 /// Write end of the signal pipe, for the handler (the only global: a signal
 /// handler has nowhere else to look).
@@ -37,27 +38,8 @@ pub struct Signals {
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = PIPE_WR.load(Ordering::Relaxed);
     if fd >= 0 {
-        let b = sig as u8;
-        // SAFETY: write(2) is async-signal-safe; the buffer is one valid byte.
-        unsafe {
-            libc::write(fd, &b as *const u8 as *const libc::c_void, 1);
-        }
+        sys::write_byte(fd, sig as u8);
     }
-}
-
-fn sigaction(sig: libc::c_int, handler: libc::sighandler_t) -> io::Result<()> {
-    // SAFETY: a zeroed sigaction is a valid value; we set the handler and an
-    // empty mask before passing it to sigaction(2), which copies it.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler;
-        sa.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// Handled signals.
@@ -76,9 +58,9 @@ impl Signals {
     pub fn install() -> io::Result<Signals> {
         let (tx, rx) = mio::unix::pipe::new()?;
         PIPE_WR.store(tx.as_raw_fd(), Ordering::Relaxed);
-        sigaction(libc::SIGPIPE, libc::SIG_IGN)?;
+        sys::ignore(libc::SIGPIPE)?;
         for sig in HANDLED {
-            sigaction(sig, on_signal as *const () as libc::sighandler_t)?;
+            sys::set_handler(sig, on_signal)?;
         }
         Ok(Signals { rx, _tx: tx })
     }

@@ -42,11 +42,10 @@ pub struct QuorumState {
     pub child_mgr: Vec<u32>,
 }
 
-pub const ERR_ADMIN_MODE: &str = "ERR Dynomite: Invalid request in Dynomite's admin mode";
-pub const ERR_NO_QUORUM: &str = "ERR Dynomite: Failed to achieve Quorum";
-pub const ERR_PEER_NOT_CONNECTED: &str = "ERR Peer: Peer Node is not connected";
-pub const ERR_PEER_REFUSED: &str = "ERR Peer: Peer Node refused connection";
-pub const ERR_PEER_TIMEOUT: &str = "ERR Peer: Peer Node timed out";
+use crate::errors::ERR_SPLIT_REPLY;
+pub use crate::errors::{
+    ERR_ADMIN_MODE, ERR_NO_QUORUM, ERR_PEER_NOT_CONNECTED, ERR_PEER_REFUSED, ERR_PEER_TIMEOUT,
+};
 
 impl Context {
     /// Entry point for every request that is not answered by the proxy.
@@ -664,10 +663,8 @@ impl Context {
                     sum = sum.saturating_add(info.integer);
                 }
                 if bad {
-                    self.mbufs.append(
-                        &mut out,
-                        b"-ERR Dynomite: unexpected reply to a split request\r\n",
-                    );
+                    self.mbufs
+                        .append(&mut out, format!("-{ERR_SPLIT_REPLY}\r\n").as_bytes());
                     ty = b'-';
                 } else {
                     self.mbufs
@@ -694,10 +691,8 @@ impl Context {
                     }
                     ty = b'*';
                 } else {
-                    self.mbufs.append(
-                        &mut out,
-                        b"-ERR Dynomite: unexpected reply to a split request\r\n",
-                    );
+                    self.mbufs
+                        .append(&mut out, format!("-{ERR_SPLIT_REPLY}\r\n").as_bytes());
                     ty = b'-';
                 }
             }

@@ -57,8 +57,7 @@ pub enum Target {
 /// datastore.
 pub use crate::stats::http::State as NodeState;
 
-/// Error for a request the node state refuses.
-pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not allow this request";
+pub use crate::errors::ERR_STATE;
 
 /// Request timeout classes: each has its own FIFO of deadlines (all requests
 /// of a class share one timeout, so each FIFO stays sorted).
@@ -346,11 +345,7 @@ impl Context {
         }
         self.released_chunks = 0;
         self.last_trim = now;
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only walks the allocator's own free lists.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        crate::sys::malloc_trim();
     }
 
     fn poll_timeout(&self) -> Duration {

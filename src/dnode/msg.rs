@@ -116,10 +116,7 @@ const _: () = assert!(MAX_PAYLOAD_LEN <= u32::MAX as u64);
 const _: () = assert!(FLAG_RESP3 & C_FLAGS_MASK == 0);
 const _: () = assert!(FLAG_ENCRYPTED & C_FLAGS_MASK == FLAG_ENCRYPTED);
 
-/// data_len exceeds [`MAX_DATA_LEN`].
-pub const ERR_DATA_LEN: &str = "ERR Peer protocol error: invalid data length";
-/// payload_len exceeds [`MAX_PAYLOAD_LEN`].
-pub const ERR_PAYLOAD_LEN: &str = "ERR Peer protocol error: invalid payload length";
+pub use crate::errors::{ERR_DATA_LEN, ERR_PAYLOAD_LEN};
 
 /// Frame types (the original's `dmsg_type_t`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -75,3 +75,21 @@ pub fn feed_all<I: Clone + PartialEq + std::fmt::Debug, P: Default>(
     assert!(run == oracle, "bytewise: {:?}", shown());
     oracle
 }
+
+/// Bytes as printable text (`\r`, `\xc3`), for assertion messages.
+pub fn show(b: &[u8]) -> String {
+    b.escape_ascii().to_string()
+}
+
+/// `<K250>` and `<K251>` in a test input stand for keys of that length.
+pub fn expand(input: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(input)
+        .replace("<K250>", &"k".repeat(250))
+        .replace("<K251>", &"k".repeat(251));
+    // from_utf8_lossy would spoil non-UTF-8 inputs: only rewrite if needed.
+    if s.len() == input.len() && s.as_bytes() == input {
+        input.to_vec()
+    } else {
+        s.into_bytes()
+    }
+}

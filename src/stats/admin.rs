@@ -384,12 +384,7 @@ impl Context {
     }
 
     fn info_meta_values(&self) -> (u64, u64, u64, u64, u64) {
-        // SAFETY: getrusage fills the zeroed struct we own.
-        let maxrss = unsafe {
-            let mut ru: libc::rusage = std::mem::zeroed();
-            libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-            ru.ru_maxrss.max(0) as u64
-        };
+        let maxrss = crate::sys::rusage_self().ru_maxrss.max(0) as u64;
         (
             self.msgs.in_use() as u64 + self.msgs.spare_count() as u64,
             self.msgs.spare_count() as u64,
@@ -496,8 +491,7 @@ impl Context {
 /// This machine's host name (`unknown` if it cannot be read).
 fn hostname() -> String {
     let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) } == 0;
+    let ok = crate::sys::gethostname(&mut buf).is_ok();
     if !ok {
         return "unknown".into();
     }

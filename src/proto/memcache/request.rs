@@ -1,0 +1,1177 @@
+//! Memcached ASCII requests (dyn_memcache.c `memcache_parse_req`): the
+//! resumable request parser and what it learns about each request.
+//!
+//! The parser follows the contract of the RESP one ([`crate::proto::redis`]):
+//! it is fed the bytes of one message chunk by chunk, keeps its own running
+//! offset inside the message and records positions as message offsets:
+//!
+//! ```text
+//!   chunk ──> ReqParser::parse ──> Again ──> next chunk ...
+//!                      │
+//!                      ├──> Done(n): message = previous chunks + chunk[..n];
+//!                      │             McReq holds the command, its keys and
+//!                      │             numbers, or the error line memcached
+//!                      │             would answer (the connection goes on);
+//!                      │             the parser is reset
+//!                      └──> Error(text): the stream cannot be framed any
+//!                                    further (memcached closes it)
+//! ```
+//!
+//! Requests follow memcached 1.6 `proto_text.c` (`try_read_command_ascii`,
+//! `tokenize_command`, `process_*_command`): one message per line, tokens
+//! split at spaces only, a CR before the LF dropped, a NUL ends the line,
+//! numbers read as `strtol`/`strtoull` read them. A request memcached answers
+//! with `ERROR` or `CLIENT_ERROR ...` is a complete message with
+//! [`McReq::error`] set, and only the bytes memcached itself consumes belong
+//! to it: after a storage line that is refused, the data block is read as the
+//! next request line, as memcached does. A data block is skipped, not
+//! scanned, and must be followed by CRLF (`CLIENT_ERROR bad data chunk`).
+//!
+//! Lines other than get/gets are gathered in a buffer of at most
+//! [`MAX_LINE`] bytes; get/gets keys are streamed, so a multi-get line may be
+//! up to [`MAX_GET_LINE`] bytes long.
+
+use memchr::memchr;
+
+use super::command::McCmd;
+use crate::errors::{
+    ERR_MC_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA, ERR_MC_BAD_EXPTIME, ERR_MC_BAD_FORMAT,
+    ERR_MC_DATA_TOO_LARGE, ERR_MC_DELETE_USAGE, ERR_MC_ERROR, ERR_MC_LINE_TOO_LONG,
+};
+use crate::proto::redis::Arg;
+use crate::proto::Parse;
+
+/// Longest key (memcached `KEY_MAX_LENGTH`).
+pub const KEY_MAX_LEN: usize = 250;
+/// Most bytes of a request line (CR included, LF excluded) other than a
+/// get/gets line: memcached closes a connection holding more than 2048 bytes
+/// without a newline. (It still reads a longer line whose newline came in
+/// the same read; the parser cannot see reads, so it refuses them all.)
+pub const MAX_LINE: usize = 2048;
+/// Most bytes of a get/gets line. memcached grows its buffer for these
+/// without a fixed bound; this is the proxy's own limit.
+pub const MAX_GET_LINE: usize = 1 << 20;
+/// A get/gets line with more leading spaces than this is held to
+/// [`MAX_LINE`], as memcached does.
+pub const GET_MAX_SPACES: usize = 100;
+/// Largest data block a storage command may announce (memcached's largest
+/// item size, `-I 1024m`).
+pub const MAX_DATA_LEN: u64 = 1 << 30;
+
+const _: () = assert!(KEY_MAX_LEN < MAX_LINE);
+const _: () = assert!(MAX_LINE < MAX_GET_LINE);
+const _: () = assert!(MAX_DATA_LEN < i32::MAX as u64 - 2);
+
+/// What the request parser learned about one complete request.
+///
+/// When [`McReq::error`] is set only `cmd`, `noreply` and `error` mean
+/// anything: `keys` is empty and `data` is None.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct McReq {
+    /// The command named on the line; [`McCmd::Unknown`] if none the proxy
+    /// serves.
+    pub cmd: McCmd,
+    /// Key positions (message offsets): every key of a retrieval command in
+    /// line order, else the one key. Empty for quit and version, and for
+    /// `gat <exptime>` without keys (memcached answers `END` to it).
+    pub keys: Vec<Arg>,
+    /// The last token is `noreply` (storage, incr, decr, touch, delete). No
+    /// reply is due, and memcached sends none even for an error, so the
+    /// caller must not send `error` either.
+    pub noreply: bool,
+    /// The complete reply line (no CRLF) memcached gives instead of executing
+    /// the request: one of the `ERR_MC_*` request texts of [`crate::errors`].
+    /// The caller answers it (unless `noreply`) and keeps the connection.
+    pub error: Option<&'static str>,
+    /// Storage commands: client flags (memcached keeps the low 32 bits of
+    /// larger values).
+    pub flags: u32,
+    /// Storage commands, touch, gat, gats: exptime (memcached keeps the low
+    /// 32 bits of any i64).
+    pub exptime: i32,
+    /// Storage commands: data block length announced on the line.
+    pub bytes: u32,
+    /// cas: the compare-and-swap value.
+    pub cas: u64,
+    /// incr, decr: the amount.
+    pub delta: u64,
+    /// Storage commands: message offsets `[start, end)` of the data block and
+    /// its CRLF (`end - start == bytes + 2`); `start` is the end of the line.
+    pub data: Option<(u64, u64)>,
+}
+
+impl McReq {
+    fn clear(&mut self) {
+        self.cmd = McCmd::Unknown;
+        self.keys.clear();
+        self.noreply = false;
+        self.error = None;
+        self.flags = 0;
+        self.exptime = 0;
+        self.bytes = 0;
+        self.cas = 0;
+        self.delta = 0;
+        self.data = None;
+    }
+
+    fn fail(&mut self, text: &'static str) {
+        self.error = Some(text);
+        self.keys.clear();
+        self.data = None;
+    }
+}
+
+/// A key memcached stores and the proxy forwards: 1..=250 bytes, none of them
+/// a space or a control character (C `iscntrl`, DEL included). memcached
+/// itself only checks the length.
+pub fn key_ok(key: &[u8]) -> bool {
+    !key.is_empty() && key.len() <= KEY_MAX_LEN && key.iter().all(|&b| b > b' ' && b != 0x7f)
+}
+
+/// C `isspace`.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// A token read as C `strtoull`/`strtol` read it, with memcached's `safe_*`
+/// end check: leading whitespace, an optional sign, at least one digit, then
+/// the token's end or whitespace (anything after it is ignored). Returns the
+/// sign and the magnitude; None for no digits, junk after them, or a
+/// magnitude over `u64::MAX` (ERANGE).
+fn c_number(tok: &[u8]) -> Option<(bool, u64)> {
+    let mut i = 0;
+    while i < tok.len() && is_space(tok[i]) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < tok.len() && (tok[i] == b'+' || tok[i] == b'-') {
+        neg = tok[i] == b'-';
+        i += 1;
+    }
+    let start = i;
+    let mut val = Some(0u64);
+    while i < tok.len() && tok[i].is_ascii_digit() {
+        let d = u64::from(tok[i] - b'0');
+        val = val
+            .and_then(|v| v.checked_mul(10))
+            .and_then(|v| v.checked_add(d));
+        i += 1;
+    }
+    if i == start || (i < tok.len() && !is_space(tok[i])) {
+        return None;
+    }
+    Some((neg, val?))
+}
+
+/// memcached `safe_strtoull`: a negative number is refused only when the
+/// wrapped result looks negative as an i64 (so `-0` is 0 and
+/// `-9223372036854775809` is 9223372036854775807).
+fn safe_strtoull(tok: &[u8]) -> Option<u64> {
+    let (neg, mag) = c_number(tok)?;
+    let v = if neg { mag.wrapping_neg() } else { mag };
+    if neg && (v as i64) < 0 {
+        return None;
+    }
+    Some(v)
+}
+
+/// memcached `safe_strtoul` on a 64-bit host, stored into a u32: as
+/// [`safe_strtoull`], keeping the low 32 bits.
+fn safe_strtoul32(tok: &[u8]) -> Option<u32> {
+    safe_strtoull(tok).map(|v| v as u32)
+}
+
+/// memcached `safe_strtol` on a 64-bit host: `strtol` (i64 range, else
+/// ERANGE), the result stored into an i32 (low 32 bits).
+fn safe_strtol32(tok: &[u8]) -> Option<i32> {
+    let (neg, mag) = c_number(tok)?;
+    let v = if neg {
+        if mag > 1 << 63 {
+            return None;
+        }
+        (mag as i64).wrapping_neg()
+    } else {
+        i64::try_from(mag).ok()?
+    };
+    Some(v as i32)
+}
+
+/// The words of a request line (split at spaces, as memcached
+/// `tokenize_command`), with their offsets in the line.
+fn words(line: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < line.len() && line[pos] == b' ' {
+            pos += 1;
+        }
+        if pos == line.len() {
+            return None;
+        }
+        let start = pos;
+        pos = memchr(b' ', &line[pos..]).map_or(line.len(), |p| pos + p);
+        Some((start, &line[start..pos]))
+    })
+}
+
+/// Words of a line looked at by position (at most the command and six more).
+const LINE_WORDS: usize = 8;
+
+/// Request parser states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReqState {
+    /// Leading spaces and the command name, byte by byte, into `line`.
+    Name,
+    /// The rest of a line other than a get/gets line, into `line`.
+    Line,
+    /// The keys of a get/gets line, streamed.
+    Keys,
+    /// The rest of a get/gets line after a NUL or a bad key, skipped.
+    KeysSkip,
+    /// Data block bytes still to skip.
+    Data(u64),
+    /// The two bytes after a data block: None before the first, then whether
+    /// the first was CR.
+    Trailer(Option<bool>),
+}
+
+/// Resumable memcached ASCII request parser.
+#[derive(Debug)]
+pub struct ReqParser {
+    state: ReqState,
+    /// Bytes of the current message consumed so far.
+    off: u64,
+    /// Name, Line: every byte of the line so far (`line.len() == off`).
+    line: Vec<u8>,
+    /// Leading spaces of the line.
+    spaces: usize,
+    /// Keys: offset of the current key's first byte, if inside a key.
+    tok: Option<u64>,
+    /// Keys: the current key holds a control character.
+    tok_bad: bool,
+    /// Keys: the previous byte was a CR (dropped if an LF follows it).
+    cr: bool,
+}
+
+impl Default for ReqParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReqParser {
+    /// A parser at the start of a stream.
+    pub fn new() -> Self {
+        ReqParser {
+            state: ReqState::Name,
+            off: 0,
+            line: Vec::new(),
+            spaces: 0,
+            tok: None,
+            tok_bad: false,
+            cr: false,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.state = ReqState::Name;
+        self.off = 0;
+        // The buffer is kept: it never holds more than MAX_LINE bytes.
+        self.line.clear();
+        self.spaces = 0;
+        self.tok = None;
+        self.tok_bad = false;
+        self.cr = false;
+    }
+
+    /// Feeds the next bytes of the stream; see [`Parse`]. After `Done` the
+    /// parser is ready for the next message. After `Error` the stream is
+    /// unusable; the parser is reset all the same.
+    pub fn parse(&mut self, chunk: &[u8], info: &mut McReq) -> Parse {
+        if self.off == 0 && self.state == ReqState::Name {
+            debug_assert!(self.line.is_empty());
+            info.clear();
+        }
+        let r = self.parse_inner(chunk, info);
+        match r {
+            Parse::Done(n) => {
+                debug_assert!(n >= 1 && n <= chunk.len());
+                debug_assert!(info.error.is_none() || info.keys.is_empty());
+                debug_assert!(info.error.is_some() || info.cmd != McCmd::Unknown);
+                debug_assert!(info.data.is_some() == (info.error.is_none() && info.cmd.has_data()));
+                self.reset();
+            }
+            Parse::Error(_) => self.reset(),
+            Parse::Again => {}
+        }
+        r
+    }
+
+    fn parse_inner(&mut self, chunk: &[u8], info: &mut McReq) -> Parse {
+        let base = self.off;
+        let mut i = 0;
+        while i < chunk.len() {
+            let b = chunk[i];
+            let at = base + i as u64;
+            match self.state {
+                ReqState::Name => {
+                    debug_assert!(self.line.len() as u64 == at);
+                    if b == b'\n' {
+                        match self.line_done(at + 1, info) {
+                            Ok(true) => return Parse::Done(i + 1),
+                            Ok(false) => {}
+                            Err(e) => return Parse::Error(e),
+                        }
+                    } else {
+                        if at >= MAX_LINE as u64 {
+                            return Parse::Error(ERR_MC_LINE_TOO_LONG);
+                        }
+                        if b == b' ' && self.line.len() == self.spaces {
+                            self.spaces += 1;
+                        } else if b == b' ' {
+                            let name = &self.line[self.spaces..];
+                            if name == b"get" || name == b"gets" {
+                                info.cmd = McCmd::from_name(name);
+                                self.line.clear();
+                                self.state = ReqState::Keys;
+                                i += 1;
+                                continue;
+                            }
+                            self.state = ReqState::Line;
+                        }
+                        self.line.push(b);
+                    }
+                }
+                ReqState::Line => {
+                    let rest = &chunk[i..];
+                    let nl = memchr(b'\n', rest);
+                    let seg = &rest[..nl.unwrap_or(rest.len())];
+                    if self.line.len() + seg.len() > MAX_LINE {
+                        return Parse::Error(ERR_MC_LINE_TOO_LONG);
+                    }
+                    self.line.extend_from_slice(seg);
+                    let Some(p) = nl else {
+                        break;
+                    };
+                    i += p;
+                    match self.line_done(base + i as u64 + 1, info) {
+                        Ok(true) => return Parse::Done(i + 1),
+                        Ok(false) => {}
+                        Err(e) => return Parse::Error(e),
+                    }
+                }
+                ReqState::Keys => {
+                    if b != b'\n' && at >= self.get_line_cap() {
+                        return Parse::Error(ERR_MC_LINE_TOO_LONG);
+                    }
+                    if self.cr {
+                        self.cr = false;
+                        if b == b'\n' {
+                            // memcached drops the CR before the LF.
+                            self.key_end(at - 1, info);
+                            return self.keys_done(i, info);
+                        }
+                        // Any other CR is part of the key.
+                        self.tok_bad = true;
+                    }
+                    match b {
+                        b'\n' => {
+                            self.key_end(at, info);
+                            return self.keys_done(i, info);
+                        }
+                        b' ' => self.key_end(at, info),
+                        0 => {
+                            // memcached reads the line as a C string.
+                            self.key_end(at, info);
+                            self.state = ReqState::KeysSkip;
+                        }
+                        _ => {
+                            self.tok.get_or_insert(at);
+                            if b == b'\r' {
+                                self.cr = true;
+                            } else if b < b' ' || b == 0x7f {
+                                self.tok_bad = true;
+                            }
+                        }
+                    }
+                }
+                ReqState::KeysSkip => {
+                    let rest = &chunk[i..];
+                    let nl = memchr(b'\n', rest);
+                    let len = nl.unwrap_or(rest.len()) as u64;
+                    if at + len > self.get_line_cap() {
+                        return Parse::Error(ERR_MC_LINE_TOO_LONG);
+                    }
+                    let Some(p) = nl else {
+                        break;
+                    };
+                    i += p;
+                    return self.keys_done(i, info);
+                }
+                ReqState::Data(left) => {
+                    let take = left.min((chunk.len() - i) as u64);
+                    i += take as usize;
+                    self.state = if take == left {
+                        ReqState::Trailer(None)
+                    } else {
+                        ReqState::Data(left - take)
+                    };
+                    continue;
+                }
+                ReqState::Trailer(None) => self.state = ReqState::Trailer(Some(b == b'\r')),
+                ReqState::Trailer(Some(cr)) => {
+                    // memcached reads `bytes + 2` bytes and then checks the
+                    // last two; the next request starts right after them.
+                    if !(cr && b == b'\n') {
+                        info.fail(ERR_MC_BAD_DATA_CHUNK);
+                    }
+                    return Parse::Done(i + 1);
+                }
+            }
+            i += 1;
+        }
+        self.off = base + chunk.len() as u64;
+        Parse::Again
+    }
+
+    /// Offset a get/gets line must end before.
+    fn get_line_cap(&self) -> u64 {
+        if self.spaces > GET_MAX_SPACES {
+            MAX_LINE as u64
+        } else {
+            MAX_GET_LINE as u64
+        }
+    }
+
+    /// A get/gets key token ends just before message offset `end` (it may be
+    /// empty: no token, or a lone CR before the LF).
+    fn key_end(&mut self, end: u64, info: &mut McReq) {
+        let bad = std::mem::take(&mut self.tok_bad);
+        let Some(start) = self.tok.take() else {
+            return;
+        };
+        debug_assert!(end >= start);
+        let len = end - start;
+        if len == 0 {
+            return;
+        }
+        if bad || len > KEY_MAX_LEN as u64 {
+            info.fail(ERR_MC_BAD_FORMAT);
+            self.state = ReqState::KeysSkip;
+            return;
+        }
+        info.keys.push(Arg {
+            off: start,
+            len: len as u32,
+        });
+    }
+
+    /// The LF of a get/gets line is at `chunk[i]`.
+    fn keys_done(&mut self, i: usize, info: &mut McReq) -> Parse {
+        if info.error.is_none() && info.keys.is_empty() {
+            // `get ` with no key: too few tokens.
+            info.fail(ERR_MC_ERROR);
+        }
+        Parse::Done(i + 1)
+    }
+
+    /// A line gathered in `line` ended; `end` is the message offset after its
+    /// LF. Returns Ok(true) if the message is complete, Ok(false) if a data
+    /// block follows.
+    fn line_done(&mut self, end: u64, info: &mut McReq) -> Result<bool, &'static str> {
+        let mut len = self.line.len();
+        if len > 1 && self.line[len - 1] == b'\r' {
+            len -= 1;
+        }
+        if let Some(p) = memchr(0, &self.line[..len]) {
+            len = p;
+        }
+        let line = &self.line[..len];
+        let mut w: [(usize, &[u8]); LINE_WORDS] = [(0, &[]); LINE_WORDS];
+        let mut count = 0;
+        for (k, word) in words(line).enumerate() {
+            if k < LINE_WORDS {
+                w[k] = word;
+            }
+            count = k + 1;
+        }
+        // memcached's token count: at most 23 words, plus the terminal token.
+        let nt = count.min(23) + 1;
+        let last = if count > 0 && count <= LINE_WORDS {
+            w[count - 1].1
+        } else {
+            &[]
+        };
+        let arg = |k: usize| Arg {
+            off: w[k].0 as u64,
+            len: w[k].1.len() as u32,
+        };
+        if count == 0 || w[0].1.len() < 2 {
+            info.fail(ERR_MC_ERROR);
+            return Ok(true);
+        }
+        let cmd = McCmd::from_name(w[0].1);
+        info.cmd = cmd;
+        match cmd {
+            McCmd::Unknown => info.fail(ERR_MC_ERROR),
+            McCmd::Get | McCmd::Gets | McCmd::Gat | McCmd::Gats => {
+                if nt < 3 {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                let mut first = 1;
+                if matches!(cmd, McCmd::Gat | McCmd::Gats) {
+                    let Some(exptime) = safe_strtol32(w[1].1) else {
+                        info.fail(ERR_MC_BAD_EXPTIME);
+                        return Ok(true);
+                    };
+                    info.exptime = exptime;
+                    first = 2;
+                }
+                for (off, key) in words(line).skip(first) {
+                    if !key_ok(key) {
+                        info.fail(ERR_MC_BAD_FORMAT);
+                        return Ok(true);
+                    }
+                    info.keys.push(Arg {
+                        off: off as u64,
+                        len: key.len() as u32,
+                    });
+                }
+            }
+            McCmd::Set
+            | McCmd::Add
+            | McCmd::Replace
+            | McCmd::Append
+            | McCmd::Prepend
+            | McCmd::Cas => {
+                let want = if cmd == McCmd::Cas { 7 } else { 6 };
+                if nt != want && nt != want + 1 {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                info.noreply = last == b"noreply";
+                if !key_ok(w[1].1) {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                }
+                let nums = (
+                    safe_strtoul32(w[2].1),
+                    safe_strtol32(w[3].1),
+                    safe_strtol32(w[4].1),
+                );
+                let (Some(flags), Some(exptime), Some(vlen)) = nums else {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                };
+                if cmd == McCmd::Cas {
+                    let Some(cas) = safe_strtoull(w[5].1) else {
+                        info.fail(ERR_MC_BAD_FORMAT);
+                        return Ok(true);
+                    };
+                    info.cas = cas;
+                }
+                if !(0..=i32::MAX - 2).contains(&vlen) {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                }
+                let vlen = vlen as u64;
+                if vlen > MAX_DATA_LEN {
+                    return Err(ERR_MC_DATA_TOO_LARGE);
+                }
+                info.keys.push(arg(1));
+                info.flags = flags;
+                info.exptime = exptime;
+                info.bytes = vlen as u32;
+                info.data = Some((end, end + vlen + 2));
+                self.state = ReqState::Data(vlen);
+                return Ok(false);
+            }
+            McCmd::Incr | McCmd::Decr | McCmd::Touch => {
+                if nt != 4 && nt != 5 {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                info.noreply = last == b"noreply";
+                if !key_ok(w[1].1) {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                }
+                if cmd == McCmd::Touch {
+                    let Some(exptime) = safe_strtol32(w[2].1) else {
+                        info.fail(ERR_MC_BAD_EXPTIME);
+                        return Ok(true);
+                    };
+                    info.exptime = exptime;
+                } else {
+                    let Some(delta) = safe_strtoull(w[2].1) else {
+                        info.fail(ERR_MC_BAD_DELTA);
+                        return Ok(true);
+                    };
+                    info.delta = delta;
+                }
+                info.keys.push(arg(1));
+            }
+            McCmd::Delete => {
+                if !(3..=5).contains(&nt) {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                if nt > 3 {
+                    // memcached still accepts the old `<time>` argument if
+                    // it is exactly `0`.
+                    let hold_zero = w[2].1 == b"0";
+                    info.noreply = last == b"noreply";
+                    let valid = (nt == 4 && (hold_zero || info.noreply))
+                        || (nt == 5 && hold_zero && info.noreply);
+                    if !valid {
+                        info.fail(ERR_MC_DELETE_USAGE);
+                        return Ok(true);
+                    }
+                }
+                if !key_ok(w[1].1) {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                }
+                info.keys.push(arg(1));
+            }
+            // memcached ignores any further tokens of these two.
+            McCmd::Quit | McCmd::Version => {}
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::proto::testing::{expand, feed_all, show, Run};
+
+    fn req_run(input: &[u8]) -> Run<McReq> {
+        feed_all(input, McReq::default(), ReqParser::parse)
+    }
+
+    /// One request as text: `<end> <cmd> <keys...> <fields> [noreply] [!error]`.
+    fn render_req(input: &[u8], start: u64, end: u64, r: &McReq) -> String {
+        let mut s = format!(
+            "{end} {}",
+            if r.cmd == McCmd::Unknown {
+                "?"
+            } else {
+                r.cmd.name()
+            }
+        );
+        for k in &r.keys {
+            let o = (start + k.off) as usize;
+            assert!(o + k.len as usize <= end as usize);
+            s += &format!(" {}", show(&input[o..o + k.len as usize]));
+        }
+        if let Some((ds, de)) = r.data {
+            assert_eq!(de - ds, u64::from(r.bytes) + 2);
+            assert_eq!(start + de, end);
+            let d = &input[(start + ds) as usize..(start + de) as usize];
+            assert_eq!(&d[d.len() - 2..], b"\r\n");
+            s += &format!(
+                " f={} e={} d={}",
+                r.flags,
+                r.exptime,
+                show(&d[..d.len() - 2])
+            );
+        }
+        if r.error.is_none() {
+            match r.cmd {
+                McCmd::Cas => s += &format!(" cas={}", r.cas),
+                McCmd::Incr | McCmd::Decr => s += &format!(" delta={}", r.delta),
+                McCmd::Touch | McCmd::Gat | McCmd::Gats => s += &format!(" e={}", r.exptime),
+                _ => {}
+            }
+        }
+        if r.noreply {
+            s += " noreply";
+        }
+        if let Some(e) = r.error {
+            assert!(r.keys.is_empty() && r.data.is_none());
+            s += &format!(" !{e}");
+        }
+        s
+    }
+
+    fn render_reqs(input: &[u8], run: &Run<McReq>) -> Vec<String> {
+        let mut start = 0;
+        let mut out = Vec::new();
+        for (end, r) in &run.msgs {
+            out.push(render_req(input, start, *end, r));
+            start = *end;
+        }
+        out
+    }
+
+    #[test]
+    fn req_ok() {
+        let cases: &[(&[u8], &[&str])] = &[
+            (b"get a\r\n", &["7 get a"]),
+            (b"get a\n", &["6 get a"]),
+            (b"  get   a  bb \r\n", &["16 get a bb"]),
+            (b"gets a b c\r\n", &["12 gets a b c"]),
+            (b"get a\x00b c\r\n", &["11 get a"]),
+            (b"get a \x00 b\r\n", &["11 get a"]),
+            (b"get noreply\r\n", &["13 get noreply"]),
+            (
+                b"get \xc3\xa9t\xc3\xa9\r\n",
+                &["11 get \\xc3\\xa9t\\xc3\\xa9"],
+            ),
+            (b"get <K250>\r\n", &["256 get <K250>"]),
+            (b"gat 10 a b\r\n", &["12 gat a b e=10"]),
+            (b"gats -1 a\r\n", &["11 gats a e=-1"]),
+            // memcached answers END to a gat without keys.
+            (b"gat 10\r\n", &["8 gat e=10"]),
+            (b"set k 1 2 3\r\nabc\r\n", &["18 set k f=1 e=2 d=abc"]),
+            (b"set k 1 2 3\r\na\r\n\r\n", &["18 set k f=1 e=2 d=a\\r\\n"]),
+            (b"add k 0 0 0\r\n\r\n", &["15 add k f=0 e=0 d="]),
+            (
+                b"replace k 0 0 1 noreply\r\nx\r\n",
+                &["28 replace k f=0 e=0 d=x noreply"],
+            ),
+            (b"append k 0 0 1\nx\r\n", &["18 append k f=0 e=0 d=x"]),
+            (
+                b"prepend  k  0  0  1 \r\nx\r\n",
+                &["25 prepend k f=0 e=0 d=x"],
+            ),
+            (b"cas k 0 0 1 99\r\nx\r\n", &["19 cas k f=0 e=0 d=x cas=99"]),
+            (
+                b"cas k 0 0 1 99 noreply\r\nx\r\n",
+                &["27 cas k f=0 e=0 d=x cas=99 noreply"],
+            ),
+            // A sixth word that is not `noreply` is ignored.
+            (b"set k 0 0 1 foo\r\nx\r\n", &["20 set k f=0 e=0 d=x"]),
+            // strtoul/strtol as memcached calls them.
+            (b"set k +1 +0 +1\r\nx\r\n", &["19 set k f=1 e=0 d=x"]),
+            (b"set k 4294967296 0 1\r\nx\r\n", &["25 set k f=0 e=0 d=x"]),
+            (
+                b"set k 4294967295 -5 1\r\nx\r\n",
+                &["26 set k f=4294967295 e=-5 d=x"],
+            ),
+            (b"set k 0 0 4294967297\r\nx\r\n", &["25 set k f=0 e=0 d=x"]),
+            (b"set k 0 0 1\tx\r\nx\r\n", &["18 set k f=0 e=0 d=x"]),
+            (b"set k -0 \t7 1\x0b\r\nx\r\n", &["19 set k f=0 e=7 d=x"]),
+            (
+                b"set k -18446744073709551615 0 1\r\nx\r\n",
+                &["36 set k f=1 e=0 d=x"],
+            ),
+            (b"set k 0 0 1\x00junk\r\nx\r\n", &["21 set k f=0 e=0 d=x"]),
+            (b"incr k 5\r\n", &["10 incr k delta=5"]),
+            (
+                b"decr k 18446744073709551615 noreply\r\n",
+                &["37 decr k delta=18446744073709551615 noreply"],
+            ),
+            (b"incr k -0\r\n", &["11 incr k delta=0"]),
+            (
+                b"incr k -9223372036854775809\r\n",
+                &["29 incr k delta=9223372036854775807"],
+            ),
+            (b"incr k 1 foo\r\n", &["14 incr k delta=1"]),
+            (b"touch k 10\r\n", &["12 touch k e=10"]),
+            (b"touch k 10 noreply\r\n", &["20 touch k e=10 noreply"]),
+            (b"touch k 99999999999\r\n", &["21 touch k e=1215752191"]),
+            (b"touch k \t5\r\n", &["12 touch k e=5"]),
+            (b"delete k\r\n", &["10 delete k"]),
+            (b"delete k 0\r\n", &["12 delete k"]),
+            (b"delete k noreply\r\n", &["18 delete k noreply"]),
+            (b"delete k 0 noreply\r\n", &["20 delete k noreply"]),
+            (b"version\r\n", &["9 version"]),
+            (b"version foo\r\n", &["13 version"]),
+            (b"quit\r\n", &["6 quit"]),
+            (b"quit now\n", &["9 quit"]),
+            // Pipelined.
+            (
+                b"get a b\r\nset k 0 0 2\r\nxy\r\ndelete k noreply\r\nbogus\r\nincr n 1\r\n",
+                &[
+                    "9 get a b",
+                    "26 set k f=0 e=0 d=xy",
+                    "44 delete k noreply",
+                    "51 ? !ERROR",
+                    "61 incr n delta=1",
+                ],
+            ),
+            // Incomplete: nothing yet.
+            (b"get a", &[]),
+            (b"get a\r", &[]),
+            (b"set k 0 0 1\r\nx\r", &[]),
+            (b"set k 0 0 1073741824\r\n", &[]),
+            (b"", &[]),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            let run = req_run(&input);
+            assert_eq!(run.err, None, "{}", show(&input));
+            let want: Vec<String> = want
+                .iter()
+                .map(|w| String::from_utf8(expand(w.as_bytes())).unwrap())
+                .collect();
+            assert_eq!(render_reqs(&input, &run), want, "{}", show(&input));
+        }
+    }
+
+    /// What a client of memcached sees for `input` when every request in it
+    /// is refused or silent: the error lines, none for `noreply`, nothing
+    /// after `quit`.
+    fn client_sees(input: &[u8]) -> Vec<u8> {
+        let run = req_run(input);
+        assert_eq!(run.err, None, "{}", show(input));
+        let mut out = Vec::new();
+        for (_, r) in &run.msgs {
+            if r.cmd == McCmd::Quit && r.error.is_none() {
+                break;
+            }
+            if r.noreply {
+                continue;
+            }
+            let e = r
+                .error
+                .unwrap_or_else(|| panic!("{}: {:?} needs a datastore reply", show(input), r.cmd));
+            out.extend_from_slice(e.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn req_errors_as_memcached() {
+        // (input, the bytes memcached 1.6.18 answered to it on a new connection).
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"\r\n", b"ERROR\r\n"),
+            (b"\n", b"ERROR\r\n"),
+            (b"x\r\n", b"ERROR\r\n"),
+            (b"  \r\n", b"ERROR\r\n"),
+            (b"VERSION\r\n", b"ERROR\r\n"),
+            (b"GET a\r\n", b"ERROR\r\n"),
+            (b"get\r\n", b"ERROR\r\n"),
+            (b"get \r\n", b"ERROR\r\n"),
+            (b"get  \r\n", b"ERROR\r\n"),
+            (b"gets\r\n", b"ERROR\r\n"),
+            (b"gat\r\n", b"ERROR\r\n"),
+            (b"gat x a\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"gats 1x a\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"get\ta\r\n", b"ERROR\r\n"),
+            (b"version\r\r\n", b"ERROR\r\n"),
+            (b"version\tx\r\n", b"ERROR\r\n"),
+            (b"get \x00a\r\n", b"ERROR\r\n"),
+            (b"mz\r\n", b"ERROR\r\n"),
+            (b"get <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"get a <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"gets a b <K251> c\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"gat 0 a <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"gat x <K251>\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"set k 0 0 1\r\nabc\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"set k 0 0 1 noreply\r\nabc\r\n", b"ERROR\r\n"),
+            (b"set k 0 0 -1\r\n\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k x 0 1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k -1 0 1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k 0 0 1x\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set k 0 0\r\n", b"ERROR\r\n"),
+            (b"set k 0 0 1 noreply x\r\na\r\n", b"ERROR\r\nERROR\r\n"),
+            (b"set k 0 x 1 noreply\r\na\r\n", b"ERROR\r\n"),
+            (b"SET k 0 0 1\r\na\r\n", b"ERROR\r\nERROR\r\n"),
+            (b"set k 0 0 2147483647\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"set k 0 0 2147483646\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"set k 0 0 2147483648\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"set k 0 0 noreply\r\n", b""),
+            (b"set <K251> 0 0 1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"set <K251> 0 0 1 noreply\r\na\r\n", b"ERROR\r\n"),
+            (b"add k 0 0 1\r\na\nb\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"set k 0 0 1\r\nab\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"replace k 0 0 0\r\nx\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
+            (b"prepend k 0 0 2\r\nab\n\n", b"CLIENT_ERROR bad data chunk\r\n"),
+            (b"append k 0 0 1\r\na\n", b""),
+            (b"cas k 0 0 1\r\na\r\n", b"ERROR\r\nERROR\r\n"),
+            (b"cas k 0 0 1 x\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"cas k 0 0 1 -1\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"cas k 0 0 1 noreply\r\na\r\n", b"ERROR\r\n"),
+            (b"cas k 0 0 1 18446744073709551616\r\na\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+            (b"incr a\r\n", b"ERROR\r\n"),
+            (b"incr a -1\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a x\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a 18446744073709551616\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a -9223372036854775808\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a x noreply\r\n", b""),
+            (b"incr a 1 2 3\r\n", b"ERROR\r\n"),
+            (b"decr <K251> 1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"decr <K251> x\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"incr a 0x1\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a  \r\n", b"ERROR\r\n"),
+            (b"decr a 1.5\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"incr a \t\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+            (b"touch a\r\n", b"ERROR\r\n"),
+            (b"touch a x\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"touch a 99999999999999999999\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"touch a 0x10\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+            (b"touch <K251> 1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"touch a x noreply\r\n", b""),
+            (b"touch a 1 2 3\r\n", b"ERROR\r\n"),
+            (b"delete\r\n", b"ERROR\r\n"),
+            (b"delete a 5\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete a 0 x\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete a b c d\r\n", b"ERROR\r\n"),
+            (b"delete a 00\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete a 5 noreply\r\n", b""),
+            (b"delete a noreply\r\n", b""),
+            (b"delete a 0 noreply\r\n", b""),
+            (b"delete <K251>\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+            (b"delete <K251> 5\r\n", b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"delete <K251> noreply\r\n", b""),
+            (b"quit\r\n", b""),
+            (b"get\r\nquit\r\nget\r\n", b"ERROR\r\n"),
+            (b"get\r\nset k 0 0 1\r\nabc\r\ndelete a 5\r\n", b"ERROR\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nCLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"),
+            (b"set k 0 0 1 noreply\r\na\r\ndelete k noreply\r\nincr k 1 noreply\r\ntouch k 1 noreply\r\nget\r\n", b"ERROR\r\n"),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            assert_eq!(show(&client_sees(&input)), show(want), "{}", show(&input));
+        }
+    }
+
+    #[test]
+    fn req_errors_own() {
+        // Where the proxy refuses what memcached accepts, or answers it with
+        // ERROR instead of serving it.
+        let cases: &[(&[u8], &[&str])] = &[
+            // Control characters in keys (memcached only checks the length).
+            (
+                b"get a\x01b\r\n",
+                &["9 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\tb c\r\n",
+                &["11 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\rb\r\n",
+                &["9 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\r\r\n",
+                &["8 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get \r a\r\n",
+                &["9 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"get a\x7f\r\n",
+                &["8 get !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"gat 1 a\x01\r\n",
+                &["10 gat !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"set a\x01 0 0 1\r\nx\r\n",
+                &[
+                    "14 set !CLIENT_ERROR bad command line format",
+                    "17 ? !ERROR",
+                ],
+            ),
+            (
+                b"incr a\x1b 1\r\n",
+                &["11 incr !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"touch a\x1b 1\r\n",
+                &["12 touch !CLIENT_ERROR bad command line format"],
+            ),
+            (
+                b"delete a\x1b\r\n",
+                &["11 delete !CLIENT_ERROR bad command line format"],
+            ),
+            // Commands memcached serves and the proxy does not.
+            (b"flush_all\r\n", &["11 ? !ERROR"]),
+            (b"stats\r\n", &["7 ? !ERROR"]),
+            (b"verbosity 1\r\n", &["13 ? !ERROR"]),
+            (b"mg a v\r\n", &["8 ? !ERROR"]),
+            (b"mn\r\n", &["4 ? !ERROR"]),
+            // The rest of a refused line is not read as a request.
+            (
+                b"get <K251> get a\r\nget b\r\n",
+                &["263 get !CLIENT_ERROR bad command line format", "270 get b"],
+            ),
+        ];
+        for (input, want) in cases {
+            let input = expand(input);
+            let run = req_run(&input);
+            assert_eq!(run.err, None, "{}", show(&input));
+            assert_eq!(render_reqs(&input, &run), *want, "{}", show(&input));
+        }
+    }
+
+    #[test]
+    fn req_line_limits() {
+        // memcached closes a connection holding more than 2048 bytes without
+        // a newline, unless the line is a get/gets with at most 100 leading
+        // spaces.
+        let mut line = b"set ".to_vec();
+        line.resize(MAX_LINE, b'k');
+        let run = req_run(&line);
+        assert_eq!((run.err, run.msgs.len()), (None, 0));
+        line.extend_from_slice(b"\n");
+        let run = req_run(&line);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs[0].1.error, Some(ERR_MC_ERROR));
+        line.pop();
+        line.push(b'k');
+        assert_eq!(req_run(&line).err, Some(ERR_MC_LINE_TOO_LONG));
+        line.push(b'\n');
+        assert_eq!(req_run(&line).err, Some(ERR_MC_LINE_TOO_LONG));
+        assert_eq!(
+            req_run(&[b'x'; MAX_LINE + 1]).err,
+            Some(ERR_MC_LINE_TOO_LONG)
+        );
+        let mut gat = b"gat 0".to_vec();
+        while gat.len() <= MAX_LINE {
+            gat.extend_from_slice(b" k");
+        }
+        assert_eq!(req_run(&gat).err, Some(ERR_MC_LINE_TOO_LONG));
+
+        let mut get = vec![b' '; GET_MAX_SPACES];
+        get.extend_from_slice(b"get");
+        while get.len() <= MAX_LINE {
+            get.extend_from_slice(b" k");
+        }
+        let run = req_run(&get);
+        assert_eq!((run.err, run.msgs.len()), (None, 0));
+        get.insert(0, b' ');
+        assert_eq!(req_run(&get).err, Some(ERR_MC_LINE_TOO_LONG));
+
+        let mut get = b"get ".to_vec();
+        get.resize(MAX_GET_LINE, b'k');
+        assert_eq!(req_run(&get).err, None);
+        get.push(b'\n');
+        let run = req_run(&get);
+        assert_eq!(run.msgs[0].1.error, Some(ERR_MC_BAD_FORMAT));
+        get.pop();
+        get.extend_from_slice(b"k\n");
+        assert_eq!(req_run(&get).err, Some(ERR_MC_LINE_TOO_LONG));
+        let mut get = b"get a \x00".to_vec();
+        get.resize(MAX_GET_LINE + 1, b'k');
+        assert_eq!(req_run(&get).err, Some(ERR_MC_LINE_TOO_LONG));
+
+        // Data blocks up to 1 GiB.
+        let run = req_run(b"set k 0 0 1073741824\r\n");
+        assert_eq!((run.err, run.msgs.len()), (None, 0));
+        let run = req_run(b"set k 0 0 1073741825\r\n");
+        assert_eq!(run.err, Some(ERR_MC_DATA_TOO_LARGE));
+        // Earlier pipelined messages still count.
+        let run = req_run(b"get a\r\nset k 0 0 1073741825\r\n");
+        assert_eq!((run.err, run.msgs.len()), (Some(ERR_MC_DATA_TOO_LARGE), 1));
+    }
+
+    #[test]
+    fn req_big_data_and_multiget() {
+        let mut input = b"set big 7 0 1048576\r\n".to_vec();
+        let data_off = input.len() as u64;
+        input.extend((0..1_048_576u32).map(|i| (i % 251) as u8));
+        input.extend_from_slice(b"\r\nget big\r\n");
+        let run = req_run(&input);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 2);
+        let r = &run.msgs[0].1;
+        assert_eq!((r.cmd, r.flags, r.bytes), (McCmd::Set, 7, 1_048_576));
+        assert_eq!(r.data, Some((data_off, data_off + 1_048_578)));
+        assert_eq!(r.keys, vec![Arg { off: 4, len: 3 }]);
+        assert_eq!(
+            render_reqs(&input, &run)[1],
+            format!("{} get big", input.len())
+        );
+
+        for key_len in [1, 7, 250] {
+            // The last `key_len` digits of 500 zero-padded numbers.
+            let keys: Vec<String> = (0..500)
+                .map(|i| format!("{i:0>250}")[250 - key_len..].to_string())
+                .collect();
+            let line = format!("gets {}\r\nget x\r\n", keys.join(" "));
+            let run = req_run(line.as_bytes());
+            assert_eq!(run.err, None);
+            assert_eq!(run.msgs.len(), 2);
+            let got = render_reqs(line.as_bytes(), &run);
+            let first_len = line.find('\n').unwrap() + 1;
+            assert_eq!(got[0], format!("{first_len} gets {}", keys.join(" ")));
+            assert_eq!(got[1], format!("{} get x", line.len()));
+        }
+    }
+
+    #[test]
+    fn req_state_reset_and_reuse() {
+        // A parser and its info are reused across messages; nothing leaks.
+        let mut p = ReqParser::new();
+        let mut info = McReq::default();
+        assert_eq!(
+            p.parse(b"cas k 1 2 3 4 noreply\r\nabc\r\n", &mut info),
+            Parse::Done(28)
+        );
+        assert_eq!(p.parse(b"version\r\n", &mut info), Parse::Done(9));
+        assert_eq!(
+            info,
+            McReq {
+                cmd: McCmd::Version,
+                ..McReq::default()
+            }
+        );
+        assert_eq!(p.parse(b"get a b", &mut info), Parse::Again);
+        assert_eq!(p.parse(b"\r\n", &mut info), Parse::Done(2));
+        assert_eq!(
+            info.keys,
+            vec![Arg { off: 4, len: 1 }, Arg { off: 6, len: 1 }]
+        );
+        // After an Error the parser starts afresh.
+        assert_eq!(
+            p.parse(&[b'x'; MAX_LINE + 1], &mut info),
+            Parse::Error(ERR_MC_LINE_TOO_LONG)
+        );
+        assert_eq!(p.parse(b"delete k\r\n", &mut info), Parse::Done(10));
+        assert_eq!(info.cmd, McCmd::Delete);
+        assert_eq!(info.keys, vec![Arg { off: 7, len: 1 }]);
+        // A long line does not grow the buffer past the cap.
+        assert!(p.line.capacity() <= 2 * MAX_LINE);
+    }
+
+    #[test]
+    fn numbers_like_c() {
+        assert_eq!(safe_strtoull(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(safe_strtoull(b"18446744073709551616"), None);
+        assert_eq!(safe_strtoull(b"-1"), None);
+        assert_eq!(safe_strtoull(b"-0"), Some(0));
+        assert_eq!(safe_strtoull(b" +5\t"), Some(5));
+        assert_eq!(safe_strtoull(b"5 "), Some(5));
+        assert_eq!(safe_strtoull(b"5x"), None);
+        assert_eq!(safe_strtoull(b""), None);
+        assert_eq!(safe_strtoull(b"-"), None);
+        assert_eq!(safe_strtoull(b"\t"), None);
+        assert_eq!(safe_strtoul32(b"4294967297"), Some(1));
+        assert_eq!(safe_strtol32(b"-1"), Some(-1));
+        assert_eq!(safe_strtol32(b"2147483648"), Some(i32::MIN));
+        assert_eq!(safe_strtol32(b"9223372036854775807"), Some(-1));
+        assert_eq!(safe_strtol32(b"9223372036854775808"), None);
+        assert_eq!(safe_strtol32(b"-9223372036854775808"), Some(0));
+        assert_eq!(safe_strtol32(b"-9223372036854775809"), None);
+        assert_eq!(safe_strtol32(b"0x10"), None);
+    }
+
+    #[test]
+    fn key_ok_bytes() {
+        assert!(key_ok(b"a"));
+        assert!(key_ok("clé".as_bytes()));
+        assert!(key_ok(&[b'k'; KEY_MAX_LEN]));
+        assert!(!key_ok(&[b'k'; KEY_MAX_LEN + 1]));
+        assert!(!key_ok(b""));
+        for bad in [
+            &b"a b"[..],
+            b"a\x00",
+            b"a\r",
+            b"\n",
+            b"a\tb",
+            b"\x7f",
+            b"\x1f",
+        ] {
+            assert!(!key_ok(bad), "{}", show(bad));
+        }
+    }
+}
