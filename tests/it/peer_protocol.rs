@@ -3,15 +3,13 @@
 //! node's `dyn_listen` port by hand, and a fake peer (a listener owned by the
 //! test) that checks the bytes a node sends and answers them.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, Cluster};
-use common::{bulk, show, Client};
+use crate::harness::cluster::{node, Cluster};
+use crate::harness::{bulk, show, Client};
 
 /// How long a reply frame may take.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -4,18 +4,15 @@
 //! traffic. Every node is a real `dynomite` in front of its own
 //! `redis-server`; placement is checked by asking each redis directly.
 
-mod common;
-mod golden;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::cluster::{murmur, node, poll_until, tag_part, Cluster, NodeSpec};
-use common::{bulk, encode, show, Client, ReplyError};
-use golden::{rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
+use crate::golden::{rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
+use crate::harness::cluster::{murmur, node, poll_until, tag_part, Cluster, NodeSpec};
+use crate::harness::{bulk, encode, show, Client, ReplyError};
 
 /// How long a copy sent to another rack or datacenter may take to land.
 const REPLICATION_TIMEOUT: Duration = Duration::from_secs(5);

@@ -8,9 +8,7 @@
 //! commands or wrong arity (the proxy may word those itself: only the `-ERR`
 //! prefix is compared, and a PING afterwards must still be answered).
 
-mod common;
-
-use common::{encode, show, Client, Dynomite, RedisServer};
+use crate::harness::{encode, show, Client, Dynomite, RedisServer};
 use std::io::Write;
 use std::thread;
 

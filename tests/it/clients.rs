@@ -4,9 +4,7 @@
 //! `tests/clients/`; `tests/clients/install.sh` installs what they need.
 //! A missing client fails the test with a message saying what to install.
 
-mod common;
-
-use common::{require_program, run_with_deadline, Dynomite, RedisServer};
+use crate::harness::{require_program, run_with_deadline, Dynomite, RedisServer};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;

@@ -14,8 +14,6 @@
 //! `DYN_TEST_VERBOSITY=N` passes `-v N` to every proxy started; its log is
 //! printed when a test fails.
 
-#![allow(dead_code)]
-
 use std::env;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -1149,11 +1147,6 @@ impl McClient {
     /// Writes raw bytes, failing the test on error.
     pub fn send(&mut self, bytes: &[u8]) {
         self.inner.send(bytes);
-    }
-
-    /// Writes raw bytes.
-    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.inner.try_send(bytes)
     }
 
     /// Sends one request (raw bytes, CRLFs included) and returns its reply.

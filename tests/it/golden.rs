@@ -1,7 +1,5 @@
-//! Helpers shared by the integration tests: the golden vectors recorded from
-//! the original, kept under tests/data/golden.
-
-#![allow(dead_code)]
+//! The golden vectors recorded from the original, shared by the tests that
+//! check hashing and placement; the files live under tests/data/golden.
 
 /// murmur_tokens.tsv: key_hex, key_len, token, hashtag_part_hex,
 /// hashtag_token, key_preview.

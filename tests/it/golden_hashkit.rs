@@ -1,11 +1,11 @@
 //! Key hashing and key placement against the golden vectors recorded from the
 //! original (tests/data/golden/README.md).
 
-mod golden;
-
+use crate::golden::{
+    rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG,
+};
 use dynomite::hashkit::token::Ring;
 use dynomite::hashkit::{hash_tag_part, HashKind};
-use golden::{rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
 
 const CURLY: Option<[u8; 2]> = Some(*b"{}");
 

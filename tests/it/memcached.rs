@@ -9,9 +9,7 @@
 //!   restarted under traffic, a datastore timeout, the pymemcache client
 //!   library, and a two-rack cluster.
 
-mod common;
-
-use common::{
+use crate::harness::{
     direct_mode, free_port, run_with_deadline, show, Dynomite, McClient, MemcachedServer,
     INSTALL_HINT,
 };

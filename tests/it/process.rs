@@ -1,15 +1,13 @@
 //! The binary as an operator runs it: options, `-t`, daemon mode, pid file,
 //! signals and the log file.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_port, run_with_deadline, Client, RedisServer, TempDir};
+use crate::harness::{free_port, run_with_deadline, Client, RedisServer, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dynomite");
 const DEADLINE: Duration = Duration::from_secs(15);

@@ -3,9 +3,7 @@
 //! itself (HELLO, CLIENT, QUIT), error replies for unknown commands,
 //! protocol abuse, a datastore restart and many concurrent clients.
 
-mod common;
-
-use common::{
+use crate::harness::{
     bulk, direct_mode, encode, nofile_limit, raise_nofile_limit, show, Client, Dynomite,
     RedisServer, ReplyError,
 };

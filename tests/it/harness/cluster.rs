@@ -37,7 +37,7 @@ use super::{
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default hash of the original (`hash: murmur`); the library's, whose
-/// golden vectors are checked in tests/golden_hashkit.rs.
+/// golden vectors are checked in golden_hashkit.rs.
 pub fn murmur(key: &[u8]) -> u32 {
     dynomite::hashkit::HashKind::Murmur.hash(key)
 }
@@ -125,11 +125,6 @@ impl Node {
         self.dyn_port
     }
 
-    /// The stats/admin HTTP port (`stats_listen`).
-    pub fn stats_port(&self) -> u16 {
-        self.stats_port
-    }
-
     /// A new test client connected to the node's client port.
     pub fn client(&self) -> Client {
         Client::connect(self.port)
@@ -155,14 +150,6 @@ impl Node {
         self.redis.client().cmd(&[b"GET", key])
     }
 
-    /// True while the node's process runs.
-    pub fn running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-
     /// Path of the configuration file written for this node.
     pub fn conf_path(&self) -> PathBuf {
         self.dir.path().join("dynomite.yml")
@@ -183,16 +170,6 @@ impl Node {
             file_tail(&self.log_path()),
             file_tail(&self.stderr_path())
         )
-    }
-
-    /// Lines of the node's log containing `needle`.
-    pub fn log_lines(&self, needle: &str) -> Vec<String> {
-        fs::read_to_string(self.log_path())
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .map(str::to_string)
-            .collect()
     }
 
     /// Prints the tail of the node's log to stderr.
@@ -354,8 +331,6 @@ fn ping_ok(port: u16) -> bool {
 pub struct Cluster {
     /// The nodes, in layout order (`n0`, `n1`, ...).
     pub nodes: Vec<Node>,
-    /// Seed entries of peers outside the harness (fake peers).
-    external_seeds: Vec<String>,
 }
 
 impl Cluster {
@@ -442,10 +417,7 @@ impl Cluster {
                 nodes.iter_mut().map(|n| n.wait_serving()).collect()
             };
             if states.iter().all(|&s| s == Start::Serving) {
-                return Cluster {
-                    nodes,
-                    external_seeds: external_seeds.to_vec(),
-                };
+                return Cluster { nodes };
             }
             for (i, n) in nodes.iter_mut().enumerate() {
                 eprintln!(
@@ -471,11 +443,6 @@ impl Cluster {
     /// Node `i`, mutable (to kill or restart it).
     pub fn node_mut(&mut self, i: usize) -> &mut Node {
         &mut self.nodes[i]
-    }
-
-    /// The number of nodes.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
     }
 
     /// The owner of token `hash` in rack (`dc`, `rack`), by the placement
@@ -581,11 +548,6 @@ impl Cluster {
         for (i, n) in self.nodes.iter().enumerate() {
             n.dump_log(&format!("n{i}"));
         }
-    }
-
-    /// The seed entries of peers outside the harness.
-    pub fn external_seeds(&self) -> &[String] {
-        &self.external_seeds
     }
 }
 
