@@ -20,10 +20,9 @@ use serde_json::Value;
 
 use crate::harness::{
     self, encode, require_program, run_with_deadline, show, Client, Dynomite, RedisServer, TempDir,
-    INSTALL_HINT,
+    DYNOMITE_BIN, INSTALL_HINT,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_dynomite");
 /// The pool name the harness writes as the YAML root key.
 const POOL: &str = "dyn_o_mite";
 /// How long an HTTP exchange or a polled condition may take.
@@ -1666,7 +1665,7 @@ fn curl_reads_the_endpoints() {
 
 #[test]
 fn describe_stats_matches_the_spec() {
-    let (out, in_time) = run_with_deadline(Command::new(BIN).arg("-D"), DEADLINE);
+    let (out, in_time) = run_with_deadline(Command::new(DYNOMITE_BIN).arg("-D"), DEADLINE);
     assert!(in_time, "dynomite -D did not finish");
     assert_eq!(out.status.code(), Some(0), "dynomite -D exit status");
     let text = String::from_utf8(out.stderr).expect("UTF-8");

@@ -11,8 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::golden::{rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
-use crate::harness::cluster::{murmur, node, poll_until, tag_part, Cluster, NodeSpec};
-use crate::harness::{bulk, encode, show, Client, ReplyError};
+use crate::harness::cluster::{murmur, node, tag_part, Cluster, NodeSpec};
+use crate::harness::{bulk, encode, poll_until, show, Client, ReplyError};
 
 /// How long a copy sent to another rack or datacenter may take to land.
 const REPLICATION_TIMEOUT: Duration = Duration::from_secs(5);

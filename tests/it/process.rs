@@ -7,13 +7,12 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, run_with_deadline, Client, RedisServer, TempDir};
+use crate::harness::{free_port, run_with_deadline, Client, RedisServer, TempDir, DYNOMITE_BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dynomite");
 const DEADLINE: Duration = Duration::from_secs(15);
 
 fn dynomite(args: &[&str]) -> (i32, String) {
-    let (out, in_time) = run_with_deadline(Command::new(BIN).args(args), DEADLINE);
+    let (out, in_time) = run_with_deadline(Command::new(DYNOMITE_BIN).args(args), DEADLINE);
     assert!(in_time, "dynomite {args:?} did not finish");
     (
         out.status.code().unwrap_or(-1),
@@ -195,7 +194,7 @@ fn signals_reopen_the_log_and_change_the_level() {
     let port = free_port();
     let conf = write_conf(dir.path(), redis.port(), port);
     let log_path = dir.path().join("dynomite.log");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(DYNOMITE_BIN)
         .args(["-c", &conf, "-o", log_path.to_str().unwrap(), "-v", "5"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -265,7 +264,7 @@ fn admin_mode_deletes_only_keys_this_node_owns() {
         free_port()
     );
     fs::write(&path, yaml).unwrap();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(DYNOMITE_BIN)
         .args([
             "-c",
             path.to_str().unwrap(),

@@ -20,16 +20,13 @@
 //! Nodes are killed by PID (SIGKILL for `kill`, SIGTERM then SIGKILL on drop)
 //! and their logs are printed when a test fails.
 
-use std::fs;
 use std::io;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{
-    encode, file_tail, free_port, raise_nofile_limit, require_program, show, stop_child, Client,
-    RedisServer, TempDir, INSTALL_HINT, POLL_INTERVAL, START_TIMEOUT,
+    encode, free_port, ping_ok, poll_until, raise_nofile_limit, require_program, show, Client,
+    DynomiteProcess, RedisServer, Start, INSTALL_HINT, START_TIMEOUT,
 };
 
 /// How long the peers of a fresh (or restarted) cluster may take to connect
@@ -90,19 +87,11 @@ fn ring_owner(ring: &[(usize, u32)], hash: u32) -> usize {
         .0
 }
 
-/// Outcome of one start attempt of a node.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Start {
-    /// It answers PING.
-    Serving,
-    /// It exited (e.g. a port was taken in the meantime).
-    Exited,
-    /// It ran but did not answer in time.
-    Hung,
-}
-
 /// One node: its redis, its ports, its configuration and its process.
 pub struct Node {
+    /// The dynomite process. Declared first so that it is stopped before
+    /// its redis when the node is dropped.
+    process: DynomiteProcess,
     /// Where it sits.
     pub spec: NodeSpec,
     /// Its datastore.
@@ -110,8 +99,6 @@ pub struct Node {
     port: u16,
     dyn_port: u16,
     stats_port: u16,
-    child: Option<Child>,
-    dir: TempDir,
 }
 
 impl Node {
@@ -150,25 +137,12 @@ impl Node {
         self.redis.client().cmd(&[b"GET", key])
     }
 
-    /// Path of the configuration file written for this node.
-    pub fn conf_path(&self) -> PathBuf {
-        self.dir.path().join("dynomite.yml")
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("dynomite.log")
-    }
-
-    fn stderr_path(&self) -> PathBuf {
-        self.dir.path().join("stderr.log")
-    }
-
     /// The tail of the node's log file (and of its stderr).
     pub fn log(&self) -> String {
         format!(
             "{}\n-- stderr --\n{}",
-            file_tail(&self.log_path()),
-            file_tail(&self.stderr_path())
+            self.process.log(),
+            self.process.stderr()
         )
     }
 
@@ -187,9 +161,7 @@ impl Node {
     /// Kills the dynomite process (SIGKILL) and waits until it is gone. Its
     /// redis keeps running.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, false, Duration::ZERO);
-        }
+        self.process.kill();
     }
 
     /// Starts the dynomite process again with the same configuration and
@@ -200,7 +172,8 @@ impl Node {
         // kernel still holds one is retried.
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            match self.spawn() {
+            let port = self.port;
+            match self.process.start(|| ping_ok(port)) {
                 Start::Serving => return,
                 Start::Exited if Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(100));
@@ -251,80 +224,15 @@ impl Node {
                 yaml.push_str(&format!("  - {s}\n"));
             }
         }
-        fs::write(self.conf_path(), yaml).expect("write dynomite config");
+        self.process.write_conf(&yaml);
     }
 
-    /// Spawns the process and waits until it answers PING (a local-only
-    /// command, so this checks the process and its own datastore).
-    fn spawn(&mut self) -> Start {
-        if let Err(e) = self.launch() {
-            eprintln!("cannot spawn dynomite: {e}");
-            return Start::Exited;
-        }
-        self.wait_serving()
+    /// Waits until the launched process answers PING (a local-only command,
+    /// so this checks the process and its own datastore).
+    fn await_serving(&mut self) -> Start {
+        let port = self.port;
+        self.process.await_start(|| ping_ok(port))
     }
-
-    /// Spawns the process without waiting for it.
-    fn launch(&mut self) -> io::Result<()> {
-        debug_assert!(self.child.is_none());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynomite"));
-        cmd.arg("-c").arg(self.conf_path());
-        cmd.arg("-o").arg(self.log_path());
-        if let Ok(v) = std::env::var("DYN_TEST_VERBOSITY") {
-            cmd.args(["-v", &v]);
-        }
-        let stderr = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.stderr_path())?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(stderr))
-            .spawn()?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    fn wait_serving(&mut self) -> Start {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    self.child = None;
-                    return Start::Exited;
-                }
-            }
-            if ping_ok(self.port) {
-                return Start::Serving;
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, true, Duration::from_secs(2));
-        }
-        Start::Hung
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, true, Duration::from_secs(2));
-        }
-    }
-}
-
-/// True when the client port answers PING with +PONG.
-fn ping_ok(port: u16) -> bool {
-    let Ok(mut c) = Client::try_connect(port) else {
-        return false;
-    };
-    c.set_read_timeout(Duration::from_secs(1));
-    if c.try_send(b"*1\r\n$4\r\nPING\r\n").is_err() {
-        return false;
-    }
-    matches!(c.try_read_reply(), Ok(r) if r == b"+PONG\r\n")
 }
 
 /// A running cluster. Dropping it stops every node, then every redis.
@@ -367,13 +275,12 @@ impl Cluster {
         let mut nodes: Vec<Node> = layout
             .iter()
             .map(|spec| Node {
+                process: DynomiteProcess::new("cluster-node"),
                 spec: spec.clone(),
                 redis: RedisServer::start(),
                 port: 0,
                 dyn_port: 0,
                 stats_port: 0,
-                child: None,
-                dir: TempDir::new("cluster-node"),
             })
             .collect();
         // A port picked as free may be taken before a node binds it: an early
@@ -406,7 +313,7 @@ impl Cluster {
             // Spawn them all first so that they find each other quickly.
             let mut spawn_failed = false;
             for n in nodes.iter_mut() {
-                if let Err(e) = n.launch() {
+                if let Err(e) = n.process.launch() {
                     eprintln!("cannot spawn dynomite: {e}");
                     spawn_failed = true;
                 }
@@ -414,7 +321,7 @@ impl Cluster {
             let states: Vec<Start> = if spawn_failed {
                 vec![Start::Exited]
             } else {
-                nodes.iter_mut().map(|n| n.wait_serving()).collect()
+                nodes.iter_mut().map(|n| n.await_serving()).collect()
             };
             if states.iter().all(|&s| s == Start::Serving) {
                 return Cluster { nodes };
@@ -423,7 +330,7 @@ impl Cluster {
                 eprintln!(
                     "cluster start attempt {attempt}: n{i} {:?}; config:\n{}",
                     states.get(i),
-                    fs::read_to_string(n.conf_path()).unwrap_or_default()
+                    n.process.conf_text()
                 );
                 n.dump_log(&format!("n{i}"));
                 n.kill();
@@ -505,7 +412,7 @@ impl Cluster {
         let alive: Vec<bool> = self
             .nodes
             .iter()
-            .map(|n| n.child.is_some() && ping_ok(n.port))
+            .map(|n| n.process.is_started() && ping_ok(n.port))
             .collect();
         for (a, na) in self.nodes.iter().enumerate() {
             if !alive[a] {
@@ -579,18 +486,4 @@ fn set_once(port: u16, key: &[u8], value: &[u8]) -> io::Result<Vec<u8>> {
     c.try_send(&encode(&[b"SET", key, value]))?;
     c.try_read_reply()
         .map_err(|e| io::Error::other(format!("{e}")))
-}
-
-/// Polls `f` every few milliseconds until it holds or `timeout` passes.
-pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
 }
