@@ -18,13 +18,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::harness::conf::{self, POOL};
 use crate::harness::{
     self, encode, require_program, run_with_deadline, show, Client, Dynomite, RedisServer, TempDir,
     DYNOMITE_BIN, INSTALL_HINT,
 };
 
-/// The pool name the harness writes as the YAML root key.
-const POOL: &str = "dyn_o_mite";
 /// How long an HTTP exchange or a polled condition may take.
 const DEADLINE: Duration = Duration::from_secs(10);
 /// The invalid-state error of client-protocols.md §3.1/§4, as sent.
@@ -671,7 +670,7 @@ fn ok_reply(c: &mut Client, args: &[&[u8]]) {
 fn info_json_layout_follows_the_spec() {
     let redis = RedisServer::start();
     let dyn_port = harness::free_port();
-    let dyn_listen = format!("127.0.0.1:{dyn_port}");
+    let dyn_listen = conf::addr(dyn_port);
     let node = Dynomite::start_with(
         &[redis.port()],
         &[

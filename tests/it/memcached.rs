@@ -9,6 +9,7 @@
 //!   restarted under traffic, a datastore timeout, the pymemcache client
 //!   library, and a two-rack cluster.
 
+use crate::harness::conf;
 use crate::harness::{
     direct_mode, free_port, run_with_deadline, show, Dynomite, McClient, MemcachedServer,
     INSTALL_HINT,
@@ -1251,7 +1252,7 @@ fn holds(server: &mut McClient, key: &str) -> bool {
 
 /// A node of a one-datacenter cluster of memcached nodes with token 0.
 fn rack_node(backend: &MemcachedServer, rack: &str, dyn_port: u16, peer: &str) -> Dynomite {
-    let listen = format!("127.0.0.1:{dyn_port}");
+    let listen = conf::addr(dyn_port);
     Dynomite::start_memcached_with(
         &[backend.port()],
         &[
@@ -1273,8 +1274,8 @@ fn two_racks_replicate_sets() {
     }
     let (ma, mb) = (MemcachedServer::start(), MemcachedServer::start());
     let (pa, pb) = (free_port(), free_port());
-    let a = rack_node(&ma, "rack1", pa, &format!("127.0.0.1:{pb}:rack2:dc1:0"));
-    let b = rack_node(&mb, "rack2", pb, &format!("127.0.0.1:{pa}:rack1:dc1:0"));
+    let a = rack_node(&ma, "rack1", pa, &conf::seed(pb, "rack2", "dc1", "0"));
+    let b = rack_node(&mb, "rack2", pb, &conf::seed(pa, "rack1", "dc1", "0"));
     let (mut da, mut db) = (ma.client(), mb.client());
 
     // Wait until each node replicates to the other.

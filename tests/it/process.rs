@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::harness::conf::{addr, seed, server, ConfYaml, POOL};
 use crate::harness::{free_port, run_with_deadline, Client, RedisServer, TempDir, DYNOMITE_BIN};
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -22,11 +23,13 @@ fn dynomite(args: &[&str]) -> (i32, String) {
 
 fn write_conf(dir: &Path, redis_port: u16, listen_port: u16) -> String {
     let path = dir.join("node.yml");
-    let yaml = format!(
-        "dyn_o_mite:\n  listen: 127.0.0.1:{listen_port}\n  stats_listen: 127.0.0.1:{}\n  servers:\n  - 127.0.0.1:{redis_port}:1\n  data_store: 0\n  server_retry_timeout: 1000\n",
-        free_port()
-    );
-    fs::write(&path, yaml).unwrap();
+    ConfYaml::new(POOL)
+        .set("listen", addr(listen_port))
+        .set("stats_listen", addr(free_port()))
+        .list("servers", [server(redis_port)])
+        .set("data_store", 0)
+        .set("server_retry_timeout", 1000)
+        .write(&path);
     path.to_string_lossy().into_owned()
 }
 
@@ -84,11 +87,11 @@ fn test_conf_accepts_every_shipped_and_original_file() {
 fn test_conf_names_the_file_the_key_and_the_reason() {
     let dir = TempDir::new("conf");
     let path = dir.path().join("bad.yml");
-    fs::write(
-        &path,
-        "dyn_o_mite:\n  listen: 127.0.0.1:99999\n  servers:\n  - 127.0.0.1:6379:1\n",
-    )
-    .unwrap();
+    // A port out of range.
+    ConfYaml::new(POOL)
+        .set("listen", "127.0.0.1:99999")
+        .list("servers", [server(6379)])
+        .write(&path);
     let p = path.to_str().unwrap();
     let (code, err) = dynomite(&["-t", "-c", p]);
     assert_eq!(code, 1);
@@ -98,7 +101,8 @@ fn test_conf_names_the_file_the_key_and_the_reason() {
     );
     assert_eq!(err.matches("syntax is invalid").count(), 1, "{err}");
 
-    // Structural errors never crash the checker.
+    // Structural errors never crash the checker. These texts are not
+    // configurations but malformed YAML, so they are written by hand.
     for text in [
         "--- \ndyn_o_mite:\n  listen: 1\n",
         "dyn_o_mite: {listen: 1}\n",
@@ -147,7 +151,9 @@ fn informational_flags_and_option_errors() {
 fn daemon_with_bad_config_fails_in_the_foreground() {
     let dir = TempDir::new("daemon-bad");
     let path = dir.path().join("bad.yml");
-    fs::write(&path, "dyn_o_mite:\n  servers:\n  - 127.0.0.1:6379:1\n").unwrap();
+    ConfYaml::new(POOL)
+        .list("servers", [server(6379)])
+        .write(&path);
     let (code, err) = dynomite(&["-d", "-c", path.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("listen"), "{err}");
@@ -256,14 +262,17 @@ fn admin_mode_deletes_only_keys_this_node_owns() {
     // Two nodes in one rack: this one owns (3579139412, 715827882], the seed
     // (never started) the rest. murmur("a") = 1262581116 is the seed's,
     // murmur("foo") = 3303027599 too, murmur("key:1") = 3691594071 is ours.
-    let yaml = format!(
-        "dyn_o_mite:\n  listen: 127.0.0.1:{port}\n  dyn_listen: 127.0.0.1:{}\n  stats_listen: 127.0.0.1:{}\n  tokens: '715827882'\n  servers:\n  - 127.0.0.1:{}:1\n  dyn_seeds:\n  - 127.0.0.1:{}:localrack:localdc:3579139412\n",
-        free_port(),
-        free_port(),
-        redis.port(),
-        free_port()
-    );
-    fs::write(&path, yaml).unwrap();
+    ConfYaml::new(POOL)
+        .set("listen", addr(port))
+        .set("dyn_listen", addr(free_port()))
+        .set("stats_listen", addr(free_port()))
+        .set("tokens", "'715827882'")
+        .list("servers", [server(redis.port())])
+        .list(
+            "dyn_seeds",
+            [seed(free_port(), "localrack", "localdc", "3579139412")],
+        )
+        .write(&path);
     let mut child = Command::new(DYNOMITE_BIN)
         .args([
             "-c",

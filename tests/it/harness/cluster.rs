@@ -24,6 +24,7 @@ use std::io;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::conf::{addr, seed, server, ConfYaml, POOL};
 use super::{
     encode, free_port, ping_ok, poll_until, raise_nofile_limit, require_program, show, Client,
     DynomiteProcess, RedisServer, Start, INSTALL_HINT, START_TIMEOUT,
@@ -187,44 +188,22 @@ impl Node {
         }
     }
 
-    fn write_conf(&self, seeds: &[String], extra: &[(String, String)]) {
-        let mut directives: Vec<(String, String)> = vec![
-            ("listen".into(), format!("127.0.0.1:{}", self.port)),
-            ("dyn_listen".into(), format!("127.0.0.1:{}", self.dyn_port)),
-            (
-                "stats_listen".into(),
-                format!("127.0.0.1:{}", self.stats_port),
-            ),
-            ("datacenter".into(), self.spec.dc.clone()),
-            ("rack".into(), self.spec.rack.clone()),
-            (
-                "tokens".into(),
-                format!("'{}'", tokens_text(&self.spec.tokens)),
-            ),
-            ("data_store".into(), "0".into()),
-            ("timeout".into(), "2000".into()),
-            ("read_consistency".into(), "DC_ONE".into()),
-            ("write_consistency".into(), "DC_ONE".into()),
-        ];
-        for (key, value) in extra {
-            match directives.iter_mut().find(|(k, _)| k == key) {
-                Some(slot) => slot.1 = value.clone(),
-                None => directives.push((key.clone(), value.clone())),
-            }
-        }
-        let mut yaml = String::from("dyn_o_mite:\n");
-        for (key, value) in &directives {
-            yaml.push_str(&format!("  {key}: {value}\n"));
-        }
-        yaml.push_str("  servers:\n");
-        yaml.push_str(&format!("  - 127.0.0.1:{}:1\n", self.redis.port()));
-        if !seeds.is_empty() {
-            yaml.push_str("  dyn_seeds:\n");
-            for s in seeds {
-                yaml.push_str(&format!("  - {s}\n"));
-            }
-        }
-        self.process.write_conf(&yaml);
+    fn write_conf(&self, seeds: &[String], extra: &[(&str, &str)]) {
+        let conf = ConfYaml::new(POOL)
+            .set("listen", addr(self.port))
+            .set("dyn_listen", addr(self.dyn_port))
+            .set("stats_listen", addr(self.stats_port))
+            .set("datacenter", &self.spec.dc)
+            .set("rack", &self.spec.rack)
+            .set("tokens", format!("'{}'", tokens_text(&self.spec.tokens)))
+            .set("data_store", 0)
+            .set("timeout", 2000)
+            .set("read_consistency", "DC_ONE")
+            .set("write_consistency", "DC_ONE")
+            .set_all(extra)
+            .list("servers", [server(self.redis.port())])
+            .list("dyn_seeds", seeds);
+        self.process.write_conf(&conf);
     }
 
     /// Waits until the launched process answers PING (a local-only command,
@@ -268,10 +247,6 @@ impl Cluster {
         assert!(!layout.is_empty(), "a cluster needs a node");
         raise_nofile_limit();
         require_program("redis-server", &["--version"], INSTALL_HINT);
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let mut nodes: Vec<Node> = layout
             .iter()
             .map(|spec| Node {
@@ -298,17 +273,16 @@ impl Cluster {
                     .enumerate()
                     .filter(|&(j, _)| j != i)
                     .map(|(_, p)| {
-                        format!(
-                            "127.0.0.1:{}:{}:{}:{}",
+                        seed(
                             p.dyn_port,
-                            p.spec.rack,
-                            p.spec.dc,
-                            tokens_text(&p.spec.tokens)
+                            &p.spec.rack,
+                            &p.spec.dc,
+                            &tokens_text(&p.spec.tokens),
                         )
                     })
                     .collect();
                 seeds.extend(external_seeds.iter().cloned());
-                nodes[i].write_conf(&seeds, &extra);
+                nodes[i].write_conf(&seeds, extra);
             }
             // Spawn them all first so that they find each other quickly.
             let mut spawn_failed = false;

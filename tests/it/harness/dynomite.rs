@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
+use super::conf::{addr, server, ConfYaml, POOL};
 use super::{
     await_start, direct_mode, encode, file_tail, free_port, raise_nofile_limit, stop_child, Client,
     McClient, Start, TempDir,
@@ -53,8 +54,8 @@ impl DynomiteProcess {
     }
 
     /// Writes the configuration file.
-    pub fn write_conf(&self, yaml: &str) {
-        fs::write(self.conf_path(), yaml).expect("write dynomite config");
+    pub fn write_conf(&self, conf: &ConfYaml) {
+        conf.write(&self.conf_path());
     }
 
     /// The configuration file's text (for failure reports).
@@ -263,36 +264,16 @@ impl Dynomite {
     }
 
     fn write_conf(&self, servers: &[u16], extra: &[(&str, &str)], seeds: &[String]) {
-        let listen = format!("127.0.0.1:{}", self.port);
-        let stats = format!("127.0.0.1:{}", self.stats_port);
-        let mut directives: Vec<(String, String)> = vec![
-            ("listen".into(), listen),
-            ("stats_listen".into(), stats),
-            ("data_store".into(), "0".into()),
-            ("timeout".into(), "5000".into()),
-            ("datastore_connections".into(), "1".into()),
-        ];
-        for (key, value) in extra {
-            match directives.iter_mut().find(|(k, _)| k == key) {
-                Some(slot) => slot.1 = value.to_string(),
-                None => directives.push((key.to_string(), value.to_string())),
-            }
-        }
-        let mut yaml = String::from("dyn_o_mite:\n");
-        for (key, value) in &directives {
-            yaml.push_str(&format!("  {key}: {value}\n"));
-        }
-        yaml.push_str("  servers:\n");
-        for port in servers {
-            yaml.push_str(&format!("  - 127.0.0.1:{port}:1\n"));
-        }
-        if !seeds.is_empty() {
-            yaml.push_str("  dyn_seeds:\n");
-            for seed in seeds {
-                yaml.push_str(&format!("  - {seed}\n"));
-            }
-        }
-        self.process.write_conf(&yaml);
+        let conf = ConfYaml::new(POOL)
+            .set("listen", addr(self.port))
+            .set("stats_listen", addr(self.stats_port))
+            .set("data_store", 0)
+            .set("timeout", 5000)
+            .set("datastore_connections", 1)
+            .set_all(extra)
+            .list("servers", servers.iter().map(|&port| server(port)))
+            .list("dyn_seeds", seeds);
+        self.process.write_conf(&conf);
     }
 }
 

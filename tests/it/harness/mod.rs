@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 mod client;
 pub mod cluster;
+pub mod conf;
 mod datastore;
 mod dynomite;
 
