@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::golden::{rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
+use crate::golden::{node_index, rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
 use crate::harness::cluster::{murmur, node, tag_part, Cluster, NodeSpec};
 use crate::harness::{bulk, encode, poll_until, show, Client, ReplyError};
 
@@ -30,14 +30,6 @@ fn ring_3() -> Vec<NodeSpec> {
         .iter()
         .map(|&(_, t)| node("dc1", "rack1", &[t]))
         .collect()
-}
-
-/// Index of a golden owner name (`n0`, `n1`, `n2`).
-fn node_index(name: &str) -> usize {
-    NODES_3
-        .iter()
-        .position(|&(n, _)| n == name)
-        .unwrap_or_else(|| panic!("unknown node {name}"))
 }
 
 /// `n` racks of one node each in dc1, every node with the same token, so

@@ -15,6 +15,14 @@ pub const PLACEMENT_3NODE_HASHTAG: &str =
 /// The three-node ring of the placement files: (name, token).
 pub const NODES_3: [(&str, u32); 3] = [("n0", 715827882), ("n1", 2147483647), ("n2", 3579139412)];
 
+/// The index in `NODES_3` of the node named `name`.
+pub fn node_index(name: &str) -> usize {
+    NODES_3
+        .iter()
+        .position(|&(n, _)| n == name)
+        .unwrap_or_else(|| panic!("unknown node {name}"))
+}
+
 /// Decodes lowercase or uppercase hex; panics on bad input (test data only).
 pub fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len().is_multiple_of(2), "odd hex length: {:?}", s);

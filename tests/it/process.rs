@@ -8,7 +8,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::conf::{addr, seed, server, ConfYaml, POOL};
-use crate::harness::{free_port, run_with_deadline, Client, RedisServer, TempDir, DYNOMITE_BIN};
+use crate::harness::{
+    free_port, run_with_deadline, wait_for, Client, RedisServer, TempDir, DYNOMITE_BIN,
+};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -31,17 +33,6 @@ fn write_conf(dir: &Path, redis_port: u16, listen_port: u16) -> String {
         .set("server_retry_timeout", 1000)
         .write(&path);
     path.to_string_lossy().into_owned()
-}
-
-fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn kill(pid: i32, sig: libc::c_int) {
@@ -177,17 +168,19 @@ fn daemon_writes_pid_file_serves_and_stops_cleanly_on_sigterm() {
         log_path.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "launcher: {err}");
-    wait_for("the pid file", || {
+    wait_for(DEADLINE, "the pid file", || {
         fs::read_to_string(&pid_path).is_ok_and(|s| s.parse::<i32>().is_ok())
     });
     let pid: i32 = fs::read_to_string(&pid_path).unwrap().parse().unwrap();
     let _guard = DaemonGuard(pid);
-    wait_for("the daemon to serve", || Client::try_connect(port).is_ok());
+    wait_for(DEADLINE, "the daemon to serve", || {
+        Client::try_connect(port).is_ok()
+    });
     let mut c = Client::connect(port);
     assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
     assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
     kill(pid, libc::SIGTERM);
-    wait_for("the daemon to exit", || !alive(pid));
+    wait_for(DEADLINE, "the daemon to exit", || !alive(pid));
     assert!(!pid_path.exists(), "the pid file is removed on SIGTERM");
     let log = fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("SIGTERM"), "{log}");
@@ -209,23 +202,25 @@ fn signals_reopen_the_log_and_change_the_level() {
         .unwrap();
     let pid = child.id() as i32;
     let _guard = DaemonGuard(pid);
-    wait_for("the node to serve", || Client::try_connect(port).is_ok());
+    wait_for(DEADLINE, "the node to serve", || {
+        Client::try_connect(port).is_ok()
+    });
 
     kill(pid, libc::SIGTTIN);
-    wait_for("the level change", || {
+    wait_for(DEADLINE, "the level change", || {
         fs::read_to_string(&log_path)
             .unwrap_or_default()
             .contains("up log level to 6")
     });
     // Pending signals of one kind merge: wait for each before the next.
     kill(pid, libc::SIGTTOU);
-    wait_for("the level change", || {
+    wait_for(DEADLINE, "the level change", || {
         fs::read_to_string(&log_path)
             .unwrap_or_default()
             .contains("down log level to 5")
     });
     kill(pid, libc::SIGTTOU);
-    wait_for("the level change", || {
+    wait_for(DEADLINE, "the level change", || {
         fs::read_to_string(&log_path)
             .unwrap_or_default()
             .contains("down log level to 4")
@@ -235,7 +230,7 @@ fn signals_reopen_the_log_and_change_the_level() {
     let rotated = dir.path().join("dynomite.log.1");
     fs::rename(&log_path, &rotated).unwrap();
     kill(pid, libc::SIGHUP);
-    wait_for("a new log file", || log_path.exists());
+    wait_for(DEADLINE, "a new log file", || log_path.exists());
     assert!(fs::read_to_string(&rotated).unwrap().contains("SIGHUP"));
 
     kill(pid, libc::SIGINT);
@@ -288,7 +283,9 @@ fn admin_mode_deletes_only_keys_this_node_owns() {
         .spawn()
         .unwrap();
     let _guard = DaemonGuard(child.id() as i32);
-    wait_for("the node to serve", || Client::try_connect(port).is_ok());
+    wait_for(DEADLINE, "the node to serve", || {
+        Client::try_connect(port).is_ok()
+    });
     let mut direct = redis.client();
     assert_eq!(direct.cmd(&[b"SET", b"key:1", b"v"]), b"+OK\r\n");
     let mut c = Client::connect(port);

@@ -271,6 +271,32 @@ pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Waits until `cond` holds, failing the test with `what` after `timeout`.
+pub fn wait_for(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
+    assert!(poll_until(timeout, cond), "timed out waiting for {what}");
+}
+
+/// One redis and a proxy in front of it.
+pub fn single() -> (RedisServer, Dynomite) {
+    let redis = RedisServer::start();
+    let proxy = Dynomite::start(&[redis.port()]);
+    (redis, proxy)
+}
+
+/// Deterministic filler bytes (all 256 values, no short period).
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// Checks that a program can be started, or fails the test with a hint.
 pub fn require_program(program: &str, args: &[&str], hint: &str) {
     match Command::new(program)
@@ -291,6 +317,55 @@ pub const INSTALL_HINT: &str = "run tests/clients/install.sh to install the test
 // ---------------------------------------------------------------------------
 // external programs
 // ---------------------------------------------------------------------------
+
+/// How long one client script may run.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Folder of the client scripts (`tests/clients`) and their `node_modules`.
+pub fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Runs a client program in `clients_dir()` with a deadline and returns its
+/// stdout; fails the test (a proxy's log is printed when it is dropped) when
+/// the program fails or overruns.
+pub fn run_client(program: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(clients_dir());
+    let (out, in_time) = run_with_deadline(&mut cmd, SCRIPT_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        in_time && out.status.success(),
+        "`{program} {}` failed ({}{})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        args.join(" "),
+        out.status,
+        if in_time {
+            ""
+        } else {
+            ", killed after the deadline"
+        }
+    );
+    stdout
+}
+
+/// The `__version__` of the python3 module `module`; fails the test with
+/// `hint` when python3 cannot be run or cannot import it.
+pub fn python_module_version(module: &str, hint: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            &format!("import {module}; print({module}.__version__)"),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 cannot be run ({e}); {hint}"));
+    assert!(
+        out.status.success(),
+        "python3 cannot import {module}; {hint}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 /// Runs a command with a deadline; kills it (by PID) when it overruns.
 /// Returns its output and whether it finished in time.
