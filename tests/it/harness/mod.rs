@@ -1,8 +1,9 @@
 //! Shared harness for the integration tests: free loopback ports, real
 //! datastores (`datastore.rs`: `redis-server` and `memcached`), the
 //! `dynomite` binary under test (`dynomite.rs`, and several nodes wired
-//! together in `cluster.rs`), and tiny synchronous RESP and memcached
-//! clients with their own one-shot reply readers (`client.rs`).
+//! together in `cluster.rs`), the one writer of their YAML configurations
+//! (`conf.rs`), and tiny synchronous RESP and memcached clients with their
+//! own one-shot reply readers (`client.rs`).
 //!
 //! Everything waits with deadlines, never with fixed sleeps, and every child
 //! process is killed by PID and reaped on drop.
