@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::conf::{addr, seed, server, ConfYaml, POOL};
 use crate::harness::{
-    free_port, run_with_deadline, wait_for, Client, RedisServer, TempDir, DYNOMITE_BIN,
+    free_port, ping_ok, run_with_deadline, wait_for, Client, RedisServer, TempDir, DYNOMITE_BIN,
 };
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -202,9 +202,9 @@ fn signals_reopen_the_log_and_change_the_level() {
         .unwrap();
     let pid = child.id() as i32;
     let _guard = DaemonGuard(pid);
-    wait_for(DEADLINE, "the node to serve", || {
-        Client::try_connect(port).is_ok()
-    });
+    // The listener accepts before the signal handlers are installed, and
+    // SIGTTIN's default action stops the process: wait for an answer.
+    wait_for(DEADLINE, "the node to serve", || ping_ok(port));
 
     kill(pid, libc::SIGTTIN);
     wait_for(DEADLINE, "the level change", || {

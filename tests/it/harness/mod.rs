@@ -246,8 +246,9 @@ fn await_start(
     Start::Hung
 }
 
-/// True when something on `port` answers `PING` with `+PONG`.
-fn ping_ok(port: u16) -> bool {
+/// True when something on `port` answers `PING` with `+PONG`: a node whose
+/// event loop runs, not only one whose listener accepts.
+pub fn ping_ok(port: u16) -> bool {
     let Ok(mut c) = Client::try_connect(port) else {
         return false;
     };
