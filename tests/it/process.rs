@@ -1,21 +1,21 @@
 //! The binary as an operator runs it: options, `-t`, daemon mode, pid file,
 //! signals and the log file.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_port, run_with_deadline, Client, RedisServer, TempDir};
+use crate::harness::conf::{addr, seed, server, ConfYaml, POOL};
+use crate::harness::{
+    free_port, ping_ok, run_with_deadline, wait_for, Client, RedisServer, TempDir, DYNOMITE_BIN,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dynomite");
 const DEADLINE: Duration = Duration::from_secs(15);
 
 fn dynomite(args: &[&str]) -> (i32, String) {
-    let (out, in_time) = run_with_deadline(Command::new(BIN).args(args), DEADLINE);
+    let (out, in_time) = run_with_deadline(Command::new(DYNOMITE_BIN).args(args), DEADLINE);
     assert!(in_time, "dynomite {args:?} did not finish");
     (
         out.status.code().unwrap_or(-1),
@@ -25,23 +25,14 @@ fn dynomite(args: &[&str]) -> (i32, String) {
 
 fn write_conf(dir: &Path, redis_port: u16, listen_port: u16) -> String {
     let path = dir.join("node.yml");
-    let yaml = format!(
-        "dyn_o_mite:\n  listen: 127.0.0.1:{listen_port}\n  stats_listen: 127.0.0.1:{}\n  servers:\n  - 127.0.0.1:{redis_port}:1\n  data_store: 0\n  server_retry_timeout: 1000\n",
-        free_port()
-    );
-    fs::write(&path, yaml).unwrap();
+    ConfYaml::new(POOL)
+        .set("listen", addr(listen_port))
+        .set("stats_listen", addr(free_port()))
+        .list("servers", [server(redis_port)])
+        .set("data_store", 0)
+        .set("server_retry_timeout", 1000)
+        .write(&path);
     path.to_string_lossy().into_owned()
-}
-
-fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn kill(pid: i32, sig: libc::c_int) {
@@ -87,11 +78,11 @@ fn test_conf_accepts_every_shipped_and_original_file() {
 fn test_conf_names_the_file_the_key_and_the_reason() {
     let dir = TempDir::new("conf");
     let path = dir.path().join("bad.yml");
-    fs::write(
-        &path,
-        "dyn_o_mite:\n  listen: 127.0.0.1:99999\n  servers:\n  - 127.0.0.1:6379:1\n",
-    )
-    .unwrap();
+    // A port out of range.
+    ConfYaml::new(POOL)
+        .set("listen", "127.0.0.1:99999")
+        .list("servers", [server(6379)])
+        .write(&path);
     let p = path.to_str().unwrap();
     let (code, err) = dynomite(&["-t", "-c", p]);
     assert_eq!(code, 1);
@@ -101,7 +92,8 @@ fn test_conf_names_the_file_the_key_and_the_reason() {
     );
     assert_eq!(err.matches("syntax is invalid").count(), 1, "{err}");
 
-    // Structural errors never crash the checker.
+    // Structural errors never crash the checker. These texts are not
+    // configurations but malformed YAML, so they are written by hand.
     for text in [
         "--- \ndyn_o_mite:\n  listen: 1\n",
         "dyn_o_mite: {listen: 1}\n",
@@ -150,7 +142,9 @@ fn informational_flags_and_option_errors() {
 fn daemon_with_bad_config_fails_in_the_foreground() {
     let dir = TempDir::new("daemon-bad");
     let path = dir.path().join("bad.yml");
-    fs::write(&path, "dyn_o_mite:\n  servers:\n  - 127.0.0.1:6379:1\n").unwrap();
+    ConfYaml::new(POOL)
+        .list("servers", [server(6379)])
+        .write(&path);
     let (code, err) = dynomite(&["-d", "-c", path.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("listen"), "{err}");
@@ -174,17 +168,19 @@ fn daemon_writes_pid_file_serves_and_stops_cleanly_on_sigterm() {
         log_path.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "launcher: {err}");
-    wait_for("the pid file", || {
+    wait_for(DEADLINE, "the pid file", || {
         fs::read_to_string(&pid_path).is_ok_and(|s| s.parse::<i32>().is_ok())
     });
     let pid: i32 = fs::read_to_string(&pid_path).unwrap().parse().unwrap();
     let _guard = DaemonGuard(pid);
-    wait_for("the daemon to serve", || Client::try_connect(port).is_ok());
+    wait_for(DEADLINE, "the daemon to serve", || {
+        Client::try_connect(port).is_ok()
+    });
     let mut c = Client::connect(port);
     assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
     assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
     kill(pid, libc::SIGTERM);
-    wait_for("the daemon to exit", || !alive(pid));
+    wait_for(DEADLINE, "the daemon to exit", || !alive(pid));
     assert!(!pid_path.exists(), "the pid file is removed on SIGTERM");
     let log = fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("SIGTERM"), "{log}");
@@ -197,7 +193,7 @@ fn signals_reopen_the_log_and_change_the_level() {
     let port = free_port();
     let conf = write_conf(dir.path(), redis.port(), port);
     let log_path = dir.path().join("dynomite.log");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(DYNOMITE_BIN)
         .args(["-c", &conf, "-o", log_path.to_str().unwrap(), "-v", "5"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -206,23 +202,25 @@ fn signals_reopen_the_log_and_change_the_level() {
         .unwrap();
     let pid = child.id() as i32;
     let _guard = DaemonGuard(pid);
-    wait_for("the node to serve", || Client::try_connect(port).is_ok());
+    // The listener accepts before the signal handlers are installed, and
+    // SIGTTIN's default action stops the process: wait for an answer.
+    wait_for(DEADLINE, "the node to serve", || ping_ok(port));
 
     kill(pid, libc::SIGTTIN);
-    wait_for("the level change", || {
+    wait_for(DEADLINE, "the level change", || {
         fs::read_to_string(&log_path)
             .unwrap_or_default()
             .contains("up log level to 6")
     });
     // Pending signals of one kind merge: wait for each before the next.
     kill(pid, libc::SIGTTOU);
-    wait_for("the level change", || {
+    wait_for(DEADLINE, "the level change", || {
         fs::read_to_string(&log_path)
             .unwrap_or_default()
             .contains("down log level to 5")
     });
     kill(pid, libc::SIGTTOU);
-    wait_for("the level change", || {
+    wait_for(DEADLINE, "the level change", || {
         fs::read_to_string(&log_path)
             .unwrap_or_default()
             .contains("down log level to 4")
@@ -232,7 +230,7 @@ fn signals_reopen_the_log_and_change_the_level() {
     let rotated = dir.path().join("dynomite.log.1");
     fs::rename(&log_path, &rotated).unwrap();
     kill(pid, libc::SIGHUP);
-    wait_for("a new log file", || log_path.exists());
+    wait_for(DEADLINE, "a new log file", || log_path.exists());
     assert!(fs::read_to_string(&rotated).unwrap().contains("SIGHUP"));
 
     kill(pid, libc::SIGINT);
@@ -259,15 +257,18 @@ fn admin_mode_deletes_only_keys_this_node_owns() {
     // Two nodes in one rack: this one owns (3579139412, 715827882], the seed
     // (never started) the rest. murmur("a") = 1262581116 is the seed's,
     // murmur("foo") = 3303027599 too, murmur("key:1") = 3691594071 is ours.
-    let yaml = format!(
-        "dyn_o_mite:\n  listen: 127.0.0.1:{port}\n  dyn_listen: 127.0.0.1:{}\n  stats_listen: 127.0.0.1:{}\n  tokens: '715827882'\n  servers:\n  - 127.0.0.1:{}:1\n  dyn_seeds:\n  - 127.0.0.1:{}:localrack:localdc:3579139412\n",
-        free_port(),
-        free_port(),
-        redis.port(),
-        free_port()
-    );
-    fs::write(&path, yaml).unwrap();
-    let mut child = Command::new(BIN)
+    ConfYaml::new(POOL)
+        .set("listen", addr(port))
+        .set("dyn_listen", addr(free_port()))
+        .set("stats_listen", addr(free_port()))
+        .set("tokens", "'715827882'")
+        .list("servers", [server(redis.port())])
+        .list(
+            "dyn_seeds",
+            [seed(free_port(), "localrack", "localdc", "3579139412")],
+        )
+        .write(&path);
+    let mut child = Command::new(DYNOMITE_BIN)
         .args([
             "-c",
             path.to_str().unwrap(),
@@ -282,7 +283,9 @@ fn admin_mode_deletes_only_keys_this_node_owns() {
         .spawn()
         .unwrap();
     let _guard = DaemonGuard(child.id() as i32);
-    wait_for("the node to serve", || Client::try_connect(port).is_ok());
+    wait_for(DEADLINE, "the node to serve", || {
+        Client::try_connect(port).is_ok()
+    });
     let mut direct = redis.client();
     assert_eq!(direct.cmd(&[b"SET", b"key:1", b"v"]), b"+OK\r\n");
     let mut c = Client::connect(port);

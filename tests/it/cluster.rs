@@ -4,18 +4,15 @@
 //! traffic. Every node is a real `dynomite` in front of its own
 //! `redis-server`; placement is checked by asking each redis directly.
 
-mod common;
-mod golden;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::cluster::{murmur, node, poll_until, tag_part, Cluster, NodeSpec};
-use common::{bulk, encode, show, Client, ReplyError};
-use golden::{rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
+use crate::golden::{node_index, rows, unhex, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
+use crate::harness::cluster::{murmur, node, tag_part, Cluster, NodeSpec};
+use crate::harness::{bulk, encode, poll_until, show, Client, ReplyError};
 
 /// How long a copy sent to another rack or datacenter may take to land.
 const REPLICATION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,14 +30,6 @@ fn ring_3() -> Vec<NodeSpec> {
         .iter()
         .map(|&(_, t)| node("dc1", "rack1", &[t]))
         .collect()
-}
-
-/// Index of a golden owner name (`n0`, `n1`, `n2`).
-fn node_index(name: &str) -> usize {
-    NODES_3
-        .iter()
-        .position(|&(n, _)| n == name)
-        .unwrap_or_else(|| panic!("unknown node {name}"))
 }
 
 /// `n` racks of one node each in dc1, every node with the same token, so

@@ -1,13 +1,11 @@
 //! Runs the built `dynomite-hash-tool` on the golden keys and checks its
 //! tokens, its options and its exit codes.
 
-mod golden;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use golden::{rows, unhex, MURMUR_TOKENS};
+use crate::golden::{rows, unhex, MURMUR_TOKENS};
 
 const TOOL: &str = env!("CARGO_BIN_EXE_dynomite-hash-tool");
 

@@ -1,11 +1,9 @@
 //! Datastore connection settings: timeout, preconnect, auto_eject_hosts.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Dynomite, RedisServer};
+use crate::harness::{Dynomite, RedisServer};
 
 fn connected_clients(redis: &RedisServer) -> usize {
     let info = redis.client().cmd(&[b"INFO", b"clients"]);

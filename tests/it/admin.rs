@@ -8,8 +8,6 @@
 //! (stats-and-admin.md §4, §5, §9), not taken from the crate, so that a
 //! table mistake in the code cannot hide itself.
 
-mod common;
-
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -20,14 +18,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use common::{
-    encode, require_program, run_with_deadline, show, Client, Dynomite, RedisServer, TempDir,
-    INSTALL_HINT,
+use crate::harness::conf::{self, POOL};
+use crate::harness::{
+    self, encode, require_program, run_with_deadline, show, Client, Dynomite, RedisServer, TempDir,
+    DYNOMITE_BIN, INSTALL_HINT,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_dynomite");
-/// The pool name the harness writes as the YAML root key.
-const POOL: &str = "dyn_o_mite";
 /// How long an HTTP exchange or a polled condition may take.
 const DEADLINE: Duration = Duration::from_secs(10);
 /// The invalid-state error of client-protocols.md §3.1/§4, as sent.
@@ -274,7 +270,7 @@ impl Response {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "body is not valid JSON ({e}): \"{}\"",
-                common::show_n(&self.body, 4000)
+                harness::show_n(&self.body, 4000)
             )
         })
     }
@@ -673,8 +669,8 @@ fn ok_reply(c: &mut Client, args: &[&[u8]]) {
 #[test]
 fn info_json_layout_follows_the_spec() {
     let redis = RedisServer::start();
-    let dyn_port = common::free_port();
-    let dyn_listen = format!("127.0.0.1:{dyn_port}");
+    let dyn_port = harness::free_port();
+    let dyn_listen = conf::addr(dyn_port);
     let node = Dynomite::start_with(
         &[redis.port()],
         &[
@@ -1087,8 +1083,8 @@ fn mget_over_two_servers_counts_fragments() {
     let mut c = node.client();
     let r = c.cmd(&[b"MGET", k1.as_bytes(), k2.as_bytes()]);
     let mut want = b"*2\r\n".to_vec();
-    want.extend(common::bulk(k1.as_bytes()));
-    want.extend(common::bulk(k2.as_bytes()));
+    want.extend(harness::bulk(k1.as_bytes()));
+    want.extend(harness::bulk(k2.as_bytes()));
     assert_eq!(r, want);
     let after = info(port);
     let mut ck = Checks::default();
@@ -1406,7 +1402,7 @@ fn node_states_gate_client_requests() {
         assert_eq!(r, b"+OK\r\n", "SET in {name}: \"{}\"", show(&r));
         assert_eq!(
             direct.cmd(&[b"GET", key.as_bytes()]),
-            common::bulk(name.as_bytes()),
+            harness::bulk(name.as_bytes()),
             "the SET in {name} reached redis"
         );
         assert_eq!(c.cmd(&[b"GET", key.as_bytes()]), ERR_STATE, "GET in {name}");
@@ -1416,7 +1412,7 @@ fn node_states_gate_client_requests() {
     assert_eq!(text_get(port, "/state/get_state"), "State: NORMAL\n");
     assert_eq!(
         c.cmd(&[b"GET", b"st:writes_only"]),
-        common::bulk(b"WRITES_ONLY")
+        harness::bulk(b"WRITES_ONLY")
     );
     ok_reply(&mut c, &[b"SET", b"st:k", b"v1"]);
     assert_eq!(c.cmd(&[b"GET", b"st:k"]), b"$2\r\nv1\r\n");
@@ -1668,7 +1664,7 @@ fn curl_reads_the_endpoints() {
 
 #[test]
 fn describe_stats_matches_the_spec() {
-    let (out, in_time) = run_with_deadline(Command::new(BIN).arg("-D"), DEADLINE);
+    let (out, in_time) = run_with_deadline(Command::new(DYNOMITE_BIN).arg("-D"), DEADLINE);
     assert!(in_time, "dynomite -D did not finish");
     assert_eq!(out.status.code(), Some(0), "dynomite -D exit status");
     let text = String::from_utf8(out.stderr).expect("UTF-8");

@@ -3,15 +3,14 @@
 //! node's `dyn_listen` port by hand, and a fake peer (a listener owned by the
 //! test) that checks the bytes a node sends and answers them.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, Cluster};
-use common::{bulk, show, Client};
+use crate::harness::cluster::{node, Cluster};
+use crate::harness::conf;
+use crate::harness::{bulk, show, Client};
 
 /// How long a reply frame may take.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -320,7 +319,7 @@ fn a_node_sends_the_captured_frame_to_a_fake_peer_and_takes_its_replies() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake peer");
     let fake_port = listener.local_addr().expect("addr").port();
     // The fake peer is the only node of rack2: it owns every key there.
-    let seed = format!("127.0.0.1:{fake_port}:rack2:dc1:1000");
+    let seed = conf::seed(fake_port, "rack2", "dc1", "1000");
     let cl = Cluster::start_with_seeds(&[node("dc1", "rack1", &[1000])], &[], &[seed]);
     let mut fake = Raw::from_stream(accept_within(&listener, Duration::from_secs(15)));
     let mut c = cl.node(0).client();

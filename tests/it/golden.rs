@@ -1,7 +1,5 @@
-//! Helpers shared by the integration tests: the golden vectors recorded from
-//! the original, kept under tests/data/golden.
-
-#![allow(dead_code)]
+//! The golden vectors recorded from the original, shared by the tests that
+//! check hashing and placement; the files live under tests/data/golden.
 
 /// murmur_tokens.tsv: key_hex, key_len, token, hashtag_part_hex,
 /// hashtag_token, key_preview.
@@ -16,6 +14,14 @@ pub const PLACEMENT_3NODE_HASHTAG: &str =
 
 /// The three-node ring of the placement files: (name, token).
 pub const NODES_3: [(&str, u32); 3] = [("n0", 715827882), ("n1", 2147483647), ("n2", 3579139412)];
+
+/// The index in `NODES_3` of the node named `name`.
+pub fn node_index(name: &str) -> usize {
+    NODES_3
+        .iter()
+        .position(|&(n, _)| n == name)
+        .unwrap_or_else(|| panic!("unknown node {name}"))
+}
 
 /// Decodes lowercase or uppercase hex; panics on bad input (test data only).
 pub fn unhex(s: &str) -> Vec<u8> {

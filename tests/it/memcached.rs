@@ -9,15 +9,12 @@
 //!   restarted under traffic, a datastore timeout, the pymemcache client
 //!   library, and a two-rack cluster.
 
-mod common;
-
-use common::{
-    direct_mode, free_port, run_with_deadline, show, Dynomite, McClient, MemcachedServer,
-    INSTALL_HINT,
+use crate::harness::conf;
+use crate::harness::{
+    direct_mode, free_port, python_module_version, run_client, show, wait_for, Dynomite, McClient,
+    MemcachedServer, INSTALL_HINT,
 };
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -1097,15 +1094,6 @@ fn traffic(port: u16, id: usize, stop: Arc<AtomicBool>, seen: Arc<Traffic>) {
     }
 }
 
-/// Waits until `cond` holds, failing with `what` after `timeout`.
-fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn memcached_killed_under_traffic_then_restarted() {
     if direct_mode() {
@@ -1199,43 +1187,15 @@ fn a_datastore_timeout_fails_that_request_alone() {
 // a client library
 // ---------------------------------------------------------------------------
 
-/// Folder of the client scripts.
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
 #[test]
 fn pymemcache_client() {
     let hint = format!("pymemcache is required: pip install pymemcache (or {INSTALL_HINT})");
-    let out = Command::new("python3")
-        .args(["-c", "import pymemcache; print(pymemcache.__version__)"])
-        .output()
-        .unwrap_or_else(|e| panic!("python3 cannot be run ({e}); {hint}"));
-    assert!(
-        out.status.success(),
-        "python3 cannot import pymemcache; {hint}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_module_version("pymemcache", &hint);
 
     let backend = MemcachedServer::start();
     let proxy = Dynomite::start_memcached(&[backend.port()]);
     let port = proxy.port().to_string();
-    let mut cmd = Command::new("python3");
-    cmd.args(["memcache_check.py", &port])
-        .current_dir(clients_dir());
-    let (out, in_time) = run_with_deadline(&mut cmd, Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        in_time && out.status.success(),
-        "memcache_check.py failed ({}{})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status,
-        if in_time {
-            ""
-        } else {
-            ", killed after the deadline"
-        }
-    );
+    let stdout = run_client("python3", &["memcache_check.py", &port]);
     assert!(
         stdout.contains("pymemcache: all checks passed"),
         "output:\n{stdout}"
@@ -1253,7 +1213,7 @@ fn holds(server: &mut McClient, key: &str) -> bool {
 
 /// A node of a one-datacenter cluster of memcached nodes with token 0.
 fn rack_node(backend: &MemcachedServer, rack: &str, dyn_port: u16, peer: &str) -> Dynomite {
-    let listen = format!("127.0.0.1:{dyn_port}");
+    let listen = conf::addr(dyn_port);
     Dynomite::start_memcached_with(
         &[backend.port()],
         &[
@@ -1275,8 +1235,8 @@ fn two_racks_replicate_sets() {
     }
     let (ma, mb) = (MemcachedServer::start(), MemcachedServer::start());
     let (pa, pb) = (free_port(), free_port());
-    let a = rack_node(&ma, "rack1", pa, &format!("127.0.0.1:{pb}:rack2:dc1:0"));
-    let b = rack_node(&mb, "rack2", pb, &format!("127.0.0.1:{pa}:rack1:dc1:0"));
+    let a = rack_node(&ma, "rack1", pa, &conf::seed(pb, "rack2", "dc1", "0"));
+    let b = rack_node(&mb, "rack2", pb, &conf::seed(pa, "rack1", "dc1", "0"));
     let (mut da, mut db) = (ma.client(), mb.client());
 
     // Wait until each node replicates to the other.

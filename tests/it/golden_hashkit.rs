@@ -1,11 +1,11 @@
 //! Key hashing and key placement against the golden vectors recorded from the
 //! original (tests/data/golden/README.md).
 
-mod golden;
-
+use crate::golden::{
+    node_index, rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG,
+};
 use dynomite::hashkit::token::Ring;
 use dynomite::hashkit::{hash_tag_part, HashKind};
-use golden::{rows, unhex, MURMUR_TOKENS, NODES_3, PLACEMENT_3NODE, PLACEMENT_3NODE_HASHTAG};
 
 const CURLY: Option<[u8; 2]> = Some(*b"{}");
 
@@ -18,14 +18,6 @@ fn ring_3node() -> Ring {
             .map(|(i, (_, t))| (*t, i))
             .collect(),
     )
-}
-
-/// Index of a node name in `NODES_3`.
-fn node_index(name: &str) -> usize {
-    NODES_3
-        .iter()
-        .position(|(n, _)| *n == name)
-        .expect("known node")
 }
 
 #[test]

@@ -4,52 +4,10 @@
 //! `tests/clients/`; `tests/clients/install.sh` installs what they need.
 //! A missing client fails the test with a message saying what to install.
 
-mod common;
-
-use common::{require_program, run_with_deadline, Dynomite, RedisServer};
+use crate::harness::{clients_dir, python_module_version, require_program, run_client, single};
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
-
-/// How long one client script may run.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 const INSTALL: &str = "run tests/clients/install.sh";
-
-/// Folder of the client scripts and their `node_modules`.
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
-/// One redis and a proxy in front of it.
-fn single() -> (RedisServer, Dynomite) {
-    let redis = RedisServer::start();
-    let proxy = Dynomite::start(&[redis.port()]);
-    (redis, proxy)
-}
-
-/// Runs a client program with a deadline and returns its stdout; fails the
-/// test (the proxy log is printed on drop) when it fails or overruns.
-fn run_client(program: &str, args: &[&str]) -> String {
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(clients_dir());
-    let (out, in_time) = run_with_deadline(&mut cmd, SCRIPT_TIMEOUT);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        in_time && out.status.success(),
-        "`{program} {}` failed ({}{})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        args.join(" "),
-        out.status,
-        if in_time {
-            ""
-        } else {
-            ", killed after the deadline"
-        }
-    );
-    stdout
-}
 
 /// Major version number of a dotted version string.
 fn major(version: &str) -> u32 {
@@ -64,16 +22,7 @@ fn major(version: &str) -> u32 {
 /// Fails unless redis-py 8.x can be imported by `python3`.
 fn require_redis_py() {
     let hint = format!("redis-py 8.x is required: pip install 'redis>=8,<9' (or {INSTALL})");
-    let out = Command::new("python3")
-        .args(["-c", "import redis; print(redis.__version__)"])
-        .output()
-        .unwrap_or_else(|e| panic!("python3 cannot be run ({e}); {hint}"));
-    let version = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "python3 cannot import redis; {hint}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let version = python_module_version("redis", &hint);
     assert_eq!(
         major(&version),
         8,

@@ -3,13 +3,11 @@
 //! two-rack cluster. Whatever a client sends, the nodes keep running and keep
 //! answering other clients.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
-use common::cluster::{node, Cluster};
-use common::{encode, Client, Dynomite, RedisServer};
+use crate::harness::cluster::{node, Cluster};
+use crate::harness::{encode, Client, Dynomite, RedisServer};
 
 /// xorshift64: deterministic runs from a seed.
 struct Rng(u64);

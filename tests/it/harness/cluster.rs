@@ -20,16 +20,14 @@
 //! Nodes are killed by PID (SIGKILL for `kill`, SIGTERM then SIGKILL on drop)
 //! and their logs are printed when a test fails.
 
-use std::fs;
 use std::io;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::conf::{addr, seed, server, ConfYaml, POOL};
 use super::{
-    encode, file_tail, free_port, raise_nofile_limit, require_program, show, stop_child, Client,
-    RedisServer, TempDir, INSTALL_HINT, POLL_INTERVAL, START_TIMEOUT,
+    encode, free_port, ping_ok, poll_until, raise_nofile_limit, require_program, show, Client,
+    DynomiteProcess, RedisServer, Start, INSTALL_HINT, START_TIMEOUT,
 };
 
 /// How long the peers of a fresh (or restarted) cluster may take to connect
@@ -37,7 +35,7 @@ use super::{
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default hash of the original (`hash: murmur`); the library's, whose
-/// golden vectors are checked in tests/golden_hashkit.rs.
+/// golden vectors are checked in golden_hashkit.rs.
 pub fn murmur(key: &[u8]) -> u32 {
     dynomite::hashkit::HashKind::Murmur.hash(key)
 }
@@ -90,19 +88,11 @@ fn ring_owner(ring: &[(usize, u32)], hash: u32) -> usize {
         .0
 }
 
-/// Outcome of one start attempt of a node.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Start {
-    /// It answers PING.
-    Serving,
-    /// It exited (e.g. a port was taken in the meantime).
-    Exited,
-    /// It ran but did not answer in time.
-    Hung,
-}
-
 /// One node: its redis, its ports, its configuration and its process.
 pub struct Node {
+    /// The dynomite process. Declared first so that it is stopped before
+    /// its redis when the node is dropped.
+    process: DynomiteProcess,
     /// Where it sits.
     pub spec: NodeSpec,
     /// Its datastore.
@@ -110,8 +100,6 @@ pub struct Node {
     port: u16,
     dyn_port: u16,
     stats_port: u16,
-    child: Option<Child>,
-    dir: TempDir,
 }
 
 impl Node {
@@ -123,11 +111,6 @@ impl Node {
     /// The peer port (`dyn_listen`).
     pub fn dyn_port(&self) -> u16 {
         self.dyn_port
-    }
-
-    /// The stats/admin HTTP port (`stats_listen`).
-    pub fn stats_port(&self) -> u16 {
-        self.stats_port
     }
 
     /// A new test client connected to the node's client port.
@@ -155,44 +138,13 @@ impl Node {
         self.redis.client().cmd(&[b"GET", key])
     }
 
-    /// True while the node's process runs.
-    pub fn running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-
-    /// Path of the configuration file written for this node.
-    pub fn conf_path(&self) -> PathBuf {
-        self.dir.path().join("dynomite.yml")
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("dynomite.log")
-    }
-
-    fn stderr_path(&self) -> PathBuf {
-        self.dir.path().join("stderr.log")
-    }
-
     /// The tail of the node's log file (and of its stderr).
     pub fn log(&self) -> String {
         format!(
             "{}\n-- stderr --\n{}",
-            file_tail(&self.log_path()),
-            file_tail(&self.stderr_path())
+            self.process.log(),
+            self.process.stderr()
         )
-    }
-
-    /// Lines of the node's log containing `needle`.
-    pub fn log_lines(&self, needle: &str) -> Vec<String> {
-        fs::read_to_string(self.log_path())
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .map(str::to_string)
-            .collect()
     }
 
     /// Prints the tail of the node's log to stderr.
@@ -210,9 +162,7 @@ impl Node {
     /// Kills the dynomite process (SIGKILL) and waits until it is gone. Its
     /// redis keeps running.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, false, Duration::ZERO);
-        }
+        self.process.kill();
     }
 
     /// Starts the dynomite process again with the same configuration and
@@ -223,7 +173,8 @@ impl Node {
         // kernel still holds one is retried.
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            match self.spawn() {
+            let port = self.port;
+            match self.process.start(|| ping_ok(port)) {
                 Start::Serving => return,
                 Start::Exited if Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(100));
@@ -237,125 +188,36 @@ impl Node {
         }
     }
 
-    fn write_conf(&self, seeds: &[String], extra: &[(String, String)]) {
-        let mut directives: Vec<(String, String)> = vec![
-            ("listen".into(), format!("127.0.0.1:{}", self.port)),
-            ("dyn_listen".into(), format!("127.0.0.1:{}", self.dyn_port)),
-            (
-                "stats_listen".into(),
-                format!("127.0.0.1:{}", self.stats_port),
-            ),
-            ("datacenter".into(), self.spec.dc.clone()),
-            ("rack".into(), self.spec.rack.clone()),
-            (
-                "tokens".into(),
-                format!("'{}'", tokens_text(&self.spec.tokens)),
-            ),
-            ("data_store".into(), "0".into()),
-            ("timeout".into(), "2000".into()),
-            ("read_consistency".into(), "DC_ONE".into()),
-            ("write_consistency".into(), "DC_ONE".into()),
-        ];
-        for (key, value) in extra {
-            match directives.iter_mut().find(|(k, _)| k == key) {
-                Some(slot) => slot.1 = value.clone(),
-                None => directives.push((key.clone(), value.clone())),
-            }
-        }
-        let mut yaml = String::from("dyn_o_mite:\n");
-        for (key, value) in &directives {
-            yaml.push_str(&format!("  {key}: {value}\n"));
-        }
-        yaml.push_str("  servers:\n");
-        yaml.push_str(&format!("  - 127.0.0.1:{}:1\n", self.redis.port()));
-        if !seeds.is_empty() {
-            yaml.push_str("  dyn_seeds:\n");
-            for s in seeds {
-                yaml.push_str(&format!("  - {s}\n"));
-            }
-        }
-        fs::write(self.conf_path(), yaml).expect("write dynomite config");
+    fn write_conf(&self, seeds: &[String], extra: &[(&str, &str)]) {
+        let conf = ConfYaml::new(POOL)
+            .set("listen", addr(self.port))
+            .set("dyn_listen", addr(self.dyn_port))
+            .set("stats_listen", addr(self.stats_port))
+            .set("datacenter", &self.spec.dc)
+            .set("rack", &self.spec.rack)
+            .set("tokens", format!("'{}'", tokens_text(&self.spec.tokens)))
+            .set("data_store", 0)
+            .set("timeout", 2000)
+            .set("read_consistency", "DC_ONE")
+            .set("write_consistency", "DC_ONE")
+            .set_all(extra)
+            .list("servers", [server(self.redis.port())])
+            .list("dyn_seeds", seeds);
+        self.process.write_conf(&conf);
     }
 
-    /// Spawns the process and waits until it answers PING (a local-only
-    /// command, so this checks the process and its own datastore).
-    fn spawn(&mut self) -> Start {
-        if let Err(e) = self.launch() {
-            eprintln!("cannot spawn dynomite: {e}");
-            return Start::Exited;
-        }
-        self.wait_serving()
+    /// Waits until the launched process answers PING (a local-only command,
+    /// so this checks the process and its own datastore).
+    fn await_serving(&mut self) -> Start {
+        let port = self.port;
+        self.process.await_start(|| ping_ok(port))
     }
-
-    /// Spawns the process without waiting for it.
-    fn launch(&mut self) -> io::Result<()> {
-        debug_assert!(self.child.is_none());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynomite"));
-        cmd.arg("-c").arg(self.conf_path());
-        cmd.arg("-o").arg(self.log_path());
-        if let Ok(v) = std::env::var("DYN_TEST_VERBOSITY") {
-            cmd.args(["-v", &v]);
-        }
-        let stderr = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.stderr_path())?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(stderr))
-            .spawn()?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    fn wait_serving(&mut self) -> Start {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    self.child = None;
-                    return Start::Exited;
-                }
-            }
-            if ping_ok(self.port) {
-                return Start::Serving;
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, true, Duration::from_secs(2));
-        }
-        Start::Hung
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, true, Duration::from_secs(2));
-        }
-    }
-}
-
-/// True when the client port answers PING with +PONG.
-fn ping_ok(port: u16) -> bool {
-    let Ok(mut c) = Client::try_connect(port) else {
-        return false;
-    };
-    c.set_read_timeout(Duration::from_secs(1));
-    if c.try_send(b"*1\r\n$4\r\nPING\r\n").is_err() {
-        return false;
-    }
-    matches!(c.try_read_reply(), Ok(r) if r == b"+PONG\r\n")
 }
 
 /// A running cluster. Dropping it stops every node, then every redis.
 pub struct Cluster {
     /// The nodes, in layout order (`n0`, `n1`, ...).
     pub nodes: Vec<Node>,
-    /// Seed entries of peers outside the harness (fake peers).
-    external_seeds: Vec<String>,
 }
 
 impl Cluster {
@@ -385,20 +247,15 @@ impl Cluster {
         assert!(!layout.is_empty(), "a cluster needs a node");
         raise_nofile_limit();
         require_program("redis-server", &["--version"], INSTALL_HINT);
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let mut nodes: Vec<Node> = layout
             .iter()
             .map(|spec| Node {
+                process: DynomiteProcess::new("cluster-node"),
                 spec: spec.clone(),
                 redis: RedisServer::start(),
                 port: 0,
                 dyn_port: 0,
                 stats_port: 0,
-                child: None,
-                dir: TempDir::new("cluster-node"),
             })
             .collect();
         // A port picked as free may be taken before a node binds it: an early
@@ -416,22 +273,21 @@ impl Cluster {
                     .enumerate()
                     .filter(|&(j, _)| j != i)
                     .map(|(_, p)| {
-                        format!(
-                            "127.0.0.1:{}:{}:{}:{}",
+                        seed(
                             p.dyn_port,
-                            p.spec.rack,
-                            p.spec.dc,
-                            tokens_text(&p.spec.tokens)
+                            &p.spec.rack,
+                            &p.spec.dc,
+                            &tokens_text(&p.spec.tokens),
                         )
                     })
                     .collect();
                 seeds.extend(external_seeds.iter().cloned());
-                nodes[i].write_conf(&seeds, &extra);
+                nodes[i].write_conf(&seeds, extra);
             }
             // Spawn them all first so that they find each other quickly.
             let mut spawn_failed = false;
             for n in nodes.iter_mut() {
-                if let Err(e) = n.launch() {
+                if let Err(e) = n.process.launch() {
                     eprintln!("cannot spawn dynomite: {e}");
                     spawn_failed = true;
                 }
@@ -439,19 +295,16 @@ impl Cluster {
             let states: Vec<Start> = if spawn_failed {
                 vec![Start::Exited]
             } else {
-                nodes.iter_mut().map(|n| n.wait_serving()).collect()
+                nodes.iter_mut().map(|n| n.await_serving()).collect()
             };
             if states.iter().all(|&s| s == Start::Serving) {
-                return Cluster {
-                    nodes,
-                    external_seeds: external_seeds.to_vec(),
-                };
+                return Cluster { nodes };
             }
             for (i, n) in nodes.iter_mut().enumerate() {
                 eprintln!(
                     "cluster start attempt {attempt}: n{i} {:?}; config:\n{}",
                     states.get(i),
-                    fs::read_to_string(n.conf_path()).unwrap_or_default()
+                    n.process.conf_text()
                 );
                 n.dump_log(&format!("n{i}"));
                 n.kill();
@@ -471,11 +324,6 @@ impl Cluster {
     /// Node `i`, mutable (to kill or restart it).
     pub fn node_mut(&mut self, i: usize) -> &mut Node {
         &mut self.nodes[i]
-    }
-
-    /// The number of nodes.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
     }
 
     /// The owner of token `hash` in rack (`dc`, `rack`), by the placement
@@ -538,7 +386,7 @@ impl Cluster {
         let alive: Vec<bool> = self
             .nodes
             .iter()
-            .map(|n| n.child.is_some() && ping_ok(n.port))
+            .map(|n| n.process.is_started() && ping_ok(n.port))
             .collect();
         for (a, na) in self.nodes.iter().enumerate() {
             if !alive[a] {
@@ -582,11 +430,6 @@ impl Cluster {
             n.dump_log(&format!("n{i}"));
         }
     }
-
-    /// The seed entries of peers outside the harness.
-    pub fn external_seeds(&self) -> &[String] {
-        &self.external_seeds
-    }
 }
 
 impl Drop for Cluster {
@@ -617,18 +460,4 @@ fn set_once(port: u16, key: &[u8], value: &[u8]) -> io::Result<Vec<u8>> {
     c.try_send(&encode(&[b"SET", key, value]))?;
     c.try_read_reply()
         .map_err(|e| io::Error::other(format!("{e}")))
-}
-
-/// Polls `f` every few milliseconds until it holds or `timeout` passes.
-pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
 }

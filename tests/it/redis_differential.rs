@@ -8,9 +8,7 @@
 //! commands or wrong arity (the proxy may word those itself: only the `-ERR`
 //! prefix is compared, and a PING afterwards must still be answered).
 
-mod common;
-
-use common::{encode, show, Client, Dynomite, RedisServer};
+use crate::harness::{encode, pattern, show, Client, Dynomite, RedisServer};
 use std::io::Write;
 use std::thread;
 
@@ -429,20 +427,6 @@ fn tokenize(line: &str) -> Vec<Vec<u8>> {
         args.push(arg);
     }
     args
-}
-
-/// Deterministic filler bytes (all 256 values, no short period).
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// The corpus: the text part, then values too large to write inline.

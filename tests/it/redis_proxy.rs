@@ -3,11 +3,9 @@
 //! itself (HELLO, CLIENT, QUIT), error replies for unknown commands,
 //! protocol abuse, a datastore restart and many concurrent clients.
 
-mod common;
-
-use common::{
-    bulk, direct_mode, encode, nofile_limit, raise_nofile_limit, show, Client, Dynomite,
-    RedisServer, ReplyError,
+use crate::harness::{
+    bulk, direct_mode, encode, nofile_limit, pattern, raise_nofile_limit, show, single, Client,
+    Dynomite, RedisServer, ReplyError,
 };
 use std::io::Write;
 use std::net::TcpStream;
@@ -16,31 +14,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// One redis and a proxy in front of it.
-fn single() -> (RedisServer, Dynomite) {
-    let redis = RedisServer::start();
-    let proxy = Dynomite::start(&[redis.port()]);
-    (redis, proxy)
-}
-
 /// Writes `bytes` in one `write_all` from another thread, so the test can
 /// read replies while the request is still being sent.
 fn write_in_background(mut w: TcpStream, bytes: Vec<u8>) -> JoinHandle<()> {
     thread::spawn(move || w.write_all(&bytes).expect("pipelined write"))
-}
-
-/// Deterministic filler bytes (all 256 values, no short period).
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// True when `needle` occurs in `hay`.

@@ -1,0 +1,23 @@
+//! The integration tests, in one test binary (`cargo test --test it`): one
+//! module per area, and the harness (`harness/`) and the golden vectors
+//! (`golden.rs`) compiled once for all of them.
+//!
+//! Run one area with `cargo test --test it MODULE::`, e.g.
+//! `cargo test --test it memcached::`.
+
+mod golden;
+mod harness;
+
+mod admin;
+mod clients;
+mod cluster;
+mod conf_files;
+mod datastore;
+mod golden_hashkit;
+mod hash_tool;
+mod memcached;
+mod peer_protocol;
+mod process;
+mod redis_differential;
+mod redis_proxy;
+mod soup;
