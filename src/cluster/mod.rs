@@ -4,4 +4,5 @@
 
 pub mod coordinator;
 pub mod response_mgr;
+pub mod state;
 pub mod topology;

@@ -55,7 +55,7 @@ pub enum Target {
 
 /// The node's state (admin `/state/...`), which gates requests on the local
 /// datastore.
-pub use crate::stats::http::State as NodeState;
+pub use crate::cluster::state::NodeState;
 
 /// Error for a request the node state refuses.
 pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not allow this request";
