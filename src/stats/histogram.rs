@@ -98,6 +98,16 @@ impl Histogram {
         self.max = self.max.max(value);
     }
 
+    /// Adds every sample of `other`, as if each had been recorded here.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (b, o) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+            *b += o;
+        }
+        self.count += other.count;
+        self.sum = self.sum.saturating_add(other.sum);
+        self.max = self.max.max(other.max);
+    }
+
     /// Empties the histogram.
     pub fn reset(&mut self) {
         *self = Histogram::new();
@@ -297,6 +307,20 @@ mod tests {
             }
             assert_eq!(h.summary(), want, "samples {samples:?}");
         }
+
+        let mut merged = Histogram::new();
+        let mut other = Histogram::new();
+        let mut both = Histogram::new();
+        for v in [0, 7, 150, 36_157_192, u64::MAX] {
+            merged.record(v);
+            both.record(v);
+        }
+        for v in [3, 150, 9_999] {
+            other.record(v);
+            both.record(v);
+        }
+        merged.merge(&other);
+        assert_eq!(merged, both);
 
         h.reset();
         assert!(h.is_empty());

@@ -44,6 +44,8 @@ pub use info::{
 pub use prometheus::{render_prometheus, PROMETHEUS_CONTENT_TYPE};
 
 use std::collections::BTreeMap;
+
+use crate::ids::PeerId;
 use std::time::{Duration, Instant};
 
 /// Histograms are emptied this often.
@@ -71,6 +73,40 @@ pub struct PeerStats {
     pub timeouts: u64,
     /// Round trip, µs.
     pub rtt: Histogram,
+}
+
+impl PeerStats {
+    /// Adds `other`'s figures (peers shown under one name).
+    pub fn merge(&mut self, other: &PeerStats) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.timeouts += other.timeouts;
+        self.rtt.merge(&other.rtt);
+    }
+}
+
+/// One peer's figures and the names they are shown under.
+#[derive(Clone, Debug, Default)]
+pub struct PeerEntry {
+    /// The peer's display name (the `peer` label).
+    pub name: String,
+    /// Index of its DC in [`Stats::by_dc`]; 0 is this node's DC.
+    pub dc: usize,
+    /// Set by the first `record_*`: only peers that saw a request are shown.
+    pub seen: bool,
+    /// The figures.
+    pub stats: PeerStats,
+}
+
+/// One datacenter's figures (every peer of it summed).
+#[derive(Clone, Debug, Default)]
+pub struct DcEntry {
+    /// The DC's name (the `dc` label).
+    pub name: String,
+    /// Set by the first `record_*`: only DCs that saw a request are shown.
+    pub seen: bool,
+    /// The figures.
+    pub stats: PeerStats,
 }
 
 /// Every statistic of the node. One owner (the reactor's context); the
@@ -116,24 +152,17 @@ pub struct Stats {
     pub remote_peer_out_queue: Histogram,
     /// Per command type (lower-case name from the parser).
     pub by_command: BTreeMap<&'static str, CommandStats>,
-    /// Per peer name.
-    pub by_peer: BTreeMap<String, PeerStats>,
-    /// Per datacenter of the peers.
-    pub by_dc: BTreeMap<String, PeerStats>,
+    /// Per peer, indexed by `PeerId` (entries made by [`Stats::add_peer`]).
+    pub by_peer: Vec<PeerEntry>,
+    /// Per datacenter, indexed by the topology's DC index (entries made by
+    /// [`Stats::add_dc`]).
+    pub by_dc: Vec<DcEntry>,
     /// When the node started; `uptime` counts from here.
     pub started: Instant,
     /// When the histograms were last emptied.
     pub last_reset: Instant,
     /// Set by `/historeset`; honoured by the next [`Stats::maybe_reset`].
     pub reset_requested: bool,
-}
-
-/// The entry for `key`, created on first use without allocating afterwards.
-fn peer_entry<'a>(map: &'a mut BTreeMap<String, PeerStats>, key: &str) -> &'a mut PeerStats {
-    if map.get(key).is_none() {
-        map.insert(key.to_owned(), PeerStats::default());
-    }
-    map.get_mut(key).expect("entry inserted above")
 }
 
 impl Stats {
@@ -162,8 +191,8 @@ impl Stats {
             remote_peer_in_queue: Histogram::new(),
             remote_peer_out_queue: Histogram::new(),
             by_command: BTreeMap::new(),
-            by_peer: BTreeMap::new(),
-            by_dc: BTreeMap::new(),
+            by_peer: Vec::new(),
+            by_dc: Vec::new(),
             started: now,
             last_reset: now,
             reset_requested: false,
@@ -273,50 +302,116 @@ impl Stats {
         }
     }
 
-    /// A request was forwarded to `peer` in datacenter `dc`.
-    pub fn record_peer_request(&mut self, peer: &str, dc: &str, bytes: u64) {
-        self.pool.peer_requests += 1;
-        self.pool.peer_request_bytes += bytes;
-        peer_entry(&mut self.by_peer, peer).requests += 1;
-        peer_entry(&mut self.by_dc, dc).requests += 1;
+    /// Makes the entry of DC `dc` (its index in the topology, which never
+    /// changes), named `name`. Adding a known DC again changes nothing.
+    pub fn add_dc(&mut self, dc: usize, name: &str) {
+        if self.by_dc.len() <= dc {
+            self.by_dc.resize_with(dc + 1, DcEntry::default);
+        }
+        let e = &mut self.by_dc[dc];
+        debug_assert!(e.name.is_empty() || e.name == name, "DC {dc} renamed");
+        if e.name.is_empty() {
+            e.name = name.to_owned();
+        }
     }
 
-    /// `peer` replied after `micros`; `same_dc` selects the cross-zone or
-    /// cross-region histogram.
-    pub fn record_peer_response(
-        &mut self,
-        peer: &str,
-        dc: &str,
-        same_dc: bool,
-        bytes: u64,
-        micros: u64,
-    ) {
+    /// Makes the entry of peer `id`, shown as `name`, in DC `dc` (added
+    /// first with [`Stats::add_dc`]).
+    pub fn add_peer(&mut self, id: PeerId, name: &str, dc: usize) {
+        debug_assert!(dc < self.by_dc.len());
+        if self.by_peer.len() <= id.idx() {
+            self.by_peer.resize_with(id.idx() + 1, PeerEntry::default);
+        }
+        self.by_peer[id.idx()] = PeerEntry {
+            name: name.to_owned(),
+            dc,
+            seen: false,
+            stats: PeerStats::default(),
+        };
+    }
+
+    /// The figures of `peer` and of its DC, marked seen; `None` (and
+    /// nothing counted) for a peer never added. Also says whether the peer
+    /// is in this node's DC.
+    fn peer_and_dc(&mut self, peer: PeerId) -> Option<(&mut PeerStats, &mut PeerStats, bool)> {
+        let Some(p) = self.by_peer.get_mut(peer.idx()) else {
+            debug_assert!(false, "stats of peer {} never added", peer.0);
+            return None;
+        };
+        let d = &mut self.by_dc[p.dc];
+        p.seen = true;
+        d.seen = true;
+        Some((&mut p.stats, &mut d.stats, p.dc == 0))
+    }
+
+    /// A request was forwarded to `peer`.
+    pub fn record_peer_request(&mut self, peer: PeerId, bytes: u64) {
+        self.pool.peer_requests += 1;
+        self.pool.peer_request_bytes += bytes;
+        if let Some((p, d, _)) = self.peer_and_dc(peer) {
+            p.requests += 1;
+            d.requests += 1;
+        }
+    }
+
+    /// `peer` replied after `micros`; its DC selects the cross-zone (this
+    /// node's DC) or cross-region histogram.
+    pub fn record_peer_response(&mut self, peer: PeerId, bytes: u64, micros: u64) {
         self.pool.peer_responses += 1;
         self.pool.peer_response_bytes += bytes;
+        let Some((p, d, same_dc)) = self.peer_and_dc(peer) else {
+            return;
+        };
+        p.rtt.record(micros);
+        d.rtt.record(micros);
         if same_dc {
             self.cross_zone_latency.record(micros);
         } else {
             self.cross_region_latency.record(micros);
         }
-        peer_entry(&mut self.by_peer, peer).rtt.record(micros);
-        peer_entry(&mut self.by_dc, dc).rtt.record(micros);
     }
 
     /// A request to `peer` failed (error or lost with its connection).
-    pub fn record_peer_error(&mut self, peer: &str, dc: &str) {
-        peer_entry(&mut self.by_peer, peer).errors += 1;
-        peer_entry(&mut self.by_dc, dc).errors += 1;
+    pub fn record_peer_error(&mut self, peer: PeerId) {
+        if let Some((p, d, _)) = self.peer_and_dc(peer) {
+            p.errors += 1;
+            d.errors += 1;
+        }
     }
 
     /// A request to `peer` timed out; counts the pool counter of its side.
-    pub fn record_peer_timeout(&mut self, peer: &str, dc: &str, same_dc: bool) {
+    pub fn record_peer_timeout(&mut self, peer: PeerId) {
+        let Some((p, d, same_dc)) = self.peer_and_dc(peer) else {
+            return;
+        };
+        p.timeouts += 1;
+        d.timeouts += 1;
         if same_dc {
             self.pool.peer_timedout_requests += 1;
         } else {
             self.pool.remote_peer_timedout_requests += 1;
         }
-        peer_entry(&mut self.by_peer, peer).timeouts += 1;
-        peer_entry(&mut self.by_dc, dc).timeouts += 1;
+    }
+
+    /// The figures of every peer that saw a request, sorted by name; peers
+    /// sharing a name are shown as one (summed), as names are the labels.
+    pub fn peer_rows(&self) -> Vec<(&str, PeerStats)> {
+        named_rows(
+            self.by_peer
+                .iter()
+                .filter(|p| p.seen)
+                .map(|p| (p.name.as_str(), &p.stats)),
+        )
+    }
+
+    /// The figures of every DC that saw a request, sorted by name.
+    pub fn dc_rows(&self) -> Vec<(&str, PeerStats)> {
+        named_rows(
+            self.by_dc
+                .iter()
+                .filter(|d| d.seen)
+                .map(|d| (d.name.as_str(), &d.stats)),
+        )
     }
 
     /// Asks for the histograms to be emptied at the next
@@ -362,8 +457,11 @@ impl Stats {
         for c in self.by_command.values_mut() {
             c.latency.reset();
         }
-        for p in self.by_peer.values_mut().chain(self.by_dc.values_mut()) {
-            p.rtt.reset();
+        for p in self.by_peer.iter_mut() {
+            p.stats.rtt.reset();
+        }
+        for d in self.by_dc.iter_mut() {
+            d.stats.rtt.reset();
         }
         self.last_reset = now;
         self.reset_requested = false;
@@ -373,6 +471,23 @@ impl Stats {
     pub fn uptime_s(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.started).as_secs()
     }
+}
+
+/// Rows sorted by name (byte-wise, as the labels were always ordered),
+/// rows of the same name merged.
+fn named_rows<'a>(
+    rows: impl Iterator<Item = (&'a str, &'a PeerStats)>,
+) -> Vec<(&'a str, PeerStats)> {
+    let mut rows: Vec<(&str, &PeerStats)> = rows.collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<(&str, PeerStats)> = Vec::with_capacity(rows.len());
+    for (name, st) in rows {
+        match out.last_mut() {
+            Some((last, sum)) if *last == name => sum.merge(st),
+            _ => out.push((name, st.clone())),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -428,17 +543,23 @@ mod tests {
         assert_eq!(st.servers[0].1.read_response_bytes, 30);
         assert_eq!(st.server_latency.count(), 1);
 
-        st.record_peer_request("10.0.0.2", "dc2", 40);
-        st.record_peer_response("10.0.0.2", "dc2", false, 50, 900);
-        st.record_peer_error("10.0.0.2", "dc2");
-        st.record_peer_timeout("10.0.0.3", "dc1", true);
+        st.add_dc(0, "dc1");
+        st.add_dc(1, "dc2");
+        st.add_peer(PeerId(1), "10.0.0.2", 1);
+        st.add_peer(PeerId(2), "10.0.0.3", 0);
+        st.record_peer_request(PeerId(1), 40);
+        st.record_peer_response(PeerId(1), 50, 900);
+        st.record_peer_error(PeerId(1));
+        st.record_peer_timeout(PeerId(2));
         assert_eq!(st.pool.peer_requests, 1);
         assert_eq!(st.pool.peer_response_bytes, 50);
         assert_eq!(st.pool.peer_timedout_requests, 1);
         assert_eq!(st.cross_region_latency.count(), 1);
-        assert_eq!(st.by_peer["10.0.0.2"].errors, 1);
-        assert_eq!(st.by_dc["dc2"].rtt.count(), 1);
-        assert_eq!(st.by_dc["dc1"].timeouts, 1);
+        assert_eq!(st.cross_zone_latency.count(), 0);
+        assert_eq!(st.by_peer[1].stats.errors, 1);
+        assert_eq!(st.by_dc[1].stats.rtt.count(), 1);
+        assert_eq!(st.by_dc[0].stats.timeouts, 1);
+        assert_eq!(st.pool.remote_peer_timedout_requests, 0);
     }
 
     #[test]
@@ -463,5 +584,47 @@ mod tests {
         assert!(st.latency.is_empty());
         assert!(!st.reset_requested);
         assert!(!st.maybe_reset(t1 + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn peer_rows_sorted_by_name_and_merged() {
+        let mut st = sample_stats();
+        st.add_dc(0, "dc1");
+        st.add_dc(1, "dc0");
+        st.add_dc(2, "dc-unused");
+        // Ids in another order than names; two peers share a name (the
+        // default name is the host, the same for every loopback node).
+        st.add_peer(PeerId::LOCAL, "self", 0);
+        st.add_peer(PeerId(1), "b", 0);
+        st.add_peer(PeerId(2), "a", 1);
+        st.add_peer(PeerId(3), "b", 1);
+        st.add_peer(PeerId(4), "never", 0);
+        st.record_peer_request(PeerId(1), 1);
+        st.record_peer_request(PeerId(3), 1);
+        st.record_peer_response(PeerId(3), 1, 100);
+        st.record_peer_timeout(PeerId(2));
+        assert_eq!(st.pool.remote_peer_timedout_requests, 1);
+        assert_eq!(st.cross_region_latency.count(), 1);
+        let rows = st.peer_rows();
+        let names: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(rows[0].1.timeouts, 1);
+        assert_eq!(rows[1].1.requests, 2);
+        assert_eq!(rows[1].1.rtt.count(), 1);
+        let rows = st.dc_rows();
+        let names: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(names, ["dc0", "dc1"]);
+        assert_eq!(rows[0].1.requests, 1);
+        assert_eq!(rows[0].1.timeouts, 1);
+        assert_eq!(rows[1].1.requests, 1);
+        // A reset empties the round trips, not the counters; seen entries
+        // stay shown.
+        st.request_reset();
+        assert!(st.maybe_reset(st.last_reset));
+        assert_eq!(st.peer_rows()[1].1.rtt.count(), 0);
+        assert_eq!(st.peer_rows()[1].1.requests, 2);
+        // A peer added again (its id reused) starts from zero.
+        st.add_peer(PeerId(2), "c", 0);
+        assert_eq!(st.peer_rows().len(), 1);
     }
 }

@@ -8,7 +8,6 @@
 //!      histograms ─► _bucket{le=..} (cumulative), _sum, _count
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::fields::{Kind, POOL_FIELDS, SERVER_FIELDS};
@@ -244,9 +243,9 @@ fn prom_peer_families(
     prefix: &str,
     label: &str,
     what: &str,
-    map: &BTreeMap<String, PeerStats>,
+    rows: &[(&str, PeerStats)],
 ) {
-    if map.is_empty() {
+    if rows.is_empty() {
         return;
     }
     type Get = fn(&PeerStats) -> u64;
@@ -258,7 +257,7 @@ fn prom_peer_families(
     for (suffix, help, get) in counters {
         let name = format!("{prefix}_{suffix}_total");
         prom_family(out, &name, "counter", &format!("{help} {what}."));
-        for (key, p) in map {
+        for (key, p) in rows {
             prom_sample(out, &name, &[(label, key)], &get(p).to_string());
         }
     }
@@ -269,7 +268,7 @@ fn prom_peer_families(
         "histogram",
         &format!("Round trip of requests to each {what}."),
     );
-    for (key, p) in map {
+    for (key, p) in rows {
         prom_histogram(out, &name, &[(label, key)], Unit::Micros, &p.rtt);
     }
 }
@@ -412,9 +411,15 @@ pub fn render_prometheus(
         "dynomite_peer_node",
         "peer",
         "peer",
-        &stats.by_peer,
+        &stats.peer_rows(),
     );
-    prom_peer_families(&mut out, "dynomite_dc", "dc", "datacenter", &stats.by_dc);
+    prom_peer_families(
+        &mut out,
+        "dynomite_dc",
+        "dc",
+        "datacenter",
+        &stats.dc_rows(),
+    );
 
     for (name, help, value) in extra_gauges {
         let family = format!("dynomite_{name}");
@@ -472,8 +477,10 @@ fn info_top_help(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::PeerId;
     use crate::stats::tests::{meta, sample_stats};
     use crate::stats::ServerStats;
+    use std::collections::BTreeMap;
     use std::time::Instant;
 
     // --- Prometheus text format validator --------------------------------
@@ -700,9 +707,12 @@ mod tests {
         let mut st = sample_stats();
         st.servers
             .push(("srv\"2\\\nx".to_owned(), ServerStats::default()));
-        st.record_peer_request("10.0.0.2:8101", "dc\"2", 10);
-        st.record_peer_response("10.0.0.2:8101", "dc\"2", false, 10, 1500);
-        st.record_peer_error("10.0.0.2:8101", "dc\"2");
+        st.add_dc(0, "dc1");
+        st.add_dc(1, "dc\"2");
+        st.add_peer(PeerId(1), "10.0.0.2:8101", 1);
+        st.record_peer_request(PeerId(1), 10);
+        st.record_peer_response(PeerId(1), 10, 1500);
+        st.record_peer_error(PeerId(1));
         st.server_queue_wait.record(36_157_192);
         st.server_queue_wait.record(u64::MAX);
         let m = meta("pool\"x", "host\nname");
@@ -767,6 +777,37 @@ mod tests {
         assert!(lines.contains(&"dynomite_dc_requests_total{dc=\"dc\\\"2\"} 1"));
         assert!(lines.contains(&"dynomite_alloc_msgs 10"));
         assert!(text.contains("source=\"host\\nname\""));
+    }
+
+    #[test]
+    fn prometheus_peer_labels_in_name_order() {
+        let mut st = Stats::new(Instant::now(), Vec::new());
+        st.add_dc(0, "dc1");
+        st.add_dc(1, "a-dc");
+        st.add_peer(PeerId(1), "zeta", 0);
+        st.add_peer(PeerId(2), "alpha", 1);
+        st.add_peer(PeerId(3), "zeta", 1);
+        for id in [1, 2, 3, 3] {
+            st.record_peer_request(PeerId(id), 1);
+        }
+        let text = render_prometheus(&st, &meta("p", "h"), &[]);
+        validate_prometheus(&text);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("dynomite_peer_node_requests_total{")
+                    || l.starts_with("dynomite_dc_requests_total{")
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "dynomite_peer_node_requests_total{peer=\"alpha\"} 1",
+                "dynomite_peer_node_requests_total{peer=\"zeta\"} 3",
+                "dynomite_dc_requests_total{dc=\"a-dc\"} 3",
+                "dynomite_dc_requests_total{dc=\"dc1\"} 1",
+            ]
+        );
     }
 
     #[test]
