@@ -10,6 +10,10 @@
 //! connected"); a connection that closes fails what it carries ("refused
 //! connection") unless read failover has another replica to try. Reconnects
 //! back off from 1 s to 10 s.
+//!
+//! `PeerPools` holds the slots of every node, keyed by the topology's
+//! `PeerId`; a pool is made when its node is added (`Context::peer_added`
+//! in cluster/membership.rs), never by position.
 
 use std::io;
 use std::ops::{Index, IndexMut};
@@ -19,7 +23,6 @@ use log::{debug, info, warn};
 use mio::Interest;
 
 use crate::cluster::coordinator::ERR_PEER_REFUSED;
-use crate::cluster::topology::{Applied, Change, TopologyError};
 use crate::conf::PoolConf;
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
 use crate::core::{
@@ -107,56 +110,6 @@ impl IndexMut<PeerId> for PeerPools {
 }
 
 impl Context {
-    /// Registers a node the topology holds: its connection slots and its
-    /// stats entries (at start for every node, then for each node added).
-    pub fn peer_added(&mut self, peer: PeerId) {
-        let p = self.topology.peer(peer);
-        self.peers.add(peer, p.dc_idx == 0);
-        self.stats.add_dc(p.dc_idx, &p.dc);
-        self.stats.add_peer(peer, &p.name, p.dc_idx);
-    }
-
-    /// Applies a topology change and brings the connections in line in the
-    /// same call: an added node gets its slots, connected at once; a node
-    /// whose address changed has its connections closed (their requests fail
-    /// or fail over as on any close) and opened to the new address; a state
-    /// is stored (DOWN keeps the peer out of routing).
-    pub fn apply_topology(&mut self, change: Change) -> Result<Applied, TopologyError> {
-        let applied = self.topology.apply(change)?;
-        match applied {
-            Applied::Added { peer, .. } => {
-                self.peer_added(peer);
-                let p = self.topology.peer(peer);
-                info!("peer {} added ({}/{})", p.name, p.dc, p.rack);
-                self.peer_pool_connect(peer);
-            }
-            Applied::Replaced { peer, old } => {
-                let p = self.topology.peer(peer);
-                info!("peer {} moved from {:?} to {:?}", p.name, old, p.addr);
-                let conns: Vec<ConnId> = self.peers[peer]
-                    .slots
-                    .iter()
-                    .filter_map(|s| s.conn)
-                    .collect();
-                for c in conns {
-                    self.close_conn(c);
-                }
-                // Reconnect now, not after the back-off of the closes.
-                for sl in self.peers[peer].slots.iter_mut() {
-                    sl.conn = None;
-                    sl.retry_at = None;
-                    sl.backoff = Duration::ZERO;
-                }
-                self.peer_pool_connect(peer);
-            }
-            Applied::StateSet { peer, old } => {
-                let p = self.topology.peer(peer);
-                info!("peer {} state {} -> {}", p.name, old.name(), p.state.name());
-            }
-        }
-        Ok(applied)
-    }
-
     /// Opens every slot of every peer (at start).
     pub fn peers_connect(&mut self) {
         if self.admin_op > 0 {
@@ -169,7 +122,7 @@ impl Context {
     }
 
     /// Opens every slot of one peer.
-    fn peer_pool_connect(&mut self, peer: PeerId) {
+    pub(crate) fn peer_pool_connect(&mut self, peer: PeerId) {
         for s in 0..self.peers[peer].slots.len() {
             self.peer_connect(peer, s);
         }
