@@ -72,7 +72,31 @@ impl Context {
                 info!("peer {} state {} -> {}", p.name, old.name(), p.state.name());
             }
         }
+        #[cfg(debug_assertions)]
+        self.check_membership();
         Ok(applied)
+    }
+
+    /// Debug builds check after each change that every node has its pool
+    /// and stats entry, and that the pools name no other node.
+    #[cfg(debug_assertions)]
+    fn check_membership(&self) {
+        for (id, p) in self.topology.peers() {
+            let pool = self.peers.get(id);
+            debug_assert!(pool.is_some(), "peer {} has no pool", id.0);
+            debug_assert_eq!(
+                pool.map(|pl| pl.slots.is_empty()),
+                Some(id.is_local()),
+                "peer {} slots",
+                id.0
+            );
+            let st = self.stats.by_peer.get(id.idx());
+            debug_assert_eq!(st.map(|e| e.dc), Some(p.dc_idx), "peer {} stats", id.0);
+            debug_assert_eq!(
+                self.stats.by_dc.get(p.dc_idx).map(|d| d.name.as_str()),
+                Some(p.dc.as_str())
+            );
+        }
     }
 }
 
