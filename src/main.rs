@@ -192,7 +192,7 @@ fn serve(
     for w in &conf.warnings {
         log::warn!("{w}");
     }
-    let npeers = topology.peers.len();
+    let npeers = topology.peer_count();
     let mut ctx = match Context::new(pool, topology, mbuf_size, max_msgs) {
         Ok(c) => c,
         Err(e) => {

@@ -283,9 +283,9 @@ impl Context {
             if let Some((_, st)) = self.stats.servers.get_mut(dest) {
                 st.server_timedout_requests += 1;
             }
-        } else if let Some(p) = self.topology.peers.get(dest) {
-            let same = p.dc_idx == 0;
-            self.stats.record_peer_timeout(&p.name, &p.dc, same);
+        } else if self.topology.get(crate::ids::PeerId(dest as u32)).is_some() {
+            self.stats
+                .record_peer_timeout(crate::ids::PeerId(dest as u32));
         }
         let text = if class == TIMEOUT_DATASTORE {
             ERR_TIMEOUT

@@ -259,7 +259,7 @@ impl Context {
     /// Sends to every node of the cluster (SCRIPT LOAD …); the client gets
     /// this node's answer.
     fn broadcast_cluster(&mut self, mid: MsgId) {
-        let n = self.topology.peers.len();
+        let n = self.topology.peer_count();
         self.defer_begin();
         let children = self.make_children(mid, n, Coalesce::First);
         for (p, fid) in self.topology.peer_ids().zip(children).collect::<Vec<_>>() {

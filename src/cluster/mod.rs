@@ -3,5 +3,7 @@
 //! answer a client gets.
 
 pub mod coordinator;
+pub mod membership;
 pub mod response_mgr;
+pub mod state;
 pub mod topology;

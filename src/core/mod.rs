@@ -29,7 +29,7 @@ use slab::Slab;
 use crate::cluster::topology::Topology;
 use crate::conf::{Consistency, PoolConf};
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
-use crate::dnode::peer::PeerPool;
+use crate::dnode::peer::PeerPools;
 use crate::ids::PeerId;
 use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
@@ -55,7 +55,7 @@ pub enum Target {
 
 /// The node's state (admin `/state/...`), which gates requests on the local
 /// datastore.
-pub use crate::stats::http::State as NodeState;
+pub use crate::cluster::state::NodeState;
 
 pub use crate::errors::ERR_STATE;
 
@@ -126,8 +126,9 @@ pub struct Context {
     pub req_timers: [VecDeque<(Instant, MsgId, u64)>; TIMEOUT_CLASSES],
     /// The cluster as this node sees it.
     pub topology: Topology,
-    /// Outgoing connections to each peer, indexed by `PeerId`.
-    pub peers: Vec<PeerPool>,
+    /// Outgoing connections to each peer, keyed by the topology's `PeerId`
+    /// and created with the peer (`peer_added`, `apply_topology`).
+    pub peers: PeerPools,
     /// Gates requests on the local datastore.
     pub state: NodeState,
     /// Counters and histograms (`/info`, `/metrics`).
@@ -193,7 +194,7 @@ impl Context {
             .iter()
             .map(|s| Server::new(s.clone(), settings.datastore_connections))
             .collect();
-        Ok(Context {
+        let mut ctx = Context {
             poll: Poll::new()?,
             conns: Slab::new(),
             msgs: MsgPool::new(max_msgs),
@@ -202,11 +203,7 @@ impl Context {
             settings,
             timers: BinaryHeap::new(),
             req_timers: Default::default(),
-            peers: topology
-                .peers
-                .iter()
-                .map(|p| PeerPool::new(p, &topology, pool))
-                .collect(),
+            peers: PeerPools::new(pool),
             topology,
             state: NodeState::Normal,
             stats: Stats::new(
@@ -235,7 +232,11 @@ impl Context {
             shutdown: false,
             released_chunks: 0,
             last_trim: Instant::now(),
-        })
+        };
+        for peer in ctx.topology.peer_ids().collect::<Vec<_>>() {
+            ctx.peer_added(peer);
+        }
+        Ok(ctx)
     }
 
     /// Registers the signal pipe with the loop.

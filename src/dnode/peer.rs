@@ -10,15 +10,19 @@
 //! connected"); a connection that closes fails what it carries ("refused
 //! connection") unless read failover has another replica to try. Reconnects
 //! back off from 1 s to 10 s.
+//!
+//! `PeerPools` holds the slots of every node, keyed by the topology's
+//! `PeerId`; a pool is made when its node is added (`Context::peer_added`
+//! in cluster/membership.rs), never by position.
 
 use std::io;
+use std::ops::{Index, IndexMut};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use mio::Interest;
 
 use crate::cluster::coordinator::ERR_PEER_REFUSED;
-use crate::cluster::topology::{Peer, Topology};
 use crate::conf::PoolConf;
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
 use crate::core::{
@@ -37,28 +41,71 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// The outgoing connections to one peer.
 #[derive(Debug, Clone)]
 pub struct PeerPool {
+    /// One slot per connection; none for this node.
     pub slots: Vec<Slot>,
-    /// True for this node (no connections).
-    pub local: bool,
-    /// Set DOWN by the admin (`/peer/down/NAME`): no request is sent to it.
-    pub down: bool,
 }
 
-impl PeerPool {
-    /// `local_peer_connections` slots for a peer of this DC,
-    /// `remote_peer_connections` for others.
-    pub fn new(peer: &Peer, topo: &Topology, pool: &PoolConf) -> PeerPool {
-        let same_dc = topo.peers.first().is_some_and(|l| l.dc == peer.dc);
-        let n = if same_dc {
-            pool.local_peer_connections
-        } else {
-            pool.remote_peer_connections
-        };
-        PeerPool {
-            slots: vec![Slot::default(); if peer.local { 0 } else { n.max(1) as usize }],
-            local: peer.local,
-            down: false,
+/// The outgoing pools of every node, keyed by the topology's `PeerId`: a
+/// pool is created in the same call that adds its node
+/// (`Context::peer_added`), so the two never disagree on who exists. Indexed
+/// by `PeerId` only, never by a position.
+#[derive(Debug, Clone)]
+pub struct PeerPools {
+    /// Pool of node `i` at `i`; `None` where no node has that id.
+    pools: Vec<Option<PeerPool>>,
+    /// Slots for a peer of this DC (`local_peer_connections`).
+    local_conns: usize,
+    /// Slots for a peer of another DC (`remote_peer_connections`).
+    remote_conns: usize,
+}
+
+impl PeerPools {
+    /// No pool yet; slot counts from the configuration (at least one).
+    pub fn new(pool: &PoolConf) -> PeerPools {
+        PeerPools {
+            pools: Vec::new(),
+            local_conns: pool.local_peer_connections.max(1) as usize,
+            remote_conns: pool.remote_peer_connections.max(1) as usize,
         }
+    }
+
+    /// Creates the pool of node `id`: `local_peer_connections` slots for a
+    /// peer of this DC, `remote_peer_connections` for others, none for this
+    /// node.
+    pub fn add(&mut self, id: PeerId, same_dc: bool) {
+        let n = if id.is_local() {
+            0
+        } else if same_dc {
+            self.local_conns
+        } else {
+            self.remote_conns
+        };
+        if self.pools.len() <= id.idx() {
+            self.pools.resize_with(id.idx() + 1, || None);
+        }
+        debug_assert!(self.pools[id.idx()].is_none(), "peer {} added twice", id.0);
+        self.pools[id.idx()] = Some(PeerPool {
+            slots: vec![Slot::default(); n],
+        });
+    }
+
+    /// The pool of node `id`, if it exists.
+    pub fn get(&self, id: PeerId) -> Option<&PeerPool> {
+        self.pools.get(id.idx()).and_then(Option::as_ref)
+    }
+}
+
+impl Index<PeerId> for PeerPools {
+    type Output = PeerPool;
+
+    fn index(&self, id: PeerId) -> &PeerPool {
+        self.pools[id.idx()].as_ref().expect("peer has a pool")
+    }
+}
+
+impl IndexMut<PeerId> for PeerPools {
+    fn index_mut(&mut self, id: PeerId) -> &mut PeerPool {
+        self.pools[id.idx()].as_mut().expect("peer has a pool")
     }
 }
 
@@ -70,9 +117,14 @@ impl Context {
             return;
         }
         for p in self.topology.peer_ids().collect::<Vec<_>>() {
-            for s in 0..self.peers[p.idx()].slots.len() {
-                self.peer_connect(p, s);
-            }
+            self.peer_pool_connect(p);
+        }
+    }
+
+    /// Opens every slot of one peer.
+    pub(crate) fn peer_pool_connect(&mut self, peer: PeerId) {
+        for s in 0..self.peers[peer].slots.len() {
+            self.peer_connect(peer, s);
         }
     }
 
@@ -104,7 +156,7 @@ impl Context {
         conn.peer_slot = Some((peer, slot));
         match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(cid) => {
-                let sl = &mut self.peers[peer.idx()].slots[slot];
+                let sl = &mut self.peers[peer].slots[slot];
                 sl.conn = Some(cid);
                 sl.retry_at = None;
                 debug!("dn {} connecting to peer {}", cid.0, name);
@@ -117,7 +169,7 @@ impl Context {
     }
 
     fn peer_failed(&mut self, peer: PeerId, slot: usize) {
-        let sl = &mut self.peers[peer.idx()].slots[slot];
+        let sl = &mut self.peers[peer].slots[slot];
         sl.conn = None;
         sl.backoff = if sl.backoff.is_zero() {
             BACKOFF_START
@@ -131,7 +183,7 @@ impl Context {
 
     /// The reconnect timer of a peer slot fired.
     pub fn peer_reconnect(&mut self, peer: PeerId, slot: usize) {
-        let sl = &self.peers[peer.idx()].slots[slot];
+        let sl = &self.peers[peer].slots[slot];
         if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
             return;
         }
@@ -143,13 +195,13 @@ impl Context {
         let c = &self.conns[cid.0];
         let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
         info!("dn {} connected to peer {}", cid.0, c.peer);
-        self.peers[peer.idx()].slots[slot].backoff = Duration::ZERO;
+        self.peers[peer].slots[slot].backoff = Duration::ZERO;
     }
 
     /// Queues a request for a peer; false when the slot is not connected.
     pub fn peer_forward(&mut self, mid: MsgId, peer: PeerId, forward: bool) -> bool {
-        let pool = &self.peers[peer.idx()];
-        if pool.slots.is_empty() || pool.down {
+        let pool = &self.peers[peer];
+        if pool.slots.is_empty() || !self.topology.peer(peer).state.routable() {
             return false;
         }
         let owner = self.msgs[mid].owner.map_or(0, |c| c.0);
@@ -186,8 +238,7 @@ impl Context {
         m.dest = peer.0;
         let bytes = m.wire_len();
         let write = m.cmd.is_some_and(|c| c.write);
-        let p = &self.topology.peer(peer);
-        self.stats.record_peer_request(&p.name, &p.dc, bytes);
+        self.stats.record_peer_request(peer, bytes);
         let class = match (same_dc, write) {
             (true, false) => TIMEOUT_PEER_READ,
             (true, true) => TIMEOUT_PEER_WRITE,
@@ -232,10 +283,9 @@ impl Context {
             if id == rid {
                 if let Some(sent) = m.sent_at {
                     let micros = self.now.saturating_duration_since(sent).as_micros() as u64;
-                    let p = &self.topology.peers[m.dest as usize];
+                    let dest = PeerId(m.dest);
                     let bytes = self.msgs[rsp].mlen;
-                    self.stats
-                        .record_peer_response(&p.name, &p.dc, p.dc_idx == 0, bytes, micros);
+                    self.stats.record_peer_response(dest, bytes, micros);
                 }
                 let m = &self.msgs[req];
                 if m.swallow || m.done {
@@ -296,15 +346,14 @@ impl Context {
             pool.remote_peer_dropped_requests += dropped;
         }
         pool.peer_ejected_at = crate::server::unix_ms();
-        let p = &self.topology.peer(peer);
         for _ in 0..dropped {
-            self.stats.record_peer_error(&p.name, &p.dc);
+            self.stats.record_peer_error(peer);
         }
         for mid in queued {
             self.msgs[mid].in_server = false;
             self.peer_request_failed(mid, ERR_PEER_REFUSED);
         }
-        if self.peers[peer.idx()].slots[slot].conn == Some(cid) {
+        if self.peers[peer].slots[slot].conn == Some(cid) {
             self.peer_failed(peer, slot);
         }
     }

@@ -54,31 +54,40 @@ fn parse_token(item: &str) -> Result<u32, String> {
 
 /// One point of the ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Point {
+struct Point<O> {
     /// Position on the ring.
     token: u32,
-    /// Index of the peer owning this point (the caller's numbering).
-    owner: usize,
+    /// The owner of this point (a `PeerId` in the topology; any ordered id
+    /// in tests and tools).
+    owner: O,
 }
 
-/// The continuum of one rack: every (token, owner) point, sorted.
+/// The continuum of one rack: every (token, owner) point, sorted. `O` names
+/// an owner: the topology uses `PeerId`, the golden tests and the hash tool
+/// a plain index.
 ///
 /// An owner may hold several tokens (vnodes); each token is one point.
 ///
 /// Duplicated tokens: points are sorted by token, then by owner, and a lookup
-/// lands on the first point of a run of equal tokens, so the **owner with the
-/// smallest index wins** and the others never own anything at that token.
+/// lands on the first point of a run of equal tokens, so the **smallest
+/// owner wins** and the others never own anything at that token.
 /// (The original's unstable sort lets either win.)
-#[derive(Debug, Clone, Default)]
-pub struct Ring {
+#[derive(Debug, Clone)]
+pub struct Ring<O = usize> {
     /// Points sorted ascending by (token, owner).
-    points: Vec<Point>,
+    points: Vec<Point<O>>,
 }
 
-impl Ring {
+impl<O> Default for Ring<O> {
+    fn default() -> Self {
+        Ring { points: Vec::new() }
+    }
+}
+
+impl<O: Copy + Ord> Ring<O> {
     /// Builds a ring from `(token, owner)` pairs, in any order.
-    pub fn new(entries: Vec<(u32, usize)>) -> Ring {
-        let mut points: Vec<Point> = entries
+    pub fn new(entries: Vec<(u32, O)>) -> Ring<O> {
+        let mut points: Vec<Point<O>> = entries
             .into_iter()
             .map(|(token, owner)| Point { token, owner })
             .collect();
@@ -100,13 +109,18 @@ impl Ring {
     /// The owner of `hash`: the owner of the smallest token >= `hash`; when
     /// `hash` is above every token, the owner of the smallest token (the ring
     /// wraps). `None` only for an empty ring.
-    pub fn owner(&self, hash: u32) -> Option<usize> {
+    pub fn owner(&self, hash: u32) -> Option<O> {
         let first = self.points.first()?;
         let index = self.points.partition_point(|p| p.token < hash);
         debug_assert!(index <= self.points.len());
         let point = self.points.get(index).unwrap_or(first);
         debug_assert!(point.token >= hash || point == first);
         Some(point.owner)
+    }
+
+    /// Every (token, owner) point in ring order.
+    pub fn points(&self) -> impl Iterator<Item = (u32, O)> + '_ {
+        self.points.iter().map(|p| (p.token, p.owner))
     }
 }
 
@@ -158,8 +172,8 @@ mod tests {
 
     #[test]
     fn empty_ring_has_no_owner() {
-        assert!(Ring::new(Vec::new()).is_empty());
-        assert_eq!(Ring::new(Vec::new()).owner(5), None);
+        assert!(Ring::<usize>::new(Vec::new()).is_empty());
+        assert_eq!(Ring::<usize>::new(Vec::new()).owner(5), None);
     }
 
     #[test]

@@ -12,9 +12,12 @@ use std::io::{self, IoSlice, Read};
 use log::{debug, info, warn};
 use mio::Interest;
 
+use crate::cluster::state::PeerState;
+use crate::cluster::topology::Change;
 use crate::conf::Consistency;
 use crate::conn::{Conn, ConnKind, ConnState, Sock};
 use crate::core::Context;
+use crate::ids::PeerId;
 use crate::logging;
 use crate::msg::ConnId;
 use crate::stats::http::{self as http, Admin, HttpParse, Method, PeerVerb};
@@ -271,32 +274,35 @@ impl Context {
     /// (its replicas fail as unreachable, reads fail over), UP brings it back,
     /// RESET closes its connections so that they are opened afresh.
     fn peer_admin(&mut self, verb: PeerVerb, name: &str) -> Result<(), String> {
-        let targets: Vec<usize> = if name == "all" {
-            (1..self.topology.peers.len()).collect()
-        } else {
-            let found: Vec<usize> = (1..self.topology.peers.len())
-                .filter(|&p| {
-                    let peer = &self.topology.peers[p];
-                    peer.name == name || format!("{}:{}", peer.host, peer.port) == name
-                })
-                .collect();
-            if found.is_empty() {
-                return Err(format!("no peer named '{name}'"));
-            }
-            found
-        };
+        let targets: Vec<PeerId> = self
+            .topology
+            .peers()
+            .filter(|(id, peer)| {
+                !id.is_local()
+                    && (name == "all"
+                        || peer.name == name
+                        || format!("{}:{}", peer.host, peer.port) == name)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if targets.is_empty() && name != "all" {
+            return Err(format!("no peer named '{name}'"));
+        }
         let verb = if name == "all" { PeerVerb::Reset } else { verb };
         for p in targets {
-            match verb {
-                PeerVerb::Down => self.peers[p].down = true,
-                PeerVerb::Up => self.peers[p].down = false,
-                PeerVerb::Reset => {
-                    self.peers[p].down = false;
-                    let conns: Vec<ConnId> =
-                        self.peers[p].slots.iter().filter_map(|s| s.conn).collect();
-                    for c in conns {
-                        self.close_conn(c);
-                    }
+            let state = match verb {
+                PeerVerb::Down => PeerState::Down,
+                PeerVerb::Up | PeerVerb::Reset => PeerState::Normal,
+            };
+            if self.topology.peer(p).state != state {
+                self.apply_topology(Change::SetState { peer: p, state })
+                    .map_err(|e| e.to_string())?;
+            }
+            if verb == PeerVerb::Reset {
+                let conns: Vec<ConnId> =
+                    self.peers[p].slots.iter().filter_map(|s| s.conn).collect();
+                for c in conns {
+                    self.close_conn(c);
                 }
             }
         }

@@ -21,6 +21,8 @@
 
 use std::fmt::Write as _;
 
+use crate::cluster::state::NodeState;
+
 /// Longest request (head and body) accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
@@ -150,53 +152,17 @@ pub fn parse_request(buf: &[u8]) -> HttpParse {
 /// Node-wide consistency level: the configuration's type.
 pub use crate::conf::Consistency as Level;
 
-/// Node state (spec §8), with the original's numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Process start.
-    Init = 0,
-    /// Reads and writes rejected.
-    Standby = 1,
-    /// Reads rejected, writes served.
-    WritesOnly = 2,
-    /// Reads rejected, writes served, until set NORMAL.
-    Resuming = 3,
-    /// Everything served.
-    Normal = 4,
-    /// Until gossip completes.
-    Joining = 7,
-}
-
-impl State {
-    /// Name as printed by `/state/get_state`.
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Init => "INIT",
-            State::Standby => "STANDBY",
-            State::WritesOnly => "WRITES_ONLY",
-            State::Resuming => "RESUMING",
-            State::Normal => "NORMAL",
-            State::Joining => "JOINING",
-        }
-    }
-
-    /// The original's numeric value.
-    pub fn number(self) -> u8 {
-        self as u8
-    }
-
-    /// The states `/state/<s>` can set, by their path word.
-    fn settable(word: &str) -> Option<State> {
-        [
-            ("standby", State::Standby),
-            ("writes_only", State::WritesOnly),
-            ("resuming", State::Resuming),
-            ("normal", State::Normal),
-        ]
-        .into_iter()
-        .find(|(w, _)| w.eq_ignore_ascii_case(word))
-        .map(|(_, s)| s)
-    }
+/// The states `/state/<s>` can set, by their path word.
+fn settable_state(word: &str) -> Option<NodeState> {
+    [
+        ("standby", NodeState::Standby),
+        ("writes_only", NodeState::WritesOnly),
+        ("resuming", NodeState::Resuming),
+        ("normal", NodeState::Normal),
+    ]
+    .into_iter()
+    .find(|(w, _)| w.eq_ignore_ascii_case(word))
+    .map(|(_, s)| s)
 }
 
 /// What `/peer/<verb>/<name>` does.
@@ -255,7 +221,7 @@ pub enum Admin {
     /// `/state/get_state`.
     GetState,
     /// `/state/<standby|writes_only|resuming|normal>`.
-    SetState(State),
+    SetState(NodeState),
     /// `/metrics`: Prometheus text.
     Metrics,
     /// Unknown path: 404.
@@ -373,7 +339,7 @@ pub fn route(path: &str) -> Admin {
         if arg == "get_state" {
             return Admin::GetState;
         }
-        return match State::settable(arg) {
+        return match settable_state(arg) {
             Some(s) => Admin::SetState(s),
             None => Admin::BadRequest(format!(
                 "bad state '{arg}': expected get_state, standby, writes_only, resuming or normal"
@@ -527,7 +493,7 @@ pub fn timeout_factor_body(factor: u32) -> String {
 }
 
 /// The `/state/get_state` body.
-pub fn state_body(state: State) -> String {
+pub fn state_body(state: NodeState) -> String {
     format!("State: {}\n", state.name())
 }
 
@@ -790,10 +756,10 @@ mod tests {
             ("/read_repairs/enable", ReadRepairs(true)),
             ("/read_repairs/disable", ReadRepairs(false)),
             ("/state/get_state", GetState),
-            ("/state/standby", SetState(State::Standby)),
-            ("/state/writes_only", SetState(State::WritesOnly)),
-            ("/state/resuming", SetState(State::Resuming)),
-            ("/state/normal", SetState(State::Normal)),
+            ("/state/standby", SetState(NodeState::Standby)),
+            ("/state/writes_only", SetState(NodeState::WritesOnly)),
+            ("/state/resuming", SetState(NodeState::Resuming)),
+            ("/state/normal", SetState(NodeState::Normal)),
             ("/metrics", Metrics),
             ("/nope", NotFound),
             ("", NotFound),
@@ -848,24 +814,12 @@ mod tests {
     }
 
     #[test]
-    fn levels_and_states() {
+    fn levels() {
         for (l, _) in Level::ALL {
             assert_eq!(Level::from_name(l.name()), Some(l));
             assert_eq!(Level::from_name(&l.name().to_ascii_lowercase()), Some(l));
         }
         assert_eq!(Level::from_name("dc_"), None);
-        let states = [
-            (State::Init, "INIT", 0),
-            (State::Standby, "STANDBY", 1),
-            (State::WritesOnly, "WRITES_ONLY", 2),
-            (State::Resuming, "RESUMING", 3),
-            (State::Normal, "NORMAL", 4),
-            (State::Joining, "JOINING", 7),
-        ];
-        for (s, name, n) in states {
-            assert_eq!(s.name(), name);
-            assert_eq!(s.number(), n);
-        }
     }
 
     #[test]
@@ -941,8 +895,8 @@ mod tests {
             "Read Consistency: DC_ONE\r\nWrite Consistency: DC_SAFE_QUORUM\r\n"
         );
         assert_eq!(timeout_factor_body(3), "Timeout factor: 3\n");
-        assert_eq!(state_body(State::Normal), "State: NORMAL\n");
-        assert_eq!(state_body(State::WritesOnly), "State: WRITES_ONLY\n");
+        assert_eq!(state_body(NodeState::Normal), "State: NORMAL\n");
+        assert_eq!(state_body(NodeState::WritesOnly), "State: WRITES_ONLY\n");
         assert_eq!(read_repairs_body(true), "Read Repairs: ENABLED\r\n");
         assert_eq!(read_repairs_body(false), "Read Repairs: DISABLED\r\n");
     }
