@@ -5,3 +5,6 @@
 pub mod coordinator;
 pub mod response_mgr;
 pub mod topology;
+
+#[cfg(test)]
+mod tests;
