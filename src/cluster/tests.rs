@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use crate::core::harness::{
-    bulk, key_hash, key_where, keys_where, msgs_in_use, pool_stats, pump, pump_for, spec, Cluster,
-    Refuse,
+    bulk, key_hash, key_where, keys_where, msgs_in_use, peer_connected, pool_stats, pump, pump_for,
+    spec, Cluster, Hang, Refuse,
 };
 
 /// Pool directives of the quorum tests.
@@ -35,19 +35,15 @@ fn three_racks() -> Cluster {
 }
 
 /// An array reply of `items`, each already encoded.
-fn array(items: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", items.len()).into_bytes();
-    for i in items {
-        out.extend_from_slice(i);
-    }
-    out
+fn array(items: &[String]) -> String {
+    format!("*{}\r\n{}", items.len(), items.concat())
 }
 
 #[test]
 fn dc_quorum_write_and_read_on_three_racks() {
     let mut cl = three_racks();
     let mut c = cl.nodes[0].client();
-    assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"qk", b"v1"]), b"+OK\r\n");
+    assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"qk", b"v1"]), "+OK\r\n");
     // The client has its answer after two racks; the third follows.
     pump(&mut cl.nodes, "the write on every rack", |_| {
         cl.redis
@@ -56,7 +52,7 @@ fn dc_quorum_write_and_read_on_three_racks() {
     });
     let mut c1 = cl.nodes[1].client();
     assert_eq!(c1.call(&mut cl.nodes, &[b"GET", b"qk"]), bulk(b"v1"));
-    assert_eq!(c1.call(&mut cl.nodes, &[b"GET", b"nokey"]), b"$-1\r\n");
+    assert_eq!(c1.call(&mut cl.nodes, &[b"GET", b"nokey"]), "$-1\r\n");
     for n in &cl.nodes {
         let pool = pool_stats(&n.ctx);
         assert_eq!(pool.client_non_quorum_w_responses, 0);
@@ -70,7 +66,7 @@ fn dc_quorum_answers_with_one_rack_stopped() {
     let mut cl = three_racks();
     cl.redis(2).stop();
     let mut c = cl.nodes[0].client();
-    assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"qk", b"v2"]), b"+OK\r\n");
+    assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"qk", b"v2"]), "+OK\r\n");
     assert_eq!(c.call(&mut cl.nodes, &[b"GET", b"qk"]), bulk(b"v2"));
     // Through a node whose own datastore is the stopped one, too.
     let mut c2 = cl.nodes[2].client();
@@ -89,7 +85,7 @@ fn dc_quorum_fails_with_two_racks_stopped() {
     let mut c = cl.nodes[0].client();
     // Quorum is impossible once two replicas failed: the client gets the
     // first failure (both stopped datastores time out on their nodes).
-    let timed_out = b"-ERR Storage: Datastore timed out\r\n";
+    let timed_out = "-ERR Storage: Datastore timed out\r\n";
     assert_eq!(c.call(&mut cl.nodes, &[b"GET", b"qk"]), timed_out);
     assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"qk", b"v"]), timed_out);
     let pool = pool_stats(&cl.nodes[0].ctx);
@@ -102,14 +98,14 @@ fn disagreeing_replicas_fail_safe_quorum_and_pass_dc_quorum() {
     let mut cl = three_racks();
     let values: [&[u8]; 3] = [b"x", b"y", b"z"];
     for (i, v) in values.iter().enumerate() {
-        assert_eq!(cl.redis(i).cmd(&[b"SET", b"dk", v]), b"+OK\r\n");
+        assert_eq!(cl.redis(i).cmd(&[b"SET", b"dk", v]), "+OK\r\n");
     }
     let mut safe = cl.nodes[0].client();
     let set = [&b"DYNO_CONFIG:CONN_CONSISTENCY"[..], b"DC_SAFE_QUORUM"];
-    assert_eq!(safe.call(&mut cl.nodes, &set), b"+OK\r\n");
+    assert_eq!(safe.call(&mut cl.nodes, &set), "+OK\r\n");
     assert_eq!(
         safe.call(&mut cl.nodes, &[b"GET", b"dk"]),
-        b"-ERR Dynomite: Failed to achieve Quorum\r\n"
+        "-ERR Dynomite: Failed to achieve Quorum\r\n"
     );
     assert_eq!(
         pool_stats(&cl.nodes[0].ctx).client_non_quorum_r_responses,
@@ -139,7 +135,7 @@ fn dc_quorum_mget_merges_replicas_key_by_key() {
     for (i, vals) in racks.iter().enumerate() {
         for (k, v) in keys.iter().zip(vals) {
             if let Some(v) = v {
-                assert_eq!(cl.redis(i).cmd(&[b"SET", k, v]), b"+OK\r\n");
+                assert_eq!(cl.redis(i).cmd(&[b"SET", k, v]), "+OK\r\n");
             }
         }
     }
@@ -152,11 +148,7 @@ fn dc_quorum_mget_merges_replicas_key_by_key() {
     let mut c = cl.nodes[0].client();
     assert_eq!(c.call(&mut cl.nodes, &mget4), array(&merged4));
     let reply = c.call(&mut cl.nodes, &mget5);
-    let prefix = {
-        let mut p = b"*5\r\n".to_vec();
-        merged4.iter().for_each(|v| p.extend_from_slice(v));
-        p
-    };
+    let prefix = format!("*5\r\n{}", merged4.concat());
     assert!(reply.starts_with(&prefix), "{reply:?}");
     let last = &reply[prefix.len()..];
     assert!(
@@ -169,11 +161,11 @@ fn dc_quorum_mget_merges_replicas_key_by_key() {
     // DC_SAFE_QUORUM: merged while every key has a majority, else no quorum.
     let mut safe = cl.nodes[1].client();
     let set = [&b"DYNO_CONFIG:CONN_CONSISTENCY"[..], b"DC_SAFE_QUORUM"];
-    assert_eq!(safe.call(&mut cl.nodes, &set), b"+OK\r\n");
+    assert_eq!(safe.call(&mut cl.nodes, &set), "+OK\r\n");
     assert_eq!(safe.call(&mut cl.nodes, &mget4), array(&merged4));
     assert_eq!(
         safe.call(&mut cl.nodes, &mget5),
-        b"-ERR Dynomite: Failed to achieve Quorum\r\n"
+        "-ERR Dynomite: Failed to achieve Quorum\r\n"
     );
     assert_eq!(
         pool_stats(&cl.nodes[1].ctx).client_non_quorum_r_responses,
@@ -199,18 +191,18 @@ fn multi_key_commands_split_and_merge_across_two_nodes_of_a_rack() {
 
     let mut c0 = cl.nodes[0].client();
     let mset = [&b"MSET"[..], a0, b"1", b0, b"2", a1, b"3", b1, b"4"];
-    assert_eq!(c0.call(&mut cl.nodes, &mset), b"+OK\r\n");
+    assert_eq!(c0.call(&mut cl.nodes, &mset), "+OK\r\n");
     // Each key went to its owner only.
     assert_eq!(
         cl.redis(0).cmd(&[b"MGET", a0, a1]),
         array(&[bulk(b"1"), bulk(b"3")])
     );
-    assert_eq!(cl.redis(0).cmd(&[b"EXISTS", b0, b1]), b":0\r\n");
+    assert_eq!(cl.redis(0).cmd(&[b"EXISTS", b0, b1]), ":0\r\n");
     assert_eq!(
         cl.redis(1).cmd(&[b"MGET", b0, b1]),
         array(&[bulk(b"2"), bulk(b"4")])
     );
-    assert_eq!(cl.redis(1).cmd(&[b"EXISTS", a0, a1]), b":0\r\n");
+    assert_eq!(cl.redis(1).cmd(&[b"EXISTS", a0, a1]), ":0\r\n");
 
     // Through the other node: the answers come back in the keys' order.
     let mut c1 = cl.nodes[1].client();
@@ -218,21 +210,21 @@ fn multi_key_commands_split_and_merge_across_two_nodes_of_a_rack() {
     let expected = array(&[
         bulk(b"2"),
         bulk(b"1"),
-        b"$-1\r\n".to_vec(),
+        "$-1\r\n".to_string(),
         bulk(b"4"),
         bulk(b"3"),
     ]);
     assert_eq!(c1.call(&mut cl.nodes, &mget), expected);
     assert_eq!(
         c1.call(&mut cl.nodes, &[b"EXISTS", a0, b0, b_missing, a1]),
-        b":3\r\n"
+        ":3\r\n"
     );
     assert_eq!(
         c1.call(&mut cl.nodes, &[b"DEL", a0, b0, b_missing]),
-        b":2\r\n"
+        ":2\r\n"
     );
-    assert_eq!(cl.redis(0).cmd(&[b"EXISTS", a0, a1]), b":1\r\n");
-    assert_eq!(cl.redis(1).cmd(&[b"EXISTS", b0, b1]), b":1\r\n");
+    assert_eq!(cl.redis(0).cmd(&[b"EXISTS", a0, a1]), ":1\r\n");
+    assert_eq!(cl.redis(1).cmd(&[b"EXISTS", b0, b1]), ":1\r\n");
     for n in &cl.nodes {
         assert_eq!(msgs_in_use(&n.ctx), 0, "every fragment freed");
     }
@@ -250,15 +242,15 @@ fn dc_one_read_fails_over_to_the_other_rack() {
         "",
     );
     let key = key_where(&cl.nodes[0].ctx, |ctx, k| key_hash(ctx, k) > HALF);
-    assert_eq!(cl.redis(1).cmd(&[b"SET", &key, b"there"]), b"+OK\r\n");
+    assert_eq!(cl.redis(1).cmd(&[b"SET", &key, b"there"]), "+OK\r\n");
 
     let mut c = cl.nodes[0].client();
     assert_eq!(c.call(&mut cl.nodes, &[b"GET", &key]), bulk(b"there"));
-    assert_eq!(cl.redis(0).cmd(&[b"EXISTS", &key]), b":0\r\n");
+    assert_eq!(cl.redis(0).cmd(&[b"EXISTS", &key]), ":0\r\n");
     // A write has no failover: its owner is down.
     assert_eq!(
         c.call(&mut cl.nodes, &[b"SET", &key, b"new"]),
-        b"-ERR Peer: Peer Node is not connected\r\n"
+        "-ERR Peer: Peer Node is not connected\r\n"
     );
     // Its copy to the other rack still goes out.
     pump(&mut cl.nodes, "the copy on the other rack", |_| {
@@ -266,4 +258,32 @@ fn dc_one_read_fails_over_to_the_other_rack() {
     });
     pump_for(&mut cl.nodes, Duration::from_millis(20));
     assert_eq!(pool_stats(&cl.nodes[0].ctx).forward_error, 1);
+}
+
+#[test]
+fn dc_one_read_in_flight_fails_over_when_its_peer_closes() {
+    // As above, but the owner in rack r1 accepts, takes the request, and
+    // closes the connection without answering.
+    let mut owner = Hang::bind();
+    let seed = format!("{}:r1:dc1:4294967295 closing", owner.addr());
+    let mut cl = Cluster::start(
+        &[spec("dc1", "r1", "2147483647"), spec("dc1", "r2", "1")],
+        &[seed],
+        "",
+    );
+    pump(&mut cl.nodes, "connection to the closing peer", |n| {
+        peer_connected(&n[0].ctx, owner.addr())
+    });
+    let key = key_where(&cl.nodes[0].ctx, |ctx, k| key_hash(ctx, k) > HALF);
+    assert_eq!(cl.redis(1).cmd(&[b"SET", &key, b"there"]), "+OK\r\n");
+
+    let mut c = cl.nodes[0].client();
+    c.send(&[b"GET", &key]);
+    pump(&mut cl.nodes, "the request at the owner", |_| {
+        owner.close_after_request()
+    });
+    assert_eq!(c.wait_reply(&mut cl.nodes), bulk(b"there"));
+    let pool = pool_stats(&cl.nodes[0].ctx);
+    assert_eq!(pool.peer_eof + pool.peer_err, 1);
+    assert_eq!(pool.forward_error, 0);
 }

@@ -7,6 +7,7 @@
 //! ```text
 //!  Redis::start()           redis-server on a free port; SIGCONT + SIGKILL in Drop
 //!  Hang::bind()             listens, never accepts: connects complete, nothing answers
+//!                           (close_after_request: the test closes them)
 //!  Refuse::bind()           bound, not listening: every connect is refused
 //!  Node::start(body)        YAML ─► Conf::parse_str ─► listeners on 127.0.0.1:0
 //!                           ─► Context::start ─► connect_all
@@ -117,9 +118,9 @@ impl Redis {
     }
 
     /// Runs one command straight on redis (blocking), returns the raw reply.
-    pub(crate) fn cmd(&self, args: &[&[u8]]) -> Vec<u8> {
-        self.try_cmd(args)
-            .unwrap_or_else(|e| panic!("redis :{} failed: {e}", self.port))
+    pub(crate) fn cmd(&self, args: &[&[u8]]) -> String {
+        let reply = self.try_cmd(args);
+        text(reply.unwrap_or_else(|e| panic!("redis :{} failed: {e}", self.port)))
     }
 
     fn try_cmd(&self, args: &[&[u8]]) -> io::Result<Vec<u8>> {
@@ -152,22 +153,50 @@ impl Drop for Redis {
     }
 }
 
-/// A loopback listener that never accepts: connects complete in the
-/// kernel's backlog and whatever is sent is never answered (a hung datastore
-/// or peer).
+/// A loopback listener that never accepts on its own: connects complete in
+/// the kernel's backlog and whatever is sent is never answered (a hung
+/// datastore or peer), until the test calls `close_after_request`.
 pub(crate) struct Hang {
     listener: TcpListener,
+    accepted: Vec<TcpStream>,
 }
 
 impl Hang {
     pub(crate) fn bind() -> Hang {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking");
         Hang {
-            listener: TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"),
+            listener,
+            accepted: Vec::new(),
         }
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("local_addr")
+    }
+
+    /// Accepts the pending connections; once bytes have arrived on one of
+    /// them, reads what is there and closes them all (a node that fails with
+    /// a request in flight). True once closed.
+    pub(crate) fn close_after_request(&mut self) -> bool {
+        while let Ok((s, _)) = self.listener.accept() {
+            s.set_nonblocking(true).expect("non-blocking");
+            self.accepted.push(s);
+        }
+        let mut chunk = [0u8; 4096];
+        let mut got = false;
+        for s in &mut self.accepted {
+            while let Ok(n) = s.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                got = true;
+            }
+        }
+        if got {
+            self.accepted.clear();
+        }
+        got
     }
 }
 
@@ -211,12 +240,16 @@ pub(crate) fn encode(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// A bulk string reply.
-pub(crate) fn bulk(v: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", v.len()).into_bytes();
-    out.extend_from_slice(v);
-    out.extend_from_slice(b"\r\n");
-    out
+/// A bulk string reply (of a UTF-8 value).
+pub(crate) fn bulk(v: &[u8]) -> String {
+    let v = std::str::from_utf8(v).expect("a UTF-8 value");
+    format!("${}\r\n{v}\r\n", v.len())
+}
+
+/// A reply as text: the tests' values are ASCII, and a failed assertion
+/// then shows the reply readably.
+fn text(reply: Vec<u8>) -> String {
+    String::from_utf8(reply).unwrap_or_else(|e| panic!("a reply that is not UTF-8: {e}"))
 }
 
 /// The length of the first whole RESP2/RESP3 reply in `buf`, if it is all
@@ -277,7 +310,7 @@ impl Client {
     }
 
     /// Reads what arrived; returns the first whole reply, if any.
-    pub(crate) fn try_reply(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn try_reply(&mut self) -> Option<String> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             match self.stream.read(&mut chunk) {
@@ -289,17 +322,17 @@ impl Client {
             }
         }
         let n = reply_len(&self.buf)?;
-        Some(self.buf.drain(..n).collect())
+        Some(text(self.buf.drain(..n).collect()))
     }
 
     /// Sends a command and turns `nodes` until its reply is in.
-    pub(crate) fn call(&mut self, nodes: &mut [Node], args: &[&[u8]]) -> Vec<u8> {
+    pub(crate) fn call(&mut self, nodes: &mut [Node], args: &[&[u8]]) -> String {
         self.send(args);
         self.wait_reply(nodes)
     }
 
     /// Turns `nodes` until a reply is in.
-    pub(crate) fn wait_reply(&mut self, nodes: &mut [Node]) -> Vec<u8> {
+    pub(crate) fn wait_reply(&mut self, nodes: &mut [Node]) -> String {
         let mut reply = None;
         pump(nodes, "a reply", |_| {
             reply = self.try_reply();
@@ -349,11 +382,13 @@ fn bind_loopback(endpoint: &mut Endpoint) -> (Sock, SocketAddr) {
 impl Node {
     /// Starts a node from the directives in `body` (YAML lines of the pool,
     /// unindented). `listen` and `stats_listen` are added by the harness and
-    /// bound on free ports; `dyn_listen` is `peer`'s address when given.
+    /// bound on free ports.
     pub(crate) fn start(body: &str) -> Node {
         Node::start_with_peer(body, None)
     }
 
+    /// Like `start`, with `dyn_listen` on `peer`, a listener bound already
+    /// (the other nodes' seeds name its port).
     fn start_with_peer(body: &str, peer: Option<(Sock, SocketAddr)>) -> Node {
         // Placeholders: `Conf` refuses port 0; both are rebound below.
         let mut yaml =

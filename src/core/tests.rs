@@ -18,7 +18,7 @@ fn a_node_started_in_process_proxies_to_redis() {
     let redis = Redis::start();
     let mut nodes = [Node::start(&format!("servers:\n- {}:1\n", redis.addr()))];
     let mut c = nodes[0].client();
-    assert_eq!(c.call(&mut nodes, &[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(c.call(&mut nodes, &[b"SET", b"k", b"v"]), "+OK\r\n");
     assert_eq!(c.call(&mut nodes, &[b"GET", b"k"]), bulk(b"v"));
     assert_eq!(redis.cmd(&[b"GET", b"k"]), bulk(b"v"));
     drop(c);
@@ -45,24 +45,24 @@ fn a_datastore_that_never_answers_times_out_alone() {
     a.send(&[b"GET", &slow]);
     // Another client's request to the live shard is not held up.
     let mut b = nodes[0].client();
-    assert_eq!(b.call(&mut nodes, &[b"GET", &fast]), b"$-1\r\n");
+    assert_eq!(b.call(&mut nodes, &[b"GET", &fast]), "$-1\r\n");
     assert_eq!(a.try_reply(), None, "answered before its timeout");
 
     assert_eq!(
         a.wait_reply(&mut nodes),
-        b"-ERR Storage: Datastore timed out\r\n"
+        "-ERR Storage: Datastore timed out\r\n"
     );
     assert!(sent.elapsed() >= Duration::from_millis(TIMEOUT_MS));
     assert_eq!(server_stats(&nodes[0].ctx, 0).server_timedout_requests, 1);
     // The connection that saw the timeout goes on.
-    assert_eq!(a.call(&mut nodes, &[b"GET", &fast]), b"$-1\r\n");
+    assert_eq!(a.call(&mut nodes, &[b"GET", &fast]), "$-1\r\n");
 
     // A fresh connection's request to the hung shard gets its own deadline,
     // behind the swallowed one on the same datastore connection.
     let mut c = nodes[0].client();
     let sent = Instant::now();
     let reply = c.call(&mut nodes, &[b"GET", &slow]);
-    assert_eq!(reply, b"-ERR Storage: Datastore timed out\r\n");
+    assert_eq!(reply, "-ERR Storage: Datastore timed out\r\n");
     assert!(sent.elapsed() >= Duration::from_millis(TIMEOUT_MS));
     assert_eq!(server_stats(&nodes[0].ctx, 0).server_timedout_requests, 2);
     assert_eq!(server_stats(&nodes[0].ctx, 1).server_timedout_requests, 0);
@@ -90,10 +90,10 @@ fn a_peer_that_never_answers_times_out() {
     let sent = Instant::now();
     a.send(&[b"GET", &remote]);
     let mut b = nodes[0].client();
-    assert_eq!(b.call(nodes, &[b"GET", &local]), b"$-1\r\n");
+    assert_eq!(b.call(nodes, &[b"GET", &local]), "$-1\r\n");
     assert_eq!(a.try_reply(), None, "answered before its timeout");
 
-    assert_eq!(a.wait_reply(nodes), b"-ERR Peer: Peer Node timed out\r\n");
+    assert_eq!(a.wait_reply(nodes), "-ERR Peer: Peer Node timed out\r\n");
     // A same-DC peer read waits `timeout` plus 200 ms.
     assert!(sent.elapsed() >= Duration::from_millis(TIMEOUT_MS + 200));
     assert_eq!(pool_stats(&nodes[0].ctx).peer_timedout_requests, 1);
@@ -143,12 +143,12 @@ fn a_refusing_datastore_backs_off_then_is_ejected() {
         if !ejected {
             // During the back-off a request fails at once, without a connect.
             let reply = c.call(&mut nodes, &[b"GET", &key]);
-            assert_eq!(reply, b"-ERR Storage: Datastore refused connection\r\n");
+            assert_eq!(reply, "-ERR Storage: Datastore refused connection\r\n");
             assert_eq!(datastore_failures(&nodes[0].ctx, 0), failures);
         }
     }
     // Ejected: the shard's keys go to the live datastore.
-    assert_eq!(redis.cmd(&[b"SET", &key, b"moved"]), b"+OK\r\n");
+    assert_eq!(redis.cmd(&[b"SET", &key, b"moved"]), "+OK\r\n");
     assert_eq!(c.call(&mut nodes, &[b"GET", &key]), bulk(b"moved"));
     assert_eq!(pool_stats(&nodes[0].ctx).forward_error, 2);
 }
