@@ -489,6 +489,7 @@ pub(crate) fn spec(dc: &'static str, rack: &'static str, tokens: &'static str) -
 }
 
 /// Several nodes in one test thread, each knowing the others as seeds.
+/// Dropping it closes the nodes first, then stops their redis.
 pub(crate) struct Cluster {
     pub(crate) nodes: Vec<Node>,
     /// The redis of each node.
@@ -505,11 +506,7 @@ impl Cluster {
         // Peer listeners first: the seeds of each node name the others' ports.
         let peers: Vec<(Sock, SocketAddr)> = specs
             .iter()
-            .map(|_| {
-                let mut e = loopback_any();
-                let (sock, addr) = bind_loopback(&mut e);
-                (sock, addr)
-            })
+            .map(|_| bind_loopback(&mut loopback_any()))
             .collect();
         let peer_addrs: Vec<SocketAddr> = peers.iter().map(|p| p.1).collect();
         let redis: Vec<Redis> = specs.iter().map(|_| Redis::start()).collect();
@@ -521,13 +518,18 @@ impl Cluster {
                 s.dc, s.rack, s.tokens
             );
             y.push_str(body);
-            y.push_str("\ndyn_seeds:\n");
-            for (j, o) in specs.iter().enumerate().filter(|&(j, _)| j != i) {
-                let a = peer_addrs[j];
-                y.push_str(&format!("- {a}:{}:{}:{} n{j}\n", o.rack, o.dc, o.tokens));
-            }
-            for seed in extra_seeds {
-                y.push_str(&format!("- {seed}\n"));
+            let mut seeds: Vec<String> = specs
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(j, o)| format!("{}:{}:{}:{} n{j}", peer_addrs[j], o.rack, o.dc, o.tokens))
+                .collect();
+            seeds.extend_from_slice(extra_seeds);
+            if !seeds.is_empty() {
+                y.push_str("\ndyn_seeds:\n");
+                for seed in seeds {
+                    y.push_str(&format!("- {seed}\n"));
+                }
             }
             nodes.push(Node::start_with_peer(&y, Some(peer)));
         }
