@@ -9,7 +9,7 @@
 //!      n0 owns hashes ≤ 2147483647, n1 the rest
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::core::harness::{
     bulk, key_hash, key_where, keys_where, msgs_in_use, peer_connected, pool_stats, pump, pump_for,
@@ -74,6 +74,34 @@ fn dc_quorum_answers_with_one_rack_stopped() {
     for i in 0..2 {
         assert_eq!(cl.redis(i).cmd(&[b"GET", b"qk"]), bulk(b"v2"));
     }
+    assert_eq!(pool_stats(&cl.nodes[0].ctx).forward_error, 0);
+}
+
+#[test]
+fn dc_quorum_answers_without_a_hung_rack_and_drops_its_late_child() {
+    // Racks r1 and r2 are nodes of the test; r3 is a peer that takes
+    // requests and never answers.
+    let hung = Hang::bind();
+    let seed = format!("{}:r3:dc1:1 hung", hung.addr());
+    let mut cl = Cluster::start(
+        &[spec("dc1", "r1", "1"), spec("dc1", "r2", "1")],
+        &[seed],
+        QUORUM,
+    );
+    pump(&mut cl.nodes, "connections to the hung peer", |n| {
+        n.iter().all(|n| peer_connected(&n.ctx, hung.addr()))
+    });
+    let mut c = cl.nodes[0].client();
+    assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"qk", b"v"]), "+OK\r\n");
+    let sent = Instant::now();
+    assert_eq!(c.call(&mut cl.nodes, &[b"GET", b"qk"]), bulk(b"v"));
+    // Answered by the two live racks, before the hung one's read timeout
+    // (timeout + 200 ms).
+    assert!(sent.elapsed() < Duration::from_millis(400));
+    // The hung rack's copy times out later and is dropped: no second reply.
+    pump_for(&mut cl.nodes, Duration::from_millis(600));
+    assert_eq!(c.try_reply(), None);
+    assert_eq!(c.call(&mut cl.nodes, &[b"GET", b"qk"]), bulk(b"v"));
     assert_eq!(pool_stats(&cl.nodes[0].ctx).forward_error, 0);
 }
 
