@@ -5,8 +5,7 @@ use std::process::exit;
 
 use dynomite::cluster::topology::Topology;
 use dynomite::conf::{Conf, Endpoint};
-use dynomite::conn::ConnKind;
-use dynomite::core::Context;
+use dynomite::core::{Context, Listeners};
 use dynomite::signal::Signals;
 use dynomite::sys;
 use dynomite::{logging, options, proxy, VERSION};
@@ -99,6 +98,18 @@ fn run(opts: options::Options) -> i32 {
         return 1;
     }
     raise_nofile_limit();
+    // Handlers go in before anything listens: a signal that arrives as soon
+    // as the first client connects (SIGTTIN from a test, SIGTERM from a
+    // supervisor) must find them, not the default action that would stop
+    // or kill the process. They survive daemonizing.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("signal setup failed: {e}");
+            eprintln!("dynomite: signal setup failed: {e}");
+            return 1;
+        }
+    };
     let pool = &conf.pool;
     let listener = match proxy::bind(&pool.listen, pool.backlog) {
         Ok(l) => l,
@@ -152,13 +163,12 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     }
-    let status = serve(
-        &opts,
-        &conf,
-        topology,
-        [listener, stats_listener],
-        peer_listener,
-    );
+    let listeners = Listeners {
+        client: listener,
+        stats: stats_listener,
+        peer: peer_listener,
+    };
+    let status = serve(&opts, &conf, topology, listeners, signals);
     if let Some(p) = &pid_file {
         if let Err(e) = std::fs::remove_file(p) {
             log::error!("unlink of pid file '{p}' failed, ignored: {e}");
@@ -175,8 +185,8 @@ fn serve(
     opts: &options::Options,
     conf: &Conf,
     topology: Topology,
-    listeners: [dynomite::conn::Sock; 2],
-    peer_listener: Option<dynomite::conn::Sock>,
+    listeners: Listeners,
+    signals: Signals,
 ) -> i32 {
     let pool = &conf.pool;
     let mbuf_size = conf.mbuf_size_or(opts.mbuf_size);
@@ -192,50 +202,19 @@ fn serve(
     for w in &conf.warnings {
         log::warn!("{w}");
     }
-    let npeers = topology.peer_count();
-    let mut ctx = match Context::new(pool, topology, mbuf_size, max_msgs) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("event loop setup failed: {e}");
-            return 1;
-        }
+    let Ok(mut ctx) = Context::start(
+        conf,
+        topology,
+        listeners,
+        mbuf_size,
+        max_msgs,
+        opts.admin_op,
+    ) else {
+        return 1;
     };
-    ctx.admin_op = opts.admin_op;
-    match Signals::install() {
-        Ok(s) => {
-            if let Err(e) = ctx.set_signals(s) {
-                log::error!("signal pipe setup failed: {e}");
-                return 1;
-            }
-        }
-        Err(e) => {
-            log::error!("signal setup failed: {e}");
-            return 1;
-        }
-    }
-    let [listener, stats_listener] = listeners;
-    let stats_name = proxy::endpoint_name(&pool.stats_listen);
-    if let Err(e) = ctx.add_listener(stats_listener, ConnKind::StatsProxy, stats_name.clone()) {
-        log::error!("listening on {stats_name} failed: {e}");
+    if let Err(e) = ctx.set_signals(signals) {
+        log::error!("signal pipe setup failed: {e}");
         return 1;
-    }
-    log::info!("sp listening on {stats_name} for stats and admin requests");
-    let name = proxy::endpoint_name(&pool.listen);
-    if let Err(e) = ctx.add_listener(listener, ConnKind::Proxy, name.clone()) {
-        log::error!("listening on {name} failed: {e}");
-        return 1;
-    }
-    log::info!(
-        "p listening on {name} for clients, {} datastore(s)",
-        pool.servers.len()
-    );
-    if let (Some(l), Some(e)) = (peer_listener, &pool.dyn_listen) {
-        let name = proxy::endpoint_name(e);
-        if let Err(err) = ctx.add_listener(l, ConnKind::DnodeProxy, name.clone()) {
-            log::error!("listening on {name} failed: {err}");
-            return 1;
-        }
-        log::info!("dp listening on {name} for peers, {npeers} node(s) in the cluster");
     }
     match ctx.run() {
         Ok(()) => 0,

@@ -7,3 +7,6 @@ pub mod membership;
 pub mod response_mgr;
 pub mod state;
 pub mod topology;
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 //! owns every connection, message and chunk.
 //!
 //! ```text
-//!  loop {
+//!  loop {                                 // run: turn() after turn()
 //!      poll(timeout = next timer)          // epoll, edge-triggered
 //!      for each event: dispatch by ConnKind ── recv/send handlers
 //!      expire timers (request timeouts, reconnects)
@@ -16,6 +16,15 @@
 //! `close_conn`, which fails or releases the connection's messages at once and
 //! leaves the slab entry (state `Closing`) for `reap`, so that a token seen
 //! later in the same event batch still names a dead connection, not a new one.
+
+mod start;
+
+#[cfg(test)]
+pub(crate) mod harness;
+#[cfg(test)]
+mod tests;
+
+pub use start::Listeners;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -40,7 +49,7 @@ use crate::stats::Stats;
 /// Token of the signal pipe; connection tokens are slab keys.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Most events taken from one poll.
-const EVENTS_MAX: usize = 1024;
+pub(crate) const EVENTS_MAX: usize = 1024;
 /// Longest sleep of the loop when no timer is due.
 const POLL_MAX: Duration = Duration::from_millis(1000);
 
@@ -298,35 +307,50 @@ impl Context {
 
     /// Runs the loop until a shutdown signal.
     pub fn run(&mut self) -> io::Result<()> {
-        self.preconnect();
-        self.peers_connect();
+        self.connect_all();
         let mut events = Events::with_capacity(EVENTS_MAX);
         while !self.shutdown {
-            let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                error!("event loop failed: {e}");
-                return Err(e);
-            }
-            self.now = Instant::now();
-            for ev in events.iter() {
-                if ev.token() == SIGNAL_TOKEN {
-                    self.handle_signals();
-                    continue;
-                }
-                self.dispatch_event(ConnId(ev.token().0), ev);
-            }
-            self.expire_timers();
-            self.resume_blocked();
-            self.flush_all();
-            self.reap();
-            self.trim_memory();
-            #[cfg(debug_assertions)]
-            self.check_invariants();
+            self.turn(&mut events, POLL_MAX)?;
         }
         info!("shutting down");
+        Ok(())
+    }
+
+    /// Opens the connections a node makes at start: its datastores
+    /// (`preconnect`) and every peer. Called once, before the first turn.
+    pub fn connect_all(&mut self) {
+        self.preconnect();
+        self.peers_connect();
+    }
+
+    /// One turn of the loop: one poll (sleeping at most until the next timer,
+    /// and at most `max_wait`), the handlers of its events, then timers,
+    /// paused clients, writes, and the slab entries of connections closed
+    /// this turn. An interrupted poll is an empty turn.
+    pub fn turn(&mut self, events: &mut Events, max_wait: Duration) -> io::Result<()> {
+        let timeout = self.poll_timeout().min(max_wait);
+        if let Err(e) = self.poll.poll(events, Some(timeout)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            error!("event loop failed: {e}");
+            return Err(e);
+        }
+        self.now = Instant::now();
+        for ev in events.iter() {
+            if ev.token() == SIGNAL_TOKEN {
+                self.handle_signals();
+                continue;
+            }
+            self.dispatch_event(ConnId(ev.token().0), ev);
+        }
+        self.expire_timers();
+        self.resume_blocked();
+        self.flush_all();
+        self.reap();
+        self.trim_memory();
+        #[cfg(debug_assertions)]
+        self.check_invariants();
         Ok(())
     }
 
