@@ -1,18 +1,24 @@
 //! Outgoing peer connections (dyn_dnode_peer.c): a pool of connections to
-//! every other node, frames out, replies matched by id.
+//! every other node, frames out, replies matched by id. These connections
+//! have their own handlers (`peer_connecting`, `peer_recv`, `peer_send`,
+//! `peer_sent`, `peer_closed`); what they share with datastore connections
+//! (reading, writev of a queue, the in-flight move, the reply parser) is in
+//! conn.rs, the back-off in conn_pool.rs, the frame layer in dnode/frame.rs.
 //!
 //! ```text
 //!  peer_forward(req) ─► hdr "   $2014$ <id> 3|4 …" + req bytes ─► imsg_q
-//!      ─writev─► in flight (omsg_q) ─► reply frame, id matched ─► req.peer
+//!      ─writev─► in flight (omsg_q) ─► reply frame (Framer, RESP parser),
+//!      id matched ─► req.peer
 //! ```
 //!
 //! A request whose slot is not connected fails at once ("Peer Node is not
 //! connected"); a connection that closes fails what it carries ("refused
-//! connection") unless read failover has another replica to try. Reconnects
-//! back off from 1 s to 10 s.
+//! connection") unless read failover has another replica to try; both happen
+//! in the loop after the close (`Context::fail_queued`), never inside it.
+//! Reconnects back off from 1 s to 10 s.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, info, warn};
 use mio::Interest;
@@ -20,19 +26,15 @@ use mio::Interest;
 use crate::cluster::coordinator::ERR_PEER_REFUSED;
 use crate::cluster::topology::{Peer, Topology};
 use crate::conf::PoolConf;
-use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::conn::{CloseReason, Conn, ConnState, Outcome, QueueStats, Role, Sock};
+use crate::conn_pool::{Slot, PEER_BACKOFF_MAX};
 use crate::core::{
-    Context, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
+    Context, FailedReq, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
     TIMEOUT_REMOTE_WRITE,
 };
 use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
 use crate::ids::PeerId;
 use crate::msg::{ConnId, MsgId};
-use crate::server::Slot;
-
-/// Reconnect back-off: 1 s doubling up to 10 s.
-const BACKOFF_START: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// The outgoing connections to one peer.
 #[derive(Debug, Clone)]
@@ -95,18 +97,15 @@ impl Context {
                 return;
             }
         };
-        let mut conn = Conn::new(
-            ConnKind::DnodePeer,
+        let conn = Conn::new(
+            Role::dnode_peer(peer, slot),
             ConnState::Connecting,
             sock,
             name.clone(),
         );
-        conn.peer_slot = Some((peer, slot));
         match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(cid) => {
-                let sl = &mut self.peers[peer.idx()].slots[slot];
-                sl.conn = Some(cid);
-                sl.retry_at = None;
+                self.peers[peer.idx()].slots[slot].connecting(cid);
                 debug!("dn {} connecting to peer {}", cid.0, name);
             }
             Err(e) => {
@@ -117,33 +116,102 @@ impl Context {
     }
 
     fn peer_failed(&mut self, peer: PeerId, slot: usize) {
-        let sl = &mut self.peers[peer.idx()].slots[slot];
-        sl.conn = None;
-        sl.backoff = if sl.backoff.is_zero() {
-            BACKOFF_START
-        } else {
-            (sl.backoff * 2).min(BACKOFF_MAX)
-        };
-        let at = Instant::now() + sl.backoff;
-        sl.retry_at = Some(at);
+        let at = self.peers[peer.idx()].slots[slot].failure(Instant::now(), PEER_BACKOFF_MAX);
         self.add_timer(at, Timer::PeerReconnect { peer, slot });
     }
 
     /// The reconnect timer of a peer slot fired.
     pub fn peer_reconnect(&mut self, peer: PeerId, slot: usize) {
-        let sl = &self.peers[peer.idx()].slots[slot];
-        if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
+        if !self.peers[peer.idx()].slots[slot].reconnect_due(Instant::now()) {
             return;
         }
         self.peer_connect(peer, slot);
     }
 
-    /// A connect to a peer completed.
-    pub fn peer_connected(&mut self, cid: ConnId) {
-        let c = &self.conns[cid.0];
-        let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+    /// A connect in progress reported an event: finish it or fail it.
+    pub fn peer_connecting(&mut self, cid: ConnId) -> Outcome {
+        let c = &mut self.conns[cid.0];
+        match c.sock.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => {
+                warn!("dn {} connect to peer {} failed: {}", cid.0, c.peer, e);
+                return Outcome::Close(CloseReason::Error);
+            }
+        }
+        if !c.sock.is_connected() {
+            return Outcome::Ok;
+        }
+        c.state = ConnState::Connected;
+        let (peer, slot) = c.peer_slot().expect("peer conn has a slot");
         info!("dn {} connected to peer {}", cid.0, c.peer);
-        self.peers[peer.idx()].slots[slot].backoff = Duration::ZERO;
+        self.peers[peer.idx()].slots[slot].connected();
+        self.set_write_interest(cid, false);
+        self.schedule_flush(cid);
+        Outcome::Ok
+    }
+
+    /// Writes queued frames with one writev.
+    pub fn peer_send(&mut self, cid: ConnId) -> Outcome {
+        match self.conn_send(cid, Context::peer_sent) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => {
+                warn!("dn {} write to peer failed: {}", cid.0, e);
+                Outcome::Close(CloseReason::Error)
+            }
+        }
+    }
+
+    /// Moves fully written frames to the in-flight queue; the queue
+    /// statistics are those of a peer in this DC or in another.
+    fn peer_sent(&mut self, cid: ConnId, n: u64) {
+        let (peer, _) = self.conns[cid.0].peer_slot().expect("peer conn has a slot");
+        let queue = if self.topology.same_dc(peer) {
+            QueueStats::Peer
+        } else {
+            QueueStats::RemotePeer
+        };
+        self.conn_sent(cid, n, queue);
+    }
+
+    /// Reads reply frames.
+    pub fn peer_recv(&mut self, cid: ConnId) -> Outcome {
+        match self.conn_read(cid) {
+            Ok(false) => Outcome::Ok,
+            Ok(true) => {
+                let c = &mut self.conns[cid.0];
+                c.eof = true;
+                info!("dn {} peer {} closed the connection", cid.0, c.peer);
+                Outcome::Close(CloseReason::Eof)
+            }
+            Err(e) => {
+                warn!("dn {} peer {}: {}", cid.0, self.conns[cid.0].peer, e);
+                let bad = e.kind() == io::ErrorKind::InvalidData;
+                Outcome::Close(if bad {
+                    CloseReason::Protocol
+                } else {
+                    CloseReason::Error
+                })
+            }
+        }
+    }
+
+    /// Parses what is buffered: frame headers (dnode/frame.rs), then the reply
+    /// each reply frame carries.
+    pub fn peer_parse(&mut self, cid: ConnId) -> io::Result<()> {
+        while self.frame_next(cid)? {
+            let Some(rsp) = self.conn_parse_reply(cid)? else {
+                return Ok(());
+            };
+            let Role::DnodePeer(p) = &mut self.conns[cid.0].role else {
+                unreachable!("peer_parse on a peer connection");
+            };
+            let h = p
+                .framer
+                .datastore_done()
+                .expect("a reply is read inside a frame");
+            self.peer_reply(cid, rsp, h.id);
+        }
+        Ok(())
     }
 
     /// Queues a request for a peer; false when the slot is not connected.
@@ -257,7 +325,7 @@ impl Context {
 
     /// A request to a peer failed: try the next replica of a failover read,
     /// else answer the error.
-    fn peer_request_failed(&mut self, req: MsgId, text: &str) {
+    pub fn peer_request_failed(&mut self, req: MsgId, text: &str) {
         let m = &self.msgs[req];
         if m.swallow || m.done {
             self.try_free(req);
@@ -271,10 +339,12 @@ impl Context {
         self.reply_error(req, text);
     }
 
-    /// An outgoing peer connection closed.
+    /// An outgoing peer connection closed: what it carried is queued to fail
+    /// over or fail (`Context::fail_queued`, after the event batch), the slot
+    /// reconnects after its back-off.
     pub fn peer_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
-        let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+        let (peer, slot) = c.peer_slot().expect("peer conn has a slot");
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
@@ -301,8 +371,18 @@ impl Context {
             self.stats.record_peer_error(&p.name, &p.dc);
         }
         for mid in queued {
-            self.msgs[mid].in_server = false;
-            self.peer_request_failed(mid, ERR_PEER_REFUSED);
+            let m = &mut self.msgs[mid];
+            m.in_server = false;
+            if m.swallow || m.done {
+                self.try_free(mid);
+            } else {
+                self.failed.push_back(FailedReq {
+                    mid,
+                    uid: m.id,
+                    error: ERR_PEER_REFUSED,
+                    failover: true,
+                });
+            }
         }
         if self.peers[peer.idx()].slots[slot].conn == Some(cid) {
             self.peer_failed(peer, slot);
