@@ -376,3 +376,86 @@ pub fn unix_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::topology::Topology;
+    use crate::conf::Conf;
+
+    /// A context with one datastore at `port` (nothing polled: handlers are
+    /// called directly).
+    fn context(port: u16) -> Context {
+        let text = format!(
+            "t:\n  listen: 127.0.0.1:8102\n  servers:\n  - 127.0.0.1:{port}:1\n  timeout: 5000\n"
+        );
+        let conf = Conf::parse_str("test.yml", &text).expect("conf");
+        let topology = Topology::from_conf(&conf.pool).expect("topology");
+        Context::new(&conf.pool, topology, 16 * 1024, 1024).expect("context")
+    }
+
+    #[test]
+    fn a_closed_datastore_connection_fails_its_requests_in_the_loop() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut ctx = context(listener.local_addr().expect("addr").port());
+        // A client's request (its client is not in the slab: its flush is
+        // a no-op), queued on the datastore connection.
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.in_client = true;
+        m.owner = Some(ConnId(usize::MAX));
+        let uid = m.id;
+        ctx.server_forward(mid, 0, ConnId(0));
+        let cid = ctx.servers[0].pools[0][0].conn.expect("connecting");
+        assert!(ctx.msgs[mid].in_server);
+
+        ctx.close_conn(cid);
+        // Nothing is answered inside the close: the request waits, held by
+        // no connection (so its deadline cannot fire), counted as dropped.
+        let m = &ctx.msgs[mid];
+        assert!(!m.in_server);
+        assert!(!m.done);
+        assert!(m.peer.is_none());
+        assert_eq!(ctx.failed.len(), 1);
+        assert_eq!(ctx.failed[0].uid, uid);
+        assert_eq!(ctx.stats.servers[0].1.server_dropped_requests, 1);
+        assert_eq!(ctx.stats.servers[0].1.server_err, 1);
+        let slot = &ctx.servers[0].pools[0][0];
+        assert_eq!(slot.conn, None);
+        assert!(slot.retry_at.is_some());
+        assert_eq!(ctx.servers[0].health.failures, 1);
+
+        ctx.fail_queued();
+        assert!(ctx.failed.is_empty());
+        let m = &ctx.msgs[mid];
+        assert!(m.done);
+        let rsp = &ctx.msgs[m.peer.expect("answered")];
+        let mut text = Vec::new();
+        ctx.mbufs.copy_out(&rsp.segs, 0, rsp.mlen, &mut text);
+        assert_eq!(text, format!("-{ERR_REFUSED}\r\n").into_bytes());
+    }
+
+    #[test]
+    fn a_request_freed_while_queued_is_skipped() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut ctx = context(listener.local_addr().expect("addr").port());
+        let mid = ctx.msgs.get(MsgKind::Request);
+        ctx.msgs[mid].in_client = true;
+        ctx.server_forward(mid, 0, ConnId(0));
+        let cid = ctx.servers[0].pools[0][0].conn.expect("connecting");
+        ctx.close_conn(cid);
+        assert_eq!(ctx.failed.len(), 1);
+        // Its client goes away before the loop gets to it (client_closed).
+        let m = &mut ctx.msgs[mid];
+        m.in_client = false;
+        m.swallow = true;
+        ctx.try_free(mid);
+        // The slab key is taken again by another message.
+        let other = ctx.msgs.get(MsgKind::Request);
+        assert_eq!(other, mid);
+        ctx.fail_queued();
+        assert!(ctx.failed.is_empty());
+        assert!(!ctx.msgs[other].done, "the new message is not answered");
+        assert!(ctx.msgs[other].peer.is_none());
+    }
+}
