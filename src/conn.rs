@@ -95,6 +95,13 @@ pub enum Sock {
 }
 
 impl Sock {
+    /// Starts a non-blocking TCP connect with Nagle off (datastores, peers).
+    pub fn connect_tcp(addr: std::net::SocketAddr) -> io::Result<Sock> {
+        let s = mio::net::TcpStream::connect(addr)?;
+        let _ = s.set_nodelay(true);
+        Ok(Sock::Tcp(s))
+    }
+
     /// The mio source, for (de)registration.
     pub fn source(&mut self) -> &mut dyn mio::event::Source {
         match self {

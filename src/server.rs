@@ -85,10 +85,7 @@ impl Context {
         let endpoint = self.servers[server].conf.endpoint.clone();
         let name = self.servers[server].conf.name.clone();
         let sock = match &endpoint {
-            Endpoint::Tcp { addr, .. } => mio::net::TcpStream::connect(*addr).map(|s| {
-                let _ = s.set_nodelay(true);
-                Sock::Tcp(s)
-            }),
+            Endpoint::Tcp { addr, .. } => Sock::connect_tcp(*addr),
             Endpoint::Unix(path) => mio::net::UnixStream::connect(path).map(Sock::Unix),
         };
         let sock = match sock {

@@ -86,11 +86,8 @@ impl Context {
             return;
         };
         let name = format!("{} ({})", self.topology.peer(peer).name, addr);
-        let sock = match mio::net::TcpStream::connect(addr) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                Sock::Tcp(s)
-            }
+        let sock = match Sock::connect_tcp(addr) {
+            Ok(s) => s,
             Err(e) => {
                 warn!("connect to peer {name} failed: {e}");
                 self.peer_failed(peer, slot);
