@@ -391,3 +391,88 @@ impl Context {
 pub fn bad_frame(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::Conf;
+    use crate::core::Target;
+    use crate::msg::MsgKind;
+
+    /// A node of rack1 with one peer in rack2 and one in rack3, listening
+    /// on `ports` (nothing is polled: handlers are called directly).
+    fn context(ports: [u16; 2]) -> Context {
+        let text = format!(
+            "t:\n  datacenter: dc\n  rack: rack1\n  listen: 127.0.0.1:8102\n  \
+             dyn_listen: 127.0.0.1:8101\n  dyn_seeds:\n  - 127.0.0.1:{}:rack2:dc:1\n  \
+             - 127.0.0.1:{}:rack3:dc:1\n  tokens: '1'\n  servers:\n  - 127.0.0.1:22121:1\n",
+            ports[0], ports[1]
+        );
+        let conf = Conf::parse_str("test.yml", &text).expect("conf");
+        let topology = Topology::from_conf(&conf.pool).expect("topology");
+        Context::new(&conf.pool, topology, 16 * 1024, 1024).expect("context")
+    }
+
+    fn reply_text(ctx: &Context, req: MsgId) -> Vec<u8> {
+        let rsp = &ctx.msgs[ctx.msgs[req].peer.expect("answered")];
+        let mut text = Vec::new();
+        ctx.mbufs.copy_out(&rsp.segs, 0, rsp.mlen, &mut text);
+        text
+    }
+
+    #[test]
+    fn a_closed_peer_connection_fails_over_in_the_loop_not_in_the_close() {
+        let l: Vec<_> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let port = |i: usize| l[i].local_addr().expect("addr").port();
+        let mut ctx = context([port(0), port(1)]);
+        ctx.peers_connect();
+        let remote: Vec<PeerId> = ctx.topology.peer_ids().filter(|p| !p.is_local()).collect();
+        let [a, b] = remote[..] else {
+            panic!("two peers: {remote:?}")
+        };
+        let conn = |ctx: &Context, p: PeerId| ctx.peers[p.idx()].slots[0].conn.expect("opened");
+        for p in [a, b] {
+            let cid = conn(&ctx, p);
+            ctx.conns[cid.0].state = ConnState::Connected;
+        }
+        // A DC_ONE read for `a` that may fail over to `b`.
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.in_client = true;
+        m.failover = Some(Box::new(vec![Target::Peer {
+            peer: b,
+            forward: false,
+        }]));
+        assert!(ctx.peer_forward(mid, a, false));
+        let (ca, cb) = (conn(&ctx, a), conn(&ctx, b));
+        assert_eq!(ctx.conns[ca.0].imsg_q.front(), Some(&mid));
+
+        ctx.close_conn(ca);
+        assert!(
+            ctx.conns[cb.0].imsg_q.is_empty(),
+            "no routing inside the close"
+        );
+        assert!(!ctx.msgs[mid].in_server);
+        assert!(!ctx.msgs[mid].done);
+        assert_eq!(ctx.failed.len(), 1);
+        assert_eq!(ctx.stats.pool.peer_dropped_requests, 1);
+        assert_eq!(ctx.peers[a.idx()].slots[0].conn, None);
+
+        ctx.fail_queued();
+        assert_eq!(ctx.conns[cb.0].imsg_q.front(), Some(&mid), "failed over");
+        assert!(ctx.msgs[mid].in_server);
+        assert!(!ctx.msgs[mid].done);
+
+        // No replica left: the refusal is the answer.
+        ctx.close_conn(cb);
+        assert!(!ctx.msgs[mid].done);
+        ctx.fail_queued();
+        assert!(ctx.msgs[mid].done);
+        assert_eq!(
+            reply_text(&ctx, mid),
+            format!("-{ERR_PEER_REFUSED}\r\n").into_bytes()
+        );
+    }
+}
