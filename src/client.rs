@@ -9,45 +9,57 @@
 //!
 //! A framing error is answered with an error reply after the replies already
 //! owed, then the connection closes; a bad command is answered and the
-//! connection goes on.
+//! connection goes on. Inbound peers (`DnodeClient`) share the request
+//! parsing and the writing here; their frame layer is in dnode/client.rs.
+//! The handlers return an [`Outcome`]; the dispatcher closes.
 
 use std::io;
 
 use log::{debug, warn};
 
-use crate::conn::{ConnKind, ConnState};
+use crate::conn::{CloseReason, ConnKind, ConnState, Outcome, Role, IOV_MAX};
 use crate::core::Context;
-use crate::msg::{ConnId, DnodeOrigin, MsgKind};
+use crate::msg::{ConnId, MsgId, MsgKind};
 use crate::proto::Parse;
-use crate::server::IOV_MAX;
 
 /// Most requests one client may have outstanding; past it the client is
 /// paused until replies drain (the original closed it at 20000).
 pub const CLIENT_PENDING_MAX: usize = 20_000;
 
 impl Context {
-    /// Readable event on a client.
-    pub fn client_recv(&mut self, cid: ConnId) {
+    /// Readable event on a client or inbound peer.
+    pub fn client_recv(&mut self, cid: ConnId) -> Outcome {
         if self.conns[cid.0].state != ConnState::Connected {
-            return;
+            return Outcome::Ok;
         }
         match self.conn_read(cid) {
-            Ok(false) => {}
+            Ok(false) => {
+                // memcached `quit` with nothing owed: done.
+                let c = &self.conns[cid.0];
+                if c.state == ConnState::Eof && c.omsg_q.is_empty() {
+                    Outcome::Close(CloseReason::Done)
+                } else {
+                    Outcome::Ok
+                }
+            }
             Ok(true) => self.client_eof(cid),
             Err(e) => {
                 if e.kind() == io::ErrorKind::ConnectionReset {
                     debug!("c {} reset by peer", cid.0);
+                } else if e.kind() == io::ErrorKind::InvalidData {
+                    warn!("dc {} bad frame from peer: {}", cid.0, e);
+                    return Outcome::Close(CloseReason::Protocol);
                 } else {
                     warn!("c {} read failed: {}", cid.0, e);
                 }
-                self.close_conn(cid);
+                Outcome::Close(CloseReason::Error)
             }
         }
     }
 
     /// The client shut its sending side: drop any unfinished request, write
     /// what is owed, then close.
-    fn client_eof(&mut self, cid: ConnId) {
+    fn client_eof(&mut self, cid: ConnId) -> Outcome {
         let c = &mut self.conns[cid.0];
         debug!("c {} eof with {} replies owed", cid.0, c.omsg_q.len());
         c.state = ConnState::Eof;
@@ -56,107 +68,101 @@ impl Context {
         if let Some(m) = c.rmsg.take() {
             self.msgs.put(&mut self.mbufs, m);
         }
-        c.req_parser = Default::default();
+        c.client_mut().parser.redis = Default::default();
         if self.conns[cid.0].omsg_q.is_empty() {
-            self.close_conn(cid);
+            Outcome::Close(CloseReason::Eof)
         } else {
             self.schedule_flush(cid);
+            Outcome::Ok
         }
     }
 
     /// Parses buffered bytes into requests and routes each one.
     pub fn client_parse(&mut self, cid: ConnId) {
-        loop {
-            let c = &mut self.conns[cid.0];
-            if c.no_more_input || !c.is_active() {
-                return;
+        while let Some(rmid) = self.client_parse_req(cid) {
+            self.client_request(cid, rmid);
+        }
+    }
+
+    /// Parses buffered bytes of a client or inbound peer into one request.
+    /// Returns it once complete; `None` when every byte was taken, the
+    /// client is paused, or input ended (a protocol error is answered here,
+    /// behind the replies already owed).
+    pub fn client_parse_req(&mut self, cid: ConnId) -> Option<MsgId> {
+        let c = &mut self.conns[cid.0];
+        if c.no_more_input || !c.is_active() {
+            return None;
+        }
+        let buf = c.rbuf?;
+        let filled = c.rend;
+        if c.rpos >= filled {
+            return None;
+        }
+        if c.omsg_q.len() >= CLIENT_PENDING_MAX {
+            // Too much outstanding: pause until replies are written.
+            if !c.blocked {
+                c.blocked = true;
+                self.blocked.push(cid);
             }
-            let Some(buf) = c.rbuf else { return };
-            let filled = c.rend;
-            if c.rpos >= filled {
-                return;
-            }
-            match self.frame_layer(cid, buf, filled) {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => {
-                    warn!("dc {} bad frame from peer: {}", cid.0, e);
-                    self.close_conn(cid);
-                    return;
-                }
-            }
-            let c = &mut self.conns[cid.0];
-            if c.rpos >= filled {
-                return;
-            }
-            if c.omsg_q.len() >= CLIENT_PENDING_MAX {
-                // Too much outstanding: pause until replies are written.
-                if !c.blocked {
+            return None;
+        }
+        let rmid = match c.rmsg {
+            Some(m) => m,
+            None => {
+                if self.msgs.exhausted() {
                     c.blocked = true;
                     self.blocked.push(cid);
+                    return None;
                 }
-                return;
+                let m = self.msgs.get(MsgKind::Request);
+                c.rmsg = Some(m);
+                m
             }
-            let rmid = match c.rmsg {
-                Some(m) => m,
-                None => {
-                    if self.msgs.exhausted() {
-                        c.blocked = true;
-                        self.blocked.push(cid);
-                        return;
-                    }
-                    let m = self.msgs.get(MsgKind::Request);
-                    c.rmsg = Some(m);
-                    m
-                }
-            };
-            let chunk = self.mbufs.range(buf, c.rpos, filled);
-            let res = if self.settings.memcache {
-                c.mc_req_parser.parse(chunk, &mut self.msgs[rmid].mc)
-            } else {
-                c.req_parser.parse(chunk, &mut self.msgs[rmid].req)
-            };
-            let start = c.rpos;
-            match res {
-                Parse::Again => {
-                    c.rpos = filled;
-                    self.msg_add_range(rmid, buf, start, filled);
-                }
-                Parse::Done(k) => {
-                    c.rpos = start + k;
-                    c.rmsg = None;
-                    if let Some(h) = c.dhdr.take() {
-                        c.resp3 = h.is_resp3();
-                        self.msgs[rmid].dnode = Some(DnodeOrigin {
-                            id: h.id,
-                            ty: h.ty.num(),
-                            same_dc: h.same_dc,
-                        });
-                    }
-                    self.msg_add_range(rmid, buf, start, start + k);
-                    self.client_request(cid, rmid);
-                }
-                Parse::Error(text) => {
-                    debug!("c {} protocol error: {}", cid.0, text);
-                    c.rpos = filled;
-                    c.rmsg = None;
-                    c.no_more_input = true;
-                    // The unfinished request becomes the carrier of the error
-                    // reply, queued behind the replies already owed.
-                    let m = &mut self.msgs[rmid];
-                    m.owner = Some(cid);
-                    m.in_client = true;
-                    m.close_after = true;
-                    self.conns[cid.0].omsg_q.push_back(rmid);
-                    self.reply_error(rmid, text);
-                    return;
-                }
+        };
+        let parser = match &mut c.role {
+            Role::Client(s) => &mut s.parser,
+            Role::DnodeClient(p) => &mut p.client.parser,
+            _ => unreachable!("only clients read requests"),
+        };
+        let chunk = self.mbufs.range(buf, c.rpos, filled);
+        let res = if self.settings.memcache {
+            parser.memcache.parse(chunk, &mut self.msgs[rmid].mc)
+        } else {
+            parser.redis.parse(chunk, &mut self.msgs[rmid].req)
+        };
+        let start = c.rpos;
+        match res {
+            Parse::Again => {
+                c.rpos = filled;
+                self.msg_add_range(rmid, buf, start, filled);
+                None
+            }
+            Parse::Done(k) => {
+                c.rpos = start + k;
+                c.rmsg = None;
+                self.msg_add_range(rmid, buf, start, start + k);
+                Some(rmid)
+            }
+            Parse::Error(text) => {
+                debug!("c {} protocol error: {}", cid.0, text);
+                c.rpos = filled;
+                c.rmsg = None;
+                c.no_more_input = true;
+                // The unfinished request becomes the carrier of the error
+                // reply, queued behind the replies already owed.
+                let m = &mut self.msgs[rmid];
+                m.owner = Some(cid);
+                m.in_client = true;
+                m.close_after = true;
+                self.conns[cid.0].omsg_q.push_back(rmid);
+                self.reply_error(rmid, text);
+                None
             }
         }
     }
 
     /// Writes every reply ready at the head of the queue with one writev.
-    pub fn client_send(&mut self, cid: ConnId) {
+    pub fn client_send(&mut self, cid: ConnId) -> Outcome {
         loop {
             let c = &self.conns[cid.0];
             let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
@@ -175,36 +181,36 @@ impl Context {
             }
             if niov == 0 {
                 // Nothing to write (or only empty replies): pop what is done.
-                self.client_sent(cid, 0);
-                if self.conns[cid.0].state != ConnState::Closing {
-                    self.set_write_interest(cid, false);
+                if self.client_sent(cid, 0) {
+                    return Outcome::Close(CloseReason::Done);
                 }
-                return;
+                self.set_write_interest(cid, false);
+                return Outcome::Ok;
             }
             let res = self.conns[cid.0].sock.write_vectored(&iov[..niov]);
             match res {
                 Ok(n) => {
-                    self.client_sent(cid, n as u64);
-                    if self.conns[cid.0].state == ConnState::Closing {
-                        return;
+                    if self.client_sent(cid, n as u64) {
+                        return Outcome::Close(CloseReason::Done);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.set_write_interest(cid, true);
-                    return;
+                    return Outcome::Ok;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     debug!("c {} write failed: {}", cid.0, e);
-                    self.close_conn(cid);
-                    return;
+                    return Outcome::Close(CloseReason::Error);
                 }
             }
         }
     }
 
-    /// Releases the requests whose replies were written completely.
-    fn client_sent(&mut self, cid: ConnId, n: u64) {
+    /// Releases the requests whose replies were written completely. Returns
+    /// true when the connection is done (a reply that closes it was written,
+    /// or everything owed after EOF).
+    fn client_sent(&mut self, cid: ConnId, n: u64) -> bool {
         let mut n = n + self.conns[cid.0].send_off;
         let mut close = false;
         loop {
@@ -219,7 +225,7 @@ impl Context {
                 break;
             }
             n -= len;
-            let kind = c.kind;
+            let kind = c.kind();
             c.omsg_q.pop_front();
             let m = &mut self.msgs[req];
             m.in_client = false;
@@ -244,9 +250,7 @@ impl Context {
         let c = &mut self.conns[cid.0];
         c.send_off = n;
         let drained = c.omsg_q.is_empty();
-        if close || (drained && c.state == ConnState::Eof) {
-            self.close_conn(cid);
-        }
+        close || (drained && c.state == ConnState::Eof)
     }
 
     /// A client closed: its requests are released; those still at a server
@@ -254,7 +258,7 @@ impl Context {
     pub fn client_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let pool = &mut self.stats.pool;
-        match (c.kind, c.eof) {
+        match (c.kind(), c.eof) {
             (ConnKind::Client, true) => pool.client_eof += 1,
             (ConnKind::Client, false) => pool.client_err += 1,
             (_, true) => pool.dnode_client_eof += 1,

@@ -8,6 +8,7 @@ pub mod client;
 pub mod cluster;
 pub mod conf;
 pub mod conn;
+pub mod conn_pool;
 pub mod core;
 pub mod daemon;
 pub mod dnode;

@@ -64,10 +64,9 @@ impl Context {
             self.msgs.put(&mut self.mbufs, mid);
             let c = &mut self.conns[cid.0];
             c.no_more_input = true;
+            // The dispatcher closes it once nothing is owed (`client_recv`,
+            // `client_sent`).
             c.state = crate::conn::ConnState::Eof;
-            if c.omsg_q.is_empty() {
-                self.close_conn(cid);
-            }
             return;
         }
         // The generic routing reads keys as arguments 1..: argument 0 stands

@@ -7,7 +7,7 @@ use log::{debug, warn};
 use mio::Interest;
 
 use crate::conf::Endpoint;
-use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::conn::{ClientState, Conn, ConnKind, ConnState, Role, Sock};
 use crate::core::{Context, Timer};
 use crate::msg::ConnId;
 
@@ -69,16 +69,18 @@ impl Context {
             };
             match accepted {
                 Ok((sock, peer)) => {
-                    let kind = if l.kind == ConnKind::DnodeProxy {
-                        ConnKind::DnodeClient
-                    } else {
-                        ConnKind::Client
-                    };
-                    let mut c = Conn::new(kind, ConnState::Connected, sock, peer);
-                    c.read_consistency = self.settings.read_consistency;
-                    c.write_consistency = self.settings.write_consistency;
-                    c.client_id = self.next_client_id;
+                    let client = ClientState::new(
+                        self.next_client_id,
+                        self.settings.read_consistency,
+                        self.settings.write_consistency,
+                    );
                     self.next_client_id += 1;
+                    let role = if l.kind() == ConnKind::DnodeProxy {
+                        Role::dnode_client(client)
+                    } else {
+                        Role::client(client)
+                    };
+                    let c = Conn::new(role, ConnState::Connected, sock, peer);
                     match self.add_conn(c, Interest::READABLE) {
                         Ok(cid) => debug!("c {} accepted from {}", cid.0, self.conns[cid.0].peer),
                         Err(e) => warn!("registering a client failed: {e}"),

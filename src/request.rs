@@ -116,7 +116,7 @@ impl Context {
             return;
         }
         let c = &mut self.conns[cid.0];
-        let resp3 = c.resp3;
+        let resp3 = c.client().resp3;
         let m = &mut self.msgs[mid];
         if m.req.args.is_empty() {
             // `*0` and friends: nothing to answer, as redis does.
@@ -127,7 +127,7 @@ impl Context {
         m.in_client = true;
         m.resp3 = resp3;
         c.omsg_q.push_back(mid);
-        let depth = if c.kind == ConnKind::DnodeClient {
+        let depth = if c.kind() == ConnKind::DnodeClient {
             &mut self.stats.dnode_client_out_queue
         } else {
             &mut self.stats.client_out_queue
@@ -393,7 +393,7 @@ impl Context {
 
     /// Commands the proxy answers itself (the table's `Route::Proxy`).
     fn proxy_command(&mut self, cid: ConnId, mid: MsgId, cmd: &'static Command) {
-        let resp3 = self.conns[cid.0].resp3;
+        let resp3 = self.conns[cid.0].client().resp3;
         match cmd.name {
             "quit" => {
                 self.msgs[mid].close_after = true;
@@ -410,19 +410,20 @@ impl Context {
                 if name.iter().any(|&b| b <= b' ' || b >= 127) {
                     self.reply_error(mid, ERR_CLIENT_NAME);
                 } else {
-                    self.conns[cid.0].name = if name.is_empty() { None } else { Some(name) };
+                    self.conns[cid.0].client_mut().name =
+                        if name.is_empty() { None } else { Some(name) };
                     self.reply_bytes(mid, b"+OK\r\n");
                 }
             }
             "client|getname" => {
-                let reply = match &self.conns[cid.0].name {
+                let reply = match &self.conns[cid.0].client().name {
                     Some(n) => bulk(n),
                     None => null(resp3).to_vec(),
                 };
                 self.reply_bytes(mid, &reply);
             }
             "client|id" => {
-                let id = self.conns[cid.0].client_id;
+                let id = self.conns[cid.0].client().client_id;
                 self.reply_bytes(mid, format!(":{id}\r\n").as_bytes());
             }
             "client|setinfo" => {
@@ -439,7 +440,7 @@ impl Context {
                 let level = String::from_utf8_lossy(&self.arg_vec(mid, 1)).into_owned();
                 match Consistency::from_name(&level) {
                     Some(c) => {
-                        let conn = &mut self.conns[cid.0];
+                        let conn = self.conns[cid.0].client_mut();
                         conn.read_consistency = c;
                         conn.write_consistency = c;
                         self.reply_bytes(mid, b"+OK\r\n");
@@ -454,7 +455,11 @@ impl Context {
     /// HELLO [protover [AUTH user pass] [SETNAME name]].
     fn hello(&mut self, cid: ConnId, mid: MsgId) {
         let nargs = self.msgs[mid].req.args.len();
-        let mut proto = if self.conns[cid.0].resp3 { 3 } else { 2 };
+        let mut proto = if self.conns[cid.0].client().resp3 {
+            3
+        } else {
+            2
+        };
         let mut i = 1;
         if nargs > 1 {
             let v = String::from_utf8_lossy(&self.arg_vec(mid, 1)).into_owned();
@@ -491,7 +496,7 @@ impl Context {
                 }
             }
         }
-        let c = &mut self.conns[cid.0];
+        let c = self.conns[cid.0].client_mut();
         c.resp3 = proto == 3;
         if let Some(n) = name {
             c.name = Some(n);

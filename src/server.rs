@@ -1,13 +1,15 @@
 //! Datastore connections (dyn_server.c): the pools of connections to each
-//! `servers` entry, connect and reconnect with back-off, sending requests and
-//! pairing replies with them in order.
+//! `servers` entry, connect and reconnect with back-off (the bookkeeping is
+//! conn_pool.rs'), sending requests and pairing replies with them in order.
+//! Only datastores: peers have their own handlers in dnode/peer.rs.
 //!
 //! ```text
 //!  forward(req) ─► imsg_q ──writev──► inflight (omsg_q) ──reply──► req.peer
 //!                                        │ timeout: the request alone fails,
 //!                                        │ its late reply is swallowed
-//!  error / EOF: every request on the connection fails, reconnect after
-//!  1 s, 2 s, 4 s … up to server_retry_timeout
+//!  error / EOF: the dispatcher closes; every request on the connection
+//!  is queued to fail (answered by the loop, not inside the close), and the
+//!  slot reconnects after 1 s, 2 s, 4 s … up to server_retry_timeout
 //! ```
 //!
 //! Each server has two pools of `datastore_connections` connections: one for
@@ -15,36 +17,22 @@
 //! RESP3 clients, so that replies pass through unchanged.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, info, warn};
 use mio::Interest;
 
 use crate::cluster::coordinator::ERR_PEER_TIMEOUT;
 use crate::conf::{Endpoint, ServerConf};
-use crate::conn::{Conn, ConnKind, ConnState, ServerSlot, Sock};
-use crate::core::{Context, Timer, TIMEOUT_DATASTORE};
+use crate::conn::{
+    CloseReason, Conn, ConnKind, ConnState, Outcome, QueueStats, Role, ServerSlot, Sock,
+};
+use crate::conn_pool::{Ejection, Slot};
+use crate::core::{Context, FailedReq, Timer, TIMEOUT_DATASTORE};
 use crate::msg::{ConnId, MsgId, MsgKind};
-use crate::proto::Parse;
-
-/// Reconnect back-off starts here and doubles.
-const BACKOFF_START: Duration = Duration::from_secs(1);
-/// Most iovecs handed to one writev (twemproxy's NC_IOV_MAX); kept on the stack.
-pub const IOV_MAX: usize = 128;
 
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
-
-/// State of one connection slot of a server.
-#[derive(Debug, Clone, Default)]
-pub struct Slot {
-    /// The live connection, if any.
-    pub conn: Option<ConnId>,
-    /// A reconnect is scheduled for this instant; until then requests fail.
-    pub retry_at: Option<Instant>,
-    /// Current back-off.
-    pub backoff: Duration,
-}
 
 /// One `servers` entry and its connection pools.
 #[derive(Debug)]
@@ -52,10 +40,9 @@ pub struct Server {
     pub conf: ServerConf,
     /// `pools[0]` serves RESP2 clients, `pools[1]` RESP3 clients.
     pub pools: [Vec<Slot>; 2],
-    /// Consecutive failures (connect refused, connection lost).
-    pub failures: u32,
-    /// Ejected from key placement until this instant (`auto_eject_hosts`).
-    pub ejected_until: Option<Instant>,
+    /// Failures across both pools, and ejection from key placement
+    /// (`auto_eject_hosts`).
+    pub health: Ejection,
 }
 
 impl Server {
@@ -64,14 +51,13 @@ impl Server {
         Server {
             conf,
             pools: [vec![Slot::default(); n], vec![Slot::default(); n]],
-            failures: 0,
-            ejected_until: None,
+            health: Ejection::default(),
         }
     }
 
     /// True while the server is ejected from placement.
     pub fn is_ejected(&self, now: Instant) -> bool {
-        self.ejected_until.is_some_and(|t| t > now)
+        self.health.is_ejected(now)
     }
 }
 
@@ -96,10 +82,7 @@ impl Context {
         let endpoint = self.servers[server].conf.endpoint.clone();
         let name = self.servers[server].conf.name.clone();
         let sock = match &endpoint {
-            Endpoint::Tcp { addr, .. } => mio::net::TcpStream::connect(*addr).map(|s| {
-                let _ = s.set_nodelay(true);
-                Sock::Tcp(s)
-            }),
+            Endpoint::Tcp { addr, .. } => Sock::connect_tcp(*addr),
             Endpoint::Unix(path) => mio::net::UnixStream::connect(path).map(Sock::Unix),
         };
         let sock = match sock {
@@ -110,12 +93,12 @@ impl Context {
                 return None;
             }
         };
-        let mut conn = Conn::new(ConnKind::Server, ConnState::Connecting, sock, name.clone());
-        conn.slot = Some(ServerSlot {
+        let role = Role::server(ServerSlot {
             server,
             proto,
             slot,
         });
+        let conn = Conn::new(role, ConnState::Connecting, sock, name.clone());
         let cid = match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(c) => c,
             Err(e) => {
@@ -124,9 +107,7 @@ impl Context {
                 return None;
             }
         };
-        let s = &mut self.servers[server].pools[proto][slot];
-        s.conn = Some(cid);
-        s.retry_at = None;
+        self.servers[server].pools[proto][slot].connecting(cid);
         debug!(
             "s {} connecting to {} (pool {} slot {})",
             cid.0, name, proto, slot
@@ -149,46 +130,27 @@ impl Context {
     }
 
     /// A connect in progress reported an event: finish it or fail it.
-    pub fn server_connecting(&mut self, cid: ConnId) {
+    pub fn server_connecting(&mut self, cid: ConnId) -> Outcome {
         let c = &mut self.conns[cid.0];
         match c.sock.take_error() {
             Ok(None) => {}
             Ok(Some(e)) | Err(e) => {
-                let what = if c.kind == ConnKind::DnodePeer {
-                    "peer"
-                } else {
-                    "datastore"
-                };
-                warn!(
-                    "{} {} connect to {} {} failed: {}",
-                    c.kind.tag(),
-                    cid.0,
-                    what,
-                    c.peer,
-                    e
-                );
-                self.close_conn(cid);
-                return;
+                warn!("s {} connect to datastore {} failed: {}", cid.0, c.peer, e);
+                return Outcome::Close(CloseReason::Error);
             }
         }
         if !c.sock.is_connected() {
-            return;
+            return Outcome::Ok;
         }
         c.state = ConnState::Connected;
-        if c.kind == ConnKind::DnodePeer {
-            self.peer_connected(cid);
-            self.set_write_interest(cid, false);
-            self.schedule_flush(cid);
-            return;
-        }
-        let slot = c.slot.expect("server conn has a slot");
+        let slot = c.server_slot().expect("server conn has a slot");
         info!("s {} connected to datastore {}", cid.0, c.peer);
         let server = &mut self.servers[slot.server];
-        server.failures = 0;
-        server.ejected_until = None;
-        server.pools[slot.proto][slot.slot].backoff = Duration::ZERO;
+        server.health.connected();
+        server.pools[slot.proto][slot.slot].connected();
         self.set_write_interest(cid, false);
         self.schedule_flush(cid);
+        Outcome::Ok
     }
 
     /// Records a failure of a slot and schedules its reconnect.
@@ -198,24 +160,13 @@ impl Context {
         let eject = self.settings.auto_eject_hosts;
         let now = Instant::now();
         let s = &mut self.servers[server];
-        s.failures = s.failures.saturating_add(1);
-        if eject && s.failures >= limit && !s.is_ejected(now) {
+        if s.health.failure(now, eject, limit, retry_max) {
             warn!(
                 "datastore {} ejected for {:?} after {} failures",
-                s.conf.name, retry_max, s.failures
+                s.conf.name, retry_max, s.health.failures
             );
-            s.ejected_until = Some(now + retry_max);
         }
-        let sl = &mut s.pools[proto][slot];
-        sl.conn = None;
-        sl.backoff = if sl.backoff.is_zero() {
-            BACKOFF_START
-        } else {
-            sl.backoff * 2
-        };
-        sl.backoff = sl.backoff.min(retry_max);
-        let at = now + sl.backoff;
-        sl.retry_at = Some(at);
+        let at = s.pools[proto][slot].failure(now, retry_max);
         self.add_timer(
             at,
             Timer::Reconnect {
@@ -228,8 +179,7 @@ impl Context {
 
     /// The reconnect timer of a slot fired.
     pub fn server_reconnect(&mut self, server: usize, proto: usize, slot: usize) {
-        let sl = &self.servers[server].pools[proto][slot];
-        if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
+        if !self.servers[server].pools[proto][slot].reconnect_due(Instant::now()) {
             return;
         }
         self.server_connect(server, proto, slot);
@@ -250,7 +200,7 @@ impl Context {
             self.reply_error(mid, ERR_REFUSED);
             return;
         };
-        debug_assert_eq!(self.conns[cid.0].kind, ConnKind::Server);
+        debug_assert_eq!(self.conns[cid.0].kind(), ConnKind::Server);
         let m = &mut self.msgs[mid];
         m.in_server = true;
         m.sent_at = Some(self.now);
@@ -296,188 +246,44 @@ impl Context {
     }
 
     /// Writes queued requests with one writev.
-    pub fn server_send(&mut self, cid: ConnId) {
-        loop {
-            let c = &self.conns[cid.0];
-            if c.state != ConnState::Connected || c.imsg_q.is_empty() {
-                if c.state == ConnState::Connected {
-                    self.set_write_interest(cid, false);
-                }
-                return;
-            }
-            let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
-            let mut niov = 0;
-            let mut skip = c.send_off;
-            for &mid in c.imsg_q.iter() {
-                let m = &self.msgs[mid];
-                let segs = m.hdr.iter().chain(m.segs.iter());
-                if !self.mbufs.fill_iov(segs, &mut skip, &mut iov, &mut niov) {
-                    break;
-                }
-            }
-            let res = self.conns[cid.0].sock.write_vectored(&iov[..niov]);
-            match res {
-                Ok(n) => self.server_sent(cid, n as u64),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.set_write_interest(cid, true);
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("s {} write to datastore failed: {}", cid.0, e);
-                    self.close_conn(cid);
-                    return;
-                }
+    pub fn server_send(&mut self, cid: ConnId) -> Outcome {
+        match self.conn_send(cid, Context::server_sent) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => {
+                warn!("s {} write to datastore failed: {}", cid.0, e);
+                Outcome::Close(CloseReason::Error)
             }
         }
     }
 
     /// Moves fully written requests from `imsg_q` to the in-flight queue.
-    fn server_sent(&mut self, cid: ConnId, mut n: u64) {
-        let mut written = Vec::new();
-        let c = &mut self.conns[cid.0];
-        // Where the queue waits and depths of this connection are recorded.
-        let (wait, depth) = match c.peer_slot {
-            None => (
-                &mut self.stats.server_queue_wait,
-                &mut self.stats.server_out_queue,
-            ),
-            Some((p, _)) if self.topology.same_dc(p) => (
-                &mut self.stats.cross_zone_queue_wait,
-                &mut self.stats.peer_out_queue,
-            ),
-            Some(_) => (
-                &mut self.stats.cross_region_queue_wait,
-                &mut self.stats.remote_peer_out_queue,
-            ),
-        };
-        n += c.send_off;
-        while let Some(&mid) = c.imsg_q.front() {
-            let m = &self.msgs[mid];
-            let len = m.wire_len();
-            if n < len {
-                break;
-            }
-            n -= len;
-            c.imsg_q.pop_front();
-            if let Some(queued) = m.sent_at {
-                wait.record(self.now.saturating_duration_since(queued).as_micros() as u64);
-            }
-            if m.noreply {
-                written.push(mid);
-            } else {
-                c.omsg_q.push_back(mid);
-                depth.record(c.omsg_q.len() as u64);
-            }
-        }
-        c.send_off = n;
-        // No reply will come for these: they are done once written.
-        for mid in written {
-            self.msgs[mid].in_server = false;
-            self.try_free(mid);
-        }
+    fn server_sent(&mut self, cid: ConnId, n: u64) {
+        self.conn_sent(cid, n, QueueStats::Server);
     }
 
     /// Reads replies.
-    pub fn server_recv(&mut self, cid: ConnId) {
-        let res = self.conn_read(cid).and_then(|eof| {
-            if eof {
-                Err(io::Error::from(io::ErrorKind::UnexpectedEof))
-            } else {
-                Ok(())
+    pub fn server_recv(&mut self, cid: ConnId) -> Outcome {
+        match self.conn_read(cid) {
+            Ok(false) => Outcome::Ok,
+            Ok(true) => {
+                let c = &mut self.conns[cid.0];
+                c.eof = true;
+                info!("s {} datastore {} closed the connection", cid.0, c.peer);
+                Outcome::Close(CloseReason::Eof)
             }
-        });
-        match res {
-            Ok(()) => {}
             Err(e) => {
-                let eof = e.kind() == io::ErrorKind::UnexpectedEof;
-                self.conns[cid.0].eof = eof;
-                let c = &self.conns[cid.0];
-                let what = if c.kind == ConnKind::DnodePeer {
-                    "peer"
-                } else {
-                    "datastore"
-                };
-                if eof {
-                    info!(
-                        "{} {} {} {} closed the connection",
-                        c.kind.tag(),
-                        cid.0,
-                        what,
-                        c.peer
-                    );
-                } else {
-                    warn!("{} {} {} {}: {}", c.kind.tag(), cid.0, what, c.peer, e);
-                }
-                self.close_conn(cid);
+                warn!("s {} datastore {}: {}", cid.0, self.conns[cid.0].peer, e);
+                Outcome::Close(CloseReason::Error)
             }
         }
     }
 
     /// Parses what is buffered for a server connection into replies.
     pub fn server_parse(&mut self, cid: ConnId) -> io::Result<()> {
-        loop {
-            let c = &mut self.conns[cid.0];
-            let Some(buf) = c.rbuf else { return Ok(()) };
-            let filled = c.rend;
-            if c.rpos >= filled {
-                return Ok(());
-            }
-            if !self.frame_layer(cid, buf, filled)? {
-                return Ok(());
-            }
-            let c = &mut self.conns[cid.0];
-            if c.rpos >= filled {
-                return Ok(());
-            }
-            let rmid = match c.rmsg {
-                Some(m) => m,
-                None => {
-                    let m = self.msgs.get(MsgKind::Response);
-                    // MGET fragments need the element ranges of their reply.
-                    let record = c
-                        .omsg_q
-                        .front()
-                        .and_then(|&r| self.msgs[r].parent)
-                        .is_some();
-                    self.msgs[m].rsp.record_elems = record;
-                    c.rmsg = Some(m);
-                    m
-                }
-            };
-            let chunk = self.mbufs.range(buf, c.rpos, filled);
-            let m = &mut self.msgs[rmid];
-            let res = if self.settings.memcache {
-                let r = c.mc_rsp_parser.parse(chunk, &mut m.mcr);
-                if let Parse::Done(_) = r {
-                    crate::memcache::summarize_reply(m);
-                }
-                r
-            } else {
-                c.rsp_parser.parse(chunk, &mut m.rsp)
-            };
-            let start = c.rpos;
-            let end = match res {
-                Parse::Done(k) => start + k,
-                Parse::Again => filled,
-                Parse::Error(e) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("bad reply: {e}"),
-                    ));
-                }
-            };
-            c.rpos = end;
-            self.msg_add_range(rmid, buf, start, end);
-            if let Parse::Done(_) = res {
-                let c = &mut self.conns[cid.0];
-                c.rmsg = None;
-                match c.dhdr.take() {
-                    Some(h) => self.peer_reply(cid, rmid, h.id),
-                    None => self.server_reply(cid, rmid)?,
-                }
-            }
+        while let Some(rsp) = self.conn_parse_reply(cid)? {
+            self.server_reply(cid, rsp)?;
         }
+        Ok(())
     }
 
     /// A complete reply arrived: pair it with the oldest in-flight request.
@@ -513,11 +319,12 @@ impl Context {
         Ok(())
     }
 
-    /// A server connection closed: everything on it fails, the slot reconnects
-    /// after its back-off.
+    /// A server connection closed: everything on it is queued to fail (the
+    /// loop answers it after the event batch, see `Context::fail_queued`),
+    /// the slot reconnects after its back-off.
     pub fn server_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
-        let slot = c.slot.expect("server conn has a slot");
+        let slot = c.server_slot().expect("server conn has a slot");
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
@@ -542,7 +349,12 @@ impl Context {
             if m.swallow || m.done {
                 self.try_free(mid);
             } else {
-                self.reply_error(mid, ERR_REFUSED);
+                self.failed.push_back(FailedReq {
+                    mid,
+                    uid: m.id,
+                    error: ERR_REFUSED,
+                    failover: false,
+                });
             }
         }
         let sl = &self.servers[slot.server].pools[slot.proto][slot.slot];
@@ -557,4 +369,87 @@ pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::topology::Topology;
+    use crate::conf::Conf;
+
+    /// A context with one datastore at `port` (nothing polled: handlers are
+    /// called directly).
+    fn context(port: u16) -> Context {
+        let text = format!(
+            "t:\n  listen: 127.0.0.1:8102\n  servers:\n  - 127.0.0.1:{port}:1\n  timeout: 5000\n"
+        );
+        let conf = Conf::parse_str("test.yml", &text).expect("conf");
+        let topology = Topology::from_conf(&conf.pool).expect("topology");
+        Context::new(&conf.pool, topology, 16 * 1024, 1024).expect("context")
+    }
+
+    #[test]
+    fn a_closed_datastore_connection_fails_its_requests_in_the_loop() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut ctx = context(listener.local_addr().expect("addr").port());
+        // A client's request (its client is not in the slab: its flush is
+        // a no-op), queued on the datastore connection.
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.in_client = true;
+        m.owner = Some(ConnId(usize::MAX));
+        let uid = m.id;
+        ctx.server_forward(mid, 0, ConnId(0));
+        let cid = ctx.servers[0].pools[0][0].conn.expect("connecting");
+        assert!(ctx.msgs[mid].in_server);
+
+        ctx.close_conn(cid);
+        // Nothing is answered inside the close: the request waits, held by
+        // no connection (so its deadline cannot fire), counted as dropped.
+        let m = &ctx.msgs[mid];
+        assert!(!m.in_server);
+        assert!(!m.done);
+        assert!(m.peer.is_none());
+        assert_eq!(ctx.failed.len(), 1);
+        assert_eq!(ctx.failed[0].uid, uid);
+        assert_eq!(ctx.stats.servers[0].1.server_dropped_requests, 1);
+        assert_eq!(ctx.stats.servers[0].1.server_err, 1);
+        let slot = &ctx.servers[0].pools[0][0];
+        assert_eq!(slot.conn, None);
+        assert!(slot.retry_at.is_some());
+        assert_eq!(ctx.servers[0].health.failures, 1);
+
+        ctx.fail_queued();
+        assert!(ctx.failed.is_empty());
+        let m = &ctx.msgs[mid];
+        assert!(m.done);
+        let rsp = &ctx.msgs[m.peer.expect("answered")];
+        let mut text = Vec::new();
+        ctx.mbufs.copy_out(&rsp.segs, 0, rsp.mlen, &mut text);
+        assert_eq!(text, format!("-{ERR_REFUSED}\r\n").into_bytes());
+    }
+
+    #[test]
+    fn a_request_freed_while_queued_is_skipped() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut ctx = context(listener.local_addr().expect("addr").port());
+        let mid = ctx.msgs.get(MsgKind::Request);
+        ctx.msgs[mid].in_client = true;
+        ctx.server_forward(mid, 0, ConnId(0));
+        let cid = ctx.servers[0].pools[0][0].conn.expect("connecting");
+        ctx.close_conn(cid);
+        assert_eq!(ctx.failed.len(), 1);
+        // Its client goes away before the loop gets to it (client_closed).
+        let m = &mut ctx.msgs[mid];
+        m.in_client = false;
+        m.swallow = true;
+        ctx.try_free(mid);
+        // The slab key is taken again by another message.
+        let other = ctx.msgs.get(MsgKind::Request);
+        assert_eq!(other, mid);
+        ctx.fail_queued();
+        assert!(ctx.failed.is_empty());
+        assert!(!ctx.msgs[other].done, "the new message is not answered");
+        assert!(ctx.msgs[other].peer.is_none());
+    }
 }

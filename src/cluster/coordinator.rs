@@ -141,7 +141,7 @@ impl Context {
         if m.dnode.is_some() || m.noreply || cmd.route == Route::LocalRackOwner {
             return Consistency::DcOne;
         }
-        let conn = m.owner.and_then(|c| self.conns.get(c.0));
+        let conn = m.owner.and_then(|c| self.conns.get(c.0)?.client_state());
         match conn {
             Some(c) if cmd.write => c.write_consistency,
             Some(c) => c.read_consistency,

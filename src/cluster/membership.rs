@@ -167,8 +167,8 @@ mod tests {
             .collect();
         for (i, c) in conns.iter().enumerate() {
             let conn = &ctx.conns[c.0];
-            assert_eq!(conn.kind, ConnKind::DnodePeer);
-            assert_eq!(conn.peer_slot, Some((peer, i)));
+            assert_eq!(conn.kind(), ConnKind::DnodePeer);
+            assert_eq!(conn.peer_slot(), Some((peer, i)));
             assert_ne!(conn.state, ConnState::Closing);
         }
         conns

@@ -626,7 +626,7 @@ pub(crate) fn datastore_timers(ctx: &Context, server: usize, slot: usize) -> Vec
 
 /// Consecutive failures of datastore `server`.
 pub(crate) fn datastore_failures(ctx: &Context, server: usize) -> u32 {
-    ctx.servers[server].failures
+    ctx.servers[server].health.failures
 }
 
 /// True while datastore `server` is ejected from placement.

@@ -4,18 +4,23 @@
 //! ```text
 //!  loop {                                 // run: turn() after turn()
 //!      poll(timeout = next timer)          // epoll, edge-triggered
-//!      for each event: dispatch by ConnKind ── recv/send handlers
+//!      for each event: dispatch by ConnKind ── recv/send handlers ─► Outcome
 //!      expire timers (request timeouts, reconnects)
 //!      resume clients paused by backpressure
-//!      flush: one writev per connection with output pending
+//!      fail_queued: requests of connections closed so far fail over or fail
+//!      flush: one writev per connection with output pending (then
+//!             fail_queued again for what the writes closed)
 //!      reap: free the slab entries of connections closed this turn
 //!  }
 //! ```
 //!
-//! Handlers never close a connection under the dispatcher's feet: they call
-//! `close_conn`, which fails or releases the connection's messages at once and
-//! leaves the slab entry (state `Closing`) for `reap`, so that a token seen
-//! later in the same event batch still names a dead connection, not a new one.
+//! Handlers never close a connection: they return an `Outcome`, and only the
+//! dispatcher (`dispatch_event`, `resume_blocked`, `flush_all`) and admin
+//! actions call `close_conn`. Closing releases the connection's messages at
+//! once, queues those still owed an answer on `failed` (answered by
+//! `fail_queued`, so that a close never re-enters routing), and leaves the
+//! slab entry (state `Closing`) for `reap`, so that a token seen later in the
+//! same event batch still names a dead connection, not a new one.
 
 mod start;
 
@@ -37,7 +42,7 @@ use slab::Slab;
 
 use crate::cluster::topology::Topology;
 use crate::conf::{Consistency, PoolConf};
-use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::conn::{CloseReason, Conn, ConnKind, ConnState, Outcome, Role, Sock};
 use crate::dnode::peer::PeerPools;
 use crate::ids::PeerId;
 use crate::mbuf::MbufPool;
@@ -90,6 +95,21 @@ pub enum Timer {
     PeerReconnect { peer: PeerId, slot: usize },
     /// Retry accepting after running out of descriptors.
     Accept(ConnId),
+}
+
+/// A request whose datastore or peer connection closed, waiting in
+/// `Context::failed` for the loop to fail it over or answer its error. It is
+/// held by no connection (`in_server == false`); its client (or parent) may
+/// still free it meanwhile, which `uid` detects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedReq {
+    pub mid: MsgId,
+    /// The message's unique id when it was queued.
+    pub uid: u64,
+    /// The error answered when nothing else can take the request.
+    pub error: &'static str,
+    /// A request to a peer: a DC_ONE read may fail over to another replica.
+    pub failover: bool,
 }
 
 /// Node-wide settings the handlers read.
@@ -160,6 +180,9 @@ pub struct Context {
     pub blocked: Vec<ConnId>,
     /// Connections closed this turn, freed by `reap`.
     pub closed: Vec<ConnId>,
+    /// Requests of closed connections, failed over or answered by
+    /// `fail_queued` after the event batch, never inside `close_conn`.
+    pub failed: VecDeque<FailedReq>,
     /// The chunk reads go into (shared by every connection; see `conn_read`).
     pub ingest: Option<crate::mbuf::MbufId>,
     /// The chunk small generated pieces go into (see `small_seg`).
@@ -232,6 +255,7 @@ impl Context {
             flush: Vec::new(),
             blocked: Vec::new(),
             closed: Vec::new(),
+            failed: VecDeque::new(),
             next_client_id: 1,
             now: Instant::now(),
             ingest: None,
@@ -300,7 +324,7 @@ impl Context {
             .registry()
             .reregister(c.sock.source(), Token(cid.0), interest)
         {
-            warn!("{} {} reregister failed: {}", c.kind.tag(), cid.0, e);
+            warn!("{} {} reregister failed: {}", c.kind().tag(), cid.0, e);
         }
         c.want_write = on;
     }
@@ -374,6 +398,10 @@ impl Context {
     }
 
     fn poll_timeout(&self) -> Duration {
+        if !self.flush.is_empty() || !self.failed.is_empty() {
+            // Work left over from a busy turn: do not sleep on it.
+            return Duration::ZERO;
+        }
         let next = self
             .req_timers
             .iter()
@@ -398,7 +426,8 @@ impl Context {
         }
     }
 
-    /// Routes one event to the handler of the connection's kind.
+    /// Routes one event to the handler of the connection's kind, and closes
+    /// the connection when the handler says so.
     fn dispatch_event(&mut self, cid: ConnId, ev: &mio::event::Event) {
         let Some(c) = self.conns.get(cid.0) else {
             return;
@@ -406,44 +435,63 @@ impl Context {
         if c.state == ConnState::Closing {
             return;
         }
-        match c.kind {
-            ConnKind::Proxy | ConnKind::DnodeProxy => self.proxy_accept(cid),
-            ConnKind::StatsProxy => self.stats_accept(cid),
-            ConnKind::StatsClient => {
-                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    self.stats_recv(cid);
-                }
-                if ev.is_writable() {
-                    self.schedule_flush(cid);
-                }
+        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+        let kind = c.kind();
+        let outcome = match kind {
+            ConnKind::Proxy | ConnKind::DnodeProxy => {
+                self.proxy_accept(cid);
+                Outcome::Ok
             }
-            ConnKind::Client | ConnKind::DnodeClient => {
-                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    self.client_recv(cid);
-                }
-                if ev.is_writable() {
-                    self.schedule_flush(cid);
-                }
+            ConnKind::StatsProxy => {
+                self.stats_accept(cid);
+                Outcome::Ok
             }
+            ConnKind::StatsClient if readable => self.stats_recv(cid),
+            ConnKind::Client | ConnKind::DnodeClient if readable => self.client_recv(cid),
+            ConnKind::StatsClient | ConnKind::Client | ConnKind::DnodeClient => Outcome::Ok,
             ConnKind::Server | ConnKind::DnodePeer => {
+                let peer = kind == ConnKind::DnodePeer;
                 if c.state == ConnState::Connecting {
-                    self.server_connecting(cid);
-                    if !self
-                        .conns
-                        .get(cid.0)
-                        .is_some_and(|c| c.state == ConnState::Connected)
-                    {
+                    let o = if peer {
+                        self.peer_connecting(cid)
+                    } else {
+                        self.server_connecting(cid)
+                    };
+                    if let Outcome::Close(why) = o {
+                        self.close_for(cid, why);
+                        return;
+                    }
+                    if self.conns[cid.0].state != ConnState::Connected {
                         return;
                     }
                 }
-                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    self.server_recv(cid);
+                match (readable, peer) {
+                    (false, _) => Outcome::Ok,
+                    (true, true) => self.peer_recv(cid),
+                    (true, false) => self.server_recv(cid),
                 }
-                if ev.is_writable() {
+            }
+        };
+        match outcome {
+            Outcome::Close(why) => self.close_for(cid, why),
+            Outcome::Ok => {
+                let listener = matches!(
+                    kind,
+                    ConnKind::Proxy | ConnKind::DnodeProxy | ConnKind::StatsProxy
+                );
+                if ev.is_writable() && !listener {
                     self.schedule_flush(cid);
                 }
             }
         }
+    }
+
+    /// Closes a connection whose handler asked for it.
+    fn close_for(&mut self, cid: ConnId, why: CloseReason) {
+        if let Some(c) = self.conns.get(cid.0) {
+            debug!("{} {} closing: {:?}", c.kind().tag(), cid.0, why);
+        }
+        self.close_conn(cid);
     }
 
     fn expire_timers(&mut self) {
@@ -492,7 +540,9 @@ impl Context {
                 if c.blocked && c.is_active() {
                     c.blocked = false;
                     debug!("c {} resumes reading", cid.0);
-                    self.client_recv(cid);
+                    if let Outcome::Close(why) = self.client_recv(cid) {
+                        self.close_for(cid, why);
+                    }
                 }
             }
         }
@@ -500,9 +550,15 @@ impl Context {
 
     fn flush_all(&mut self) {
         // Writing may queue more (a server reply completes a client's request
-        // only on read, so one pass suffices; loop for safety).
+        // only on read, so one pass suffices; loop for safety). A write that
+        // fails closes its connection, whose requests fail over (to another
+        // peer's queue) or are answered (to a client's) before the next pass.
         let mut rounds = 0;
-        while !self.flush.is_empty() && rounds < 4 {
+        loop {
+            self.fail_queued();
+            if self.flush.is_empty() || rounds >= 4 {
+                break;
+            }
             rounds += 1;
             let list = std::mem::take(&mut self.flush);
             for cid in list {
@@ -513,18 +569,24 @@ impl Context {
                 if !c.is_active() {
                     continue;
                 }
-                match c.kind {
+                let outcome = match c.kind() {
                     ConnKind::Client | ConnKind::DnodeClient => self.client_send(cid),
-                    ConnKind::Server | ConnKind::DnodePeer => self.server_send(cid),
+                    ConnKind::Server => self.server_send(cid),
+                    ConnKind::DnodePeer => self.peer_send(cid),
                     ConnKind::StatsClient => self.stats_send(cid),
-                    _ => {}
+                    _ => Outcome::Ok,
+                };
+                if let Outcome::Close(why) = outcome {
+                    self.close_for(cid, why);
                 }
             }
         }
     }
 
-    /// Closes a connection: its messages are failed or released now; the slab
-    /// entry goes in `reap`.
+    /// Closes a connection: its messages are released now, those still owed
+    /// an answer are queued on `failed` (see `fail_queued`); the slab entry
+    /// goes in `reap`. The one entry point for closing: the dispatcher calls
+    /// it on a handler's `Outcome::Close`, admin actions call it directly.
     pub fn close_conn(&mut self, cid: ConnId) {
         let Some(c) = self.conns.get_mut(cid.0) else {
             return;
@@ -532,7 +594,7 @@ impl Context {
         if c.state == ConnState::Closing {
             return;
         }
-        let kind = c.kind;
+        let kind = c.kind();
         c.state = ConnState::Closing;
         if let Err(e) = self.poll.registry().deregister(c.sock.source()) {
             debug!("{} {} deregister: {}", kind.tag(), cid.0, e);
@@ -551,6 +613,26 @@ impl Context {
             self.mbufs.put(b);
         }
         self.closed.push(cid);
+    }
+
+    /// Fails over or answers the requests of connections closed so far, in
+    /// the order they were queued. Runs in the loop, outside any close, so
+    /// that a close never re-enters routing (failover dispatches, error
+    /// replies complete parents).
+    pub fn fail_queued(&mut self) {
+        while let Some(f) = self.failed.pop_front() {
+            let Some(m) = self.msgs.get_checked(f.mid, f.uid) else {
+                continue; // freed meanwhile (its client or parent went away)
+            };
+            debug_assert!(!m.in_server, "a queued request is held by no connection");
+            if f.failover {
+                self.peer_request_failed(f.mid, f.error);
+            } else if m.swallow || m.done {
+                self.try_free(f.mid);
+            } else {
+                self.reply_error(f.mid, f.error);
+            }
+        }
     }
 
     fn reap(&mut self) {
@@ -618,13 +700,22 @@ impl Context {
     /// Debug builds check the cross-references once per loop turn.
     #[cfg(debug_assertions)]
     fn check_invariants(&self) {
+        debug_assert!(
+            self.failed.is_empty(),
+            "failed requests are answered each turn"
+        );
+        for f in self.failed.iter() {
+            if let Some(m) = self.msgs.get_checked(f.mid, f.uid) {
+                debug_assert!(!m.in_server);
+            }
+        }
         for (id, c) in self.conns.iter() {
             if c.state == ConnState::Closing {
                 continue;
             }
             for &m in c.omsg_q.iter() {
                 debug_assert!(self.msgs.contains(m), "conn {id} holds a freed message");
-                if matches!(c.kind, ConnKind::Client | ConnKind::DnodeClient) {
+                if matches!(c.kind(), ConnKind::Client | ConnKind::DnodeClient) {
                     debug_assert!(self.msgs[m].in_client);
                 } else {
                     debug_assert!(self.msgs[m].in_server);
@@ -639,7 +730,7 @@ impl Context {
     /// A listener socket for the slab.
     pub fn add_listener(&mut self, sock: Sock, kind: ConnKind, name: String) -> io::Result<ConnId> {
         self.add_conn(
-            Conn::new(kind, ConnState::Connected, sock, name),
+            Conn::new(Role::listener(kind), ConnState::Connected, sock, name),
             Interest::READABLE,
         )
     }

@@ -1,107 +1,52 @@
-//! Incoming peer connections (dyn_dnode_client.c, dyn_dnode_proxy.c): the
-//! frame layer in front of the datastore protocol, shared with outgoing peer
-//! connections, and the frame header of replies sent back to peers.
+//! Incoming peer connections (dyn_dnode_client.c, dyn_dnode_proxy.c): a
+//! peer's requests come in frames; the connection is a client whose bytes
+//! pass through its framer (dnode/frame.rs) before the request parser, and
+//! whose replies get a frame header in front.
 //!
 //! ```text
-//!  bytes ─► frame_layer: "   $2014$ id type flags ver same_dc *1 d *len\r\n"
-//!             │ types 3/4 (5 on outgoing connections): the RESP parser reads
-//!             │   the payload as one request (reply); dhdr keeps the header
+//!  bytes ─► Framer: "   $2014$ id type flags ver same_dc *1 d *len\r\n"
+//!             │ types 3/4: the request parser reads the payload as one
+//!             │   request; the frame's id, type and same_dc go with it
 //!             │ gossip and other sized payloads: skipped
 //!             └ header-only types: nothing follows
+//!  reply ─► add_reply_header: type 5, same id ─► client_send
 //! ```
 
 use std::io;
 
-use log::{debug, warn};
-
-use crate::conn::ConnKind;
+use crate::conn::Role;
 use crate::core::Context;
-use crate::dnode::msg::{write_header, DmsgHeader, DmsgPayload, DmsgType, FLAG_RESP3};
-use crate::mbuf::MbufId;
-use crate::msg::{ConnId, MsgId};
-use crate::proto::Parse;
+use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::msg::{ConnId, DnodeOrigin, MsgId};
 
 impl Context {
-    /// On a peer connection, consumes frame headers (and payloads to skip)
-    /// until the connection stands at a datastore payload. Returns `Ok(true)`
-    /// there (always for non-peer connections), `Ok(false)` when more bytes
-    /// are needed.
-    pub fn frame_layer(&mut self, cid: ConnId, buf: MbufId, filled: usize) -> io::Result<bool> {
+    /// Parses what is buffered for an inbound peer: frame headers, then the
+    /// request each request frame carries, which goes to routing with its
+    /// frame's origin. A bad frame ends the connection (`Err`).
+    pub fn dnode_client_parse(&mut self, cid: ConnId) -> io::Result<()> {
         loop {
-            let c = &mut self.conns[cid.0];
-            let outgoing = match c.kind {
-                ConnKind::DnodeClient => false,
-                ConnKind::DnodePeer => true,
-                _ => return Ok(true),
+            let c = &self.conns[cid.0];
+            if c.no_more_input || !c.is_active() {
+                return Ok(());
+            }
+            if !self.frame_next(cid)? {
+                return Ok(());
+            }
+            let Some(rmid) = self.client_parse_req(cid) else {
+                return Ok(());
             };
-            if c.dhdr.is_some() {
-                return Ok(true);
+            let Role::DnodeClient(p) = &mut self.conns[cid.0].role else {
+                unreachable!("dnode_client_parse on an inbound peer");
+            };
+            if let Some(h) = p.framer.datastore_done() {
+                p.client.resp3 = h.is_resp3();
+                self.msgs[rmid].dnode = Some(DnodeOrigin {
+                    id: h.id,
+                    ty: h.ty.num(),
+                    same_dc: h.same_dc,
+                });
             }
-            if c.rpos >= filled {
-                return Ok(false);
-            }
-            if c.skip > 0 {
-                let n = c.skip.min((filled - c.rpos) as u64);
-                c.rpos += n as usize;
-                c.skip -= n;
-                continue;
-            }
-            let chunk = self.mbufs.range(buf, c.rpos, filled);
-            match c.dmsg_parser.parse(chunk, &mut c.dmsg_info) {
-                Parse::Again => {
-                    c.rpos = filled;
-                    return Ok(false);
-                }
-                Parse::Error(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-                Parse::Done(k) => {
-                    c.rpos += k;
-                    let info = &c.dmsg_info;
-                    let h = info.header;
-                    if h.is_encrypted() {
-                        warn!(
-                            "{} {} encrypted peer traffic is not supported yet",
-                            c.kind.tag(),
-                            cid.0
-                        );
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "encrypted frame",
-                        ));
-                    }
-                    match info.payload {
-                        DmsgPayload::Datastore => {
-                            let expected = if outgoing {
-                                matches!(h.ty, DmsgType::Res | DmsgType::Undefined)
-                            } else {
-                                matches!(h.ty, DmsgType::Req | DmsgType::ReqForward)
-                            };
-                            if expected {
-                                c.dhdr = Some(h);
-                            } else {
-                                debug!(
-                                    "{} {} unexpected frame type {}, skipped",
-                                    c.kind.tag(),
-                                    cid.0,
-                                    h.ty.num()
-                                );
-                                c.skip = info.payload_len;
-                            }
-                        }
-                        DmsgPayload::Sized => {
-                            // Gossip (type 7): membership is static in this
-                            // version; the payload is read and dropped.
-                            debug!(
-                                "{} {} frame type {} skipped",
-                                c.kind.tag(),
-                                cid.0,
-                                h.ty.num()
-                            );
-                            c.skip = info.payload_len;
-                        }
-                        DmsgPayload::HeaderOnly => {}
-                    }
-                }
-            }
+            self.client_request(cid, rmid);
         }
     }
 

@@ -1,15 +1,21 @@
 //! Outgoing peer connections (dyn_dnode_peer.c): a pool of connections to
-//! every other node, frames out, replies matched by id.
+//! every other node, frames out, replies matched by id. These connections
+//! have their own handlers (`peer_connecting`, `peer_recv`, `peer_send`,
+//! `peer_sent`, `peer_closed`); what they share with datastore connections
+//! (reading, writev of a queue, the in-flight move, the reply parser) is in
+//! conn.rs, the back-off in conn_pool.rs, the frame layer in dnode/frame.rs.
 //!
 //! ```text
 //!  peer_forward(req) ─► hdr "   $2014$ <id> 3|4 …" + req bytes ─► imsg_q
-//!      ─writev─► in flight (omsg_q) ─► reply frame, id matched ─► req.peer
+//!      ─writev─► in flight (omsg_q) ─► reply frame (Framer, RESP parser),
+//!      id matched ─► req.peer
 //! ```
 //!
 //! A request whose slot is not connected fails at once ("Peer Node is not
 //! connected"); a connection that closes fails what it carries ("refused
-//! connection") unless read failover has another replica to try. Reconnects
-//! back off from 1 s to 10 s.
+//! connection") unless read failover has another replica to try; both happen
+//! in the loop after the close (`Context::fail_queued`), never inside it.
+//! Reconnects back off from 1 s to 10 s.
 //!
 //! `PeerPools` holds the slots of every node, keyed by the topology's
 //! `PeerId`; a pool is made when its node is added (`Context::peer_added`
@@ -17,26 +23,22 @@
 
 use std::io;
 use std::ops::{Index, IndexMut};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, info, warn};
 use mio::Interest;
 
 use crate::cluster::coordinator::ERR_PEER_REFUSED;
 use crate::conf::PoolConf;
-use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::conn::{CloseReason, Conn, ConnState, Outcome, QueueStats, Role, Sock};
+use crate::conn_pool::{Slot, PEER_BACKOFF_MAX};
 use crate::core::{
-    Context, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
+    Context, FailedReq, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
     TIMEOUT_REMOTE_WRITE,
 };
 use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
 use crate::ids::PeerId;
 use crate::msg::{ConnId, MsgId};
-use crate::server::Slot;
-
-/// Reconnect back-off: 1 s doubling up to 10 s.
-const BACKOFF_START: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// The outgoing connections to one peer.
 #[derive(Debug, Clone)]
@@ -136,29 +138,23 @@ impl Context {
             return;
         };
         let name = format!("{} ({})", self.topology.peer(peer).name, addr);
-        let sock = match mio::net::TcpStream::connect(addr) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                Sock::Tcp(s)
-            }
+        let sock = match Sock::connect_tcp(addr) {
+            Ok(s) => s,
             Err(e) => {
                 warn!("connect to peer {name} failed: {e}");
                 self.peer_failed(peer, slot);
                 return;
             }
         };
-        let mut conn = Conn::new(
-            ConnKind::DnodePeer,
+        let conn = Conn::new(
+            Role::dnode_peer(peer, slot),
             ConnState::Connecting,
             sock,
             name.clone(),
         );
-        conn.peer_slot = Some((peer, slot));
         match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(cid) => {
-                let sl = &mut self.peers[peer].slots[slot];
-                sl.conn = Some(cid);
-                sl.retry_at = None;
+                self.peers[peer].slots[slot].connecting(cid);
                 debug!("dn {} connecting to peer {}", cid.0, name);
             }
             Err(e) => {
@@ -169,33 +165,102 @@ impl Context {
     }
 
     fn peer_failed(&mut self, peer: PeerId, slot: usize) {
-        let sl = &mut self.peers[peer].slots[slot];
-        sl.conn = None;
-        sl.backoff = if sl.backoff.is_zero() {
-            BACKOFF_START
-        } else {
-            (sl.backoff * 2).min(BACKOFF_MAX)
-        };
-        let at = Instant::now() + sl.backoff;
-        sl.retry_at = Some(at);
+        let at = self.peers[peer].slots[slot].failure(Instant::now(), PEER_BACKOFF_MAX);
         self.add_timer(at, Timer::PeerReconnect { peer, slot });
     }
 
     /// The reconnect timer of a peer slot fired.
     pub fn peer_reconnect(&mut self, peer: PeerId, slot: usize) {
-        let sl = &self.peers[peer].slots[slot];
-        if sl.conn.is_some() || sl.retry_at.is_none_or(|t| t > Instant::now()) {
+        if !self.peers[peer].slots[slot].reconnect_due(Instant::now()) {
             return;
         }
         self.peer_connect(peer, slot);
     }
 
-    /// A connect to a peer completed.
-    pub fn peer_connected(&mut self, cid: ConnId) {
-        let c = &self.conns[cid.0];
-        let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+    /// A connect in progress reported an event: finish it or fail it.
+    pub fn peer_connecting(&mut self, cid: ConnId) -> Outcome {
+        let c = &mut self.conns[cid.0];
+        match c.sock.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => {
+                warn!("dn {} connect to peer {} failed: {}", cid.0, c.peer, e);
+                return Outcome::Close(CloseReason::Error);
+            }
+        }
+        if !c.sock.is_connected() {
+            return Outcome::Ok;
+        }
+        c.state = ConnState::Connected;
+        let (peer, slot) = c.peer_slot().expect("peer conn has a slot");
         info!("dn {} connected to peer {}", cid.0, c.peer);
-        self.peers[peer].slots[slot].backoff = Duration::ZERO;
+        self.peers[peer].slots[slot].connected();
+        self.set_write_interest(cid, false);
+        self.schedule_flush(cid);
+        Outcome::Ok
+    }
+
+    /// Writes queued frames with one writev.
+    pub fn peer_send(&mut self, cid: ConnId) -> Outcome {
+        match self.conn_send(cid, Context::peer_sent) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => {
+                warn!("dn {} write to peer failed: {}", cid.0, e);
+                Outcome::Close(CloseReason::Error)
+            }
+        }
+    }
+
+    /// Moves fully written frames to the in-flight queue; the queue
+    /// statistics are those of a peer in this DC or in another.
+    fn peer_sent(&mut self, cid: ConnId, n: u64) {
+        let (peer, _) = self.conns[cid.0].peer_slot().expect("peer conn has a slot");
+        let queue = if self.topology.same_dc(peer) {
+            QueueStats::Peer
+        } else {
+            QueueStats::RemotePeer
+        };
+        self.conn_sent(cid, n, queue);
+    }
+
+    /// Reads reply frames.
+    pub fn peer_recv(&mut self, cid: ConnId) -> Outcome {
+        match self.conn_read(cid) {
+            Ok(false) => Outcome::Ok,
+            Ok(true) => {
+                let c = &mut self.conns[cid.0];
+                c.eof = true;
+                info!("dn {} peer {} closed the connection", cid.0, c.peer);
+                Outcome::Close(CloseReason::Eof)
+            }
+            Err(e) => {
+                warn!("dn {} peer {}: {}", cid.0, self.conns[cid.0].peer, e);
+                let bad = e.kind() == io::ErrorKind::InvalidData;
+                Outcome::Close(if bad {
+                    CloseReason::Protocol
+                } else {
+                    CloseReason::Error
+                })
+            }
+        }
+    }
+
+    /// Parses what is buffered: frame headers (dnode/frame.rs), then the reply
+    /// each reply frame carries.
+    pub fn peer_parse(&mut self, cid: ConnId) -> io::Result<()> {
+        while self.frame_next(cid)? {
+            let Some(rsp) = self.conn_parse_reply(cid)? else {
+                return Ok(());
+            };
+            let Role::DnodePeer(p) = &mut self.conns[cid.0].role else {
+                unreachable!("peer_parse on a peer connection");
+            };
+            let h = p
+                .framer
+                .datastore_done()
+                .expect("a reply is read inside a frame");
+            self.peer_reply(cid, rsp, h.id);
+        }
+        Ok(())
     }
 
     /// Queues a request for a peer; false when the slot is not connected.
@@ -307,7 +372,7 @@ impl Context {
 
     /// A request to a peer failed: try the next replica of a failover read,
     /// else answer the error.
-    fn peer_request_failed(&mut self, req: MsgId, text: &str) {
+    pub fn peer_request_failed(&mut self, req: MsgId, text: &str) {
         let m = &self.msgs[req];
         if m.swallow || m.done {
             self.try_free(req);
@@ -321,10 +386,12 @@ impl Context {
         self.reply_error(req, text);
     }
 
-    /// An outgoing peer connection closed.
+    /// An outgoing peer connection closed: what it carried is queued to fail
+    /// over or fail (`Context::fail_queued`, after the event batch), the slot
+    /// reconnects after its back-off.
     pub fn peer_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
-        let (peer, slot) = c.peer_slot.expect("peer conn has a slot");
+        let (peer, slot) = c.peer_slot().expect("peer conn has a slot");
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
@@ -350,8 +417,18 @@ impl Context {
             self.stats.record_peer_error(peer);
         }
         for mid in queued {
-            self.msgs[mid].in_server = false;
-            self.peer_request_failed(mid, ERR_PEER_REFUSED);
+            let m = &mut self.msgs[mid];
+            m.in_server = false;
+            if m.swallow || m.done {
+                self.try_free(mid);
+            } else {
+                self.failed.push_back(FailedReq {
+                    mid,
+                    uid: m.id,
+                    error: ERR_PEER_REFUSED,
+                    failover: true,
+                });
+            }
         }
         if self.peers[peer].slots[slot].conn == Some(cid) {
             self.peer_failed(peer, slot);
@@ -362,4 +439,90 @@ impl Context {
 /// An error on a peer connection's stream.
 pub fn bad_frame(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::topology::Topology;
+    use crate::conf::Conf;
+    use crate::core::Target;
+    use crate::msg::MsgKind;
+
+    /// A node of rack1 with one peer in rack2 and one in rack3, listening
+    /// on `ports` (nothing is polled: handlers are called directly).
+    fn context(ports: [u16; 2]) -> Context {
+        let text = format!(
+            "t:\n  datacenter: dc\n  rack: rack1\n  listen: 127.0.0.1:8102\n  \
+             dyn_listen: 127.0.0.1:8101\n  dyn_seeds:\n  - 127.0.0.1:{}:rack2:dc:1\n  \
+             - 127.0.0.1:{}:rack3:dc:1\n  tokens: '1'\n  servers:\n  - 127.0.0.1:22121:1\n",
+            ports[0], ports[1]
+        );
+        let conf = Conf::parse_str("test.yml", &text).expect("conf");
+        let topology = Topology::from_conf(&conf.pool).expect("topology");
+        Context::new(&conf.pool, topology, 16 * 1024, 1024).expect("context")
+    }
+
+    fn reply_text(ctx: &Context, req: MsgId) -> Vec<u8> {
+        let rsp = &ctx.msgs[ctx.msgs[req].peer.expect("answered")];
+        let mut text = Vec::new();
+        ctx.mbufs.copy_out(&rsp.segs, 0, rsp.mlen, &mut text);
+        text
+    }
+
+    #[test]
+    fn a_closed_peer_connection_fails_over_in_the_loop_not_in_the_close() {
+        let l: Vec<_> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let port = |i: usize| l[i].local_addr().expect("addr").port();
+        let mut ctx = context([port(0), port(1)]);
+        ctx.peers_connect();
+        let remote: Vec<PeerId> = ctx.topology.peer_ids().filter(|p| !p.is_local()).collect();
+        let [a, b] = remote[..] else {
+            panic!("two peers: {remote:?}")
+        };
+        let conn = |ctx: &Context, p: PeerId| ctx.peers[p].slots[0].conn.expect("opened");
+        for p in [a, b] {
+            let cid = conn(&ctx, p);
+            ctx.conns[cid.0].state = ConnState::Connected;
+        }
+        // A DC_ONE read for `a` that may fail over to `b`.
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.in_client = true;
+        m.failover = Some(Box::new(vec![Target::Peer {
+            peer: b,
+            forward: false,
+        }]));
+        assert!(ctx.peer_forward(mid, a, false));
+        let (ca, cb) = (conn(&ctx, a), conn(&ctx, b));
+        assert_eq!(ctx.conns[ca.0].imsg_q.front(), Some(&mid));
+
+        ctx.close_conn(ca);
+        assert!(
+            ctx.conns[cb.0].imsg_q.is_empty(),
+            "no routing inside the close"
+        );
+        assert!(!ctx.msgs[mid].in_server);
+        assert!(!ctx.msgs[mid].done);
+        assert_eq!(ctx.failed.len(), 1);
+        assert_eq!(ctx.stats.pool.peer_dropped_requests, 1);
+        assert_eq!(ctx.peers[a].slots[0].conn, None);
+
+        ctx.fail_queued();
+        assert_eq!(ctx.conns[cb.0].imsg_q.front(), Some(&mid), "failed over");
+        assert!(ctx.msgs[mid].in_server);
+        assert!(!ctx.msgs[mid].done);
+
+        // No replica left: the refusal is the answer.
+        ctx.close_conn(cb);
+        assert!(!ctx.msgs[mid].done);
+        ctx.fail_queued();
+        assert!(ctx.msgs[mid].done);
+        assert_eq!(
+            reply_text(&ctx, mid),
+            format!("-{ERR_PEER_REFUSED}\r\n").into_bytes()
+        );
+    }
 }

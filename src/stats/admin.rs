@@ -15,7 +15,7 @@ use mio::Interest;
 use crate::cluster::state::PeerState;
 use crate::cluster::topology::Change;
 use crate::conf::Consistency;
-use crate::conn::{Conn, ConnKind, ConnState, Sock};
+use crate::conn::{CloseReason, Conn, ConnKind, ConnState, Outcome, Role, Sock};
 use crate::core::Context;
 use crate::ids::PeerId;
 use crate::logging;
@@ -35,13 +35,12 @@ impl Context {
             };
             match listener.accept() {
                 Ok((s, addr)) => {
-                    let mut c = Conn::new(
-                        ConnKind::StatsClient,
+                    let c = Conn::new(
+                        Role::StatsClient(Box::default()),
                         ConnState::Connected,
                         Sock::Tcp(s),
                         addr.to_string(),
                     );
-                    c.http = Some(Box::default());
                     if let Err(e) = self.add_conn(c, Interest::READABLE) {
                         warn!("registering a stats client failed: {e}");
                     }
@@ -57,18 +56,19 @@ impl Context {
     }
 
     /// Reads HTTP requests and answers every complete one.
-    pub fn stats_recv(&mut self, cid: ConnId) {
+    pub fn stats_recv(&mut self, cid: ConnId) -> Outcome {
         let mut buf = [0u8; 4096];
         loop {
             let c = &mut self.conns[cid.0];
-            let Sock::Tcp(s) = &mut c.sock else { return };
+            let Sock::Tcp(s) = &mut c.sock else {
+                return Outcome::Ok;
+            };
             match s.read(&mut buf) {
-                Ok(0) => {
-                    self.close_conn(cid);
-                    return;
-                }
+                Ok(0) => return Outcome::Close(CloseReason::Eof),
                 Ok(n) => {
-                    let h = c.http.as_mut().expect("stats conn");
+                    let Role::StatsClient(h) = &mut c.role else {
+                        unreachable!("stats conn");
+                    };
                     h.input.extend_from_slice(&buf[..n]);
                     if h.input.len() > http::MAX_REQUEST_BYTES + buf.len() {
                         break;
@@ -78,13 +78,12 @@ impl Context {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     debug!("sc {} read failed: {}", cid.0, e);
-                    self.close_conn(cid);
-                    return;
+                    return Outcome::Close(CloseReason::Error);
                 }
             }
         }
         loop {
-            let h = self.conns[cid.0].http.as_mut().expect("stats conn");
+            let h = self.conns[cid.0].http_mut().expect("stats conn");
             if h.close || h.input.is_empty() {
                 break;
             }
@@ -110,28 +109,29 @@ impl Context {
                             self.admin(&path, keep_alive, method == Method::Head)
                         }
                     };
-                    let h = self.conns[cid.0].http.as_mut().expect("stats conn");
+                    let h = self.conns[cid.0].http_mut().expect("stats conn");
                     h.output.extend_from_slice(&out);
                     h.close |= !keep_alive;
                 }
             }
         }
         self.schedule_flush(cid);
+        Outcome::Ok
     }
 
     /// Writes pending HTTP output; closes when told to.
-    pub fn stats_send(&mut self, cid: ConnId) {
+    pub fn stats_send(&mut self, cid: ConnId) -> Outcome {
         loop {
             let c = &mut self.conns[cid.0];
-            let h = c.http.as_mut().expect("stats conn");
+            let Role::StatsClient(h) = &mut c.role else {
+                unreachable!("stats conn");
+            };
             if h.output.is_empty() {
-                let close = h.close;
-                if close {
-                    self.close_conn(cid);
-                } else {
-                    self.set_write_interest(cid, false);
+                if h.close {
+                    return Outcome::Close(CloseReason::Done);
                 }
-                return;
+                self.set_write_interest(cid, false);
+                return Outcome::Ok;
             }
             match c.sock.write_vectored(&[IoSlice::new(&h.output)]) {
                 Ok(n) => {
@@ -139,13 +139,10 @@ impl Context {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.set_write_interest(cid, true);
-                    return;
+                    return Outcome::Ok;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.close_conn(cid);
-                    return;
-                }
+                Err(_) => return Outcome::Close(CloseReason::Error),
             }
         }
     }
@@ -260,7 +257,7 @@ impl Context {
             self.settings.read_consistency = level;
         }
         for (_, c) in self.conns.iter_mut() {
-            if c.kind == ConnKind::Client {
+            if let Role::Client(c) = &mut c.role {
                 if write {
                     c.write_consistency = level;
                 } else {
@@ -339,7 +336,7 @@ impl Context {
                 continue;
             }
             let pool = &mut self.stats.pool;
-            match c.kind {
+            match c.kind() {
                 ConnKind::Client => pool.client_connections += 1,
                 ConnKind::DnodeClient => {
                     pool.dnode_client_connections += 1;
@@ -350,7 +347,7 @@ impl Context {
                     if c.state == ConnState::Connected {
                         pool.peer_connections += 1;
                     }
-                    let same = c.peer_slot.is_some_and(|(p, _)| self.topology.same_dc(p));
+                    let same = c.peer_slot().is_some_and(|(p, _)| self.topology.same_dc(p));
                     let (iq, ib, oq, ob) = (
                         c.imsg_q.len() as u64,
                         bytes(&c.imsg_q),
@@ -370,7 +367,9 @@ impl Context {
                     }
                 }
                 ConnKind::Server => {
-                    let Some(slot) = c.slot else { continue };
+                    let Some(slot) = c.server_slot() else {
+                        continue;
+                    };
                     let (iq, ib, oq, ob) = (
                         c.imsg_q.len() as u64,
                         bytes(&c.imsg_q),

@@ -1,0 +1,185 @@
+//! Connection pools (dyn_connection_pool.c): the connect, back-off and eject
+//! bookkeeping that datastore pools (server.rs) and peer pools
+//! (dnode/peer.rs) share. Pure state: no socket, no `Context`, no clock read;
+//! the callers pass `now` and open the sockets.
+//!
+//! ```text
+//!   Slot: idle ──connecting(cid)──► conn ──connected()──► back-off reset
+//!            ▲                        │ failure(now): conn gone,
+//!            └── reconnect_due(now) ◄─┘ retry_at = now + back-off
+//!   back-off: 1 s, 2 s, 4 s … capped (server_retry_timeout; 10 s for peers)
+//!
+//!   Ejection (datastores, auto_eject_hosts): failures counted across the
+//!   server's slots; at server_failure_limit the server leaves key placement
+//!   for server_retry_timeout; a completed connect resets the count.
+//! ```
+
+use std::time::{Duration, Instant};
+
+use crate::ids::ConnId;
+
+/// Reconnect back-off starts here and doubles.
+pub const BACKOFF_START: Duration = Duration::from_secs(1);
+/// Cap of a peer slot's back-off.
+pub const PEER_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// State of one connection slot of a pool.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    /// The live connection, if any.
+    pub conn: Option<ConnId>,
+    /// A reconnect is scheduled for this instant; until then requests fail.
+    pub retry_at: Option<Instant>,
+    /// Current back-off.
+    pub backoff: Duration,
+}
+
+impl Slot {
+    /// A connect was started on `cid`.
+    pub fn connecting(&mut self, cid: ConnId) {
+        self.conn = Some(cid);
+        self.retry_at = None;
+    }
+
+    /// The connect completed: the next failure starts the back-off afresh.
+    pub fn connected(&mut self) {
+        self.backoff = Duration::ZERO;
+    }
+
+    /// The slot's connection failed (or could not be opened): the back-off
+    /// doubles from [`BACKOFF_START`] up to `max`, and the instant of the
+    /// reconnect is returned (the caller arms its timer).
+    pub fn failure(&mut self, now: Instant, max: Duration) -> Instant {
+        self.conn = None;
+        self.backoff = if self.backoff.is_zero() {
+            BACKOFF_START
+        } else {
+            self.backoff * 2
+        }
+        .min(max);
+        let at = now + self.backoff;
+        self.retry_at = Some(at);
+        at
+    }
+
+    /// True when the reconnect timer of this slot may open a connection (it
+    /// has none and its retry instant has come).
+    pub fn reconnect_due(&self, now: Instant) -> bool {
+        self.conn.is_none() && self.retry_at.is_some_and(|t| t <= now)
+    }
+}
+
+/// Failure counting and ejection of a pool's target (`auto_eject_hosts`).
+#[derive(Debug, Clone, Default)]
+pub struct Ejection {
+    /// Consecutive failures (connect refused, connection lost).
+    pub failures: u32,
+    /// Ejected from key placement until this instant.
+    pub ejected_until: Option<Instant>,
+}
+
+impl Ejection {
+    /// True while ejected.
+    pub fn is_ejected(&self, now: Instant) -> bool {
+        self.ejected_until.is_some_and(|t| t > now)
+    }
+
+    /// Counts a failure; with `eject` on, the target is ejected for `eject_for`
+    /// once `limit` failures are reached. Returns true when this failure
+    /// ejected it.
+    pub fn failure(&mut self, now: Instant, eject: bool, limit: u32, eject_for: Duration) -> bool {
+        self.failures = self.failures.saturating_add(1);
+        if eject && self.failures >= limit && !self.is_ejected(now) {
+            self.ejected_until = Some(now + eject_for);
+            return true;
+        }
+        false
+    }
+
+    /// A connect completed: the count starts over and the target is back.
+    pub fn connected(&mut self) {
+        self.failures = 0;
+        self.ejected_until = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let now = Instant::now();
+        let mut s = Slot::default();
+        s.connecting(ConnId(7));
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let at = s.failure(now, 10 * S);
+            assert_eq!(s.conn, None);
+            assert_eq!(s.retry_at, Some(at));
+            seen.push(at - now);
+        }
+        assert_eq!(seen, [S, 2 * S, 4 * S, 8 * S, 10 * S, 10 * S]);
+    }
+
+    #[test]
+    fn a_cap_below_the_start_caps_the_first_backoff() {
+        let now = Instant::now();
+        let mut s = Slot::default();
+        let half = Duration::from_millis(500);
+        assert_eq!(s.failure(now, half) - now, half);
+        assert_eq!(s.failure(now, half) - now, half);
+        let mut s = Slot::default();
+        let odd = Duration::from_millis(3000);
+        let steps: Vec<_> = (0..4).map(|_| s.failure(now, odd) - now).collect();
+        assert_eq!(steps, [S, 2 * S, odd, odd]);
+    }
+
+    #[test]
+    fn connect_resets_the_backoff_and_reconnect_waits_for_its_instant() {
+        let now = Instant::now();
+        let mut s = Slot::default();
+        assert!(!s.reconnect_due(now), "never failed: nothing to retry");
+        s.failure(now, 10 * S);
+        s.failure(now, 10 * S);
+        assert!(!s.reconnect_due(now + S));
+        assert!(s.reconnect_due(now + 2 * S));
+        s.connecting(ConnId(3));
+        assert!(!s.reconnect_due(now + 20 * S), "a connection is open");
+        assert_eq!(s.retry_at, None);
+        s.connected();
+        assert_eq!(s.failure(now, 10 * S) - now, S);
+    }
+
+    #[test]
+    fn ejection_after_the_failure_limit() {
+        let now = Instant::now();
+        let mut e = Ejection::default();
+        assert!(!e.failure(now, true, 3, 30 * S));
+        assert!(!e.failure(now, true, 3, 30 * S));
+        assert!(!e.is_ejected(now));
+        assert!(e.failure(now, true, 3, 30 * S), "the third failure ejects");
+        assert!(e.is_ejected(now + 29 * S));
+        assert!(!e.is_ejected(now + 30 * S));
+        // Further failures while ejected do not extend it.
+        assert!(!e.failure(now + S, true, 3, 30 * S));
+        assert_eq!(e.ejected_until, Some(now + 30 * S));
+        assert_eq!(e.failures, 4);
+        e.connected();
+        assert_eq!(e.failures, 0);
+        assert!(!e.is_ejected(now));
+    }
+
+    #[test]
+    fn no_ejection_without_auto_eject() {
+        let now = Instant::now();
+        let mut e = Ejection::default();
+        for _ in 0..10 {
+            assert!(!e.failure(now, false, 2, 30 * S));
+        }
+        assert_eq!(e.failures, 10);
+        assert!(!e.is_ejected(now));
+    }
+}
