@@ -166,18 +166,18 @@ impl Context {
     }
 
     /// Builds one `get`-family fragment of `mid` with the keys at `keys`
-    /// (indices into the request's keys).
-    pub fn mc_fragment(&mut self, mid: MsgId, keys: &[usize]) -> MsgId {
+    /// (indices into the request's keys, in order).
+    pub fn mc_fragment(&mut self, mid: MsgId, keys: impl Iterator<Item = usize>) -> MsgId {
         let m = &self.msgs[mid];
         let cmd = m.cmd.expect("routed");
-        let mut line = Vec::with_capacity(16 + keys.len() * 16);
+        let mut line = Vec::with_capacity(16 + keys.size_hint().0 * 16);
         line.extend_from_slice(cmd.name.as_bytes());
         if matches!(m.mc.cmd, McCmd::Gat | McCmd::Gats) {
             line.extend_from_slice(format!(" {}", m.mc.exptime).as_bytes());
         }
         let mut args = vec![Arg { off: 0, len: 0 }];
         let mut key = Vec::new();
-        for &k in keys {
+        for k in keys {
             let a = m.mc.keys[k];
             key.clear();
             self.mbufs.copy_out(&m.segs, a.off, a.len as u64, &mut key);
@@ -205,22 +205,24 @@ impl Context {
         fid
     }
 
-    /// Merges the replies of a split get: every fragment's VALUE blocks in
-    /// the client's key order, then one END. `key_map` gives each client key
-    /// its (fragment, position in fragment).
+    /// Merges the replies of a split get into `out`: every fragment's VALUE
+    /// blocks in the client's key order, then one END. `key_map` gives each
+    /// client key its (fragment, position in fragment). Called by
+    /// `merge_split` (response.rs) once every fragment has its reply.
     pub fn mc_merge_get(
         &mut self,
         frags: &[MsgId],
-        replies: &[MsgId],
         key_map: &[(u32, u32)],
-    ) -> Vec<crate::mbuf::Seg> {
+        out: &mut Vec<crate::mbuf::Seg>,
+    ) {
+        let reply = |ctx: &Self, f: MsgId| ctx.msgs[f].peer.expect("done fragment");
         // For each fragment: which VALUE block answers which of its keys.
         // memcached answers in request order and skips misses.
         let mut found: Vec<Vec<Option<usize>>> = Vec::with_capacity(frags.len());
         let (mut want, mut have) = (Vec::new(), Vec::new());
-        for (&f, &r) in frags.iter().zip(replies) {
+        for &f in frags {
             let fm = &self.msgs[f];
-            let rm = &self.msgs[r];
+            let rm = &self.msgs[reply(self, f)];
             let nkeys = fm.req.args.len() - 1;
             let mut map = vec![None; nkeys];
             let mut v = 0;
@@ -242,19 +244,17 @@ impl Context {
             }
             found.push(map);
         }
-        let mut out = Vec::new();
         for &(fi, pos) in key_map {
             let Some(v) = found[fi as usize][pos as usize] else {
                 continue;
             };
-            let r = replies[fi as usize];
+            let r = reply(self, frags[fi as usize]);
             let value = &self.msgs[r].mcr.values[v];
             let (a, b) = (value.start, value.end);
             let src = std::mem::take(&mut self.msgs[r].segs);
-            self.mbufs.append_ref(&mut out, &src, a, b - a);
+            self.mbufs.append_ref(out, &src, a, b - a);
             self.msgs[r].segs = src;
         }
-        self.mbufs.append(&mut out, b"END\r\n");
-        out
+        self.mbufs.append(out, b"END\r\n");
     }
 }

@@ -3,5 +3,6 @@
 //! answer a client gets.
 
 pub mod coordinator;
+pub mod plan;
 pub mod response_mgr;
 pub mod topology;

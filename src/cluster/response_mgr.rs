@@ -5,10 +5,16 @@
 //!  answer ─► add(is_error, checksum) ─► Wait | Reply(i) | Error(i) | NoQuorum
 //! ```
 //!
-//! Departures from the original, as users expect them: any number of racks
-//! (not three at most); one good answer with a quorum of one is a reply at
-//! every level; checksums compare the bytes exactly (no lower-casing).
+//! Departures from the original, as users expect them: up to
+//! [`MAX_RACKS`] racks (not three at most); one good answer with a quorum of
+//! one is a reply at every level; checksums compare the bytes exactly (no
+//! lower-casing).
+//!
+//! A quorum request keeps a [`QuorumState`]: one manager per DC taking part
+//! and the arrival order of its children's answers, in fixed arrays (no heap
+//! per request; the state is boxed once per pooled message and reused).
 
+use crate::cluster::plan::{Fixed, MAX_COUNTED, MAX_DCS, MAX_RACKS};
 use crate::conf::Consistency;
 
 /// What to do after an answer.
@@ -34,7 +40,7 @@ impl Verdict {
 }
 
 /// The answers of one DC for one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct RspMgr {
     /// Answers expected (racks of the DC).
     max: usize,
@@ -42,8 +48,8 @@ pub struct RspMgr {
     /// DC_QUORUM returns the first good answer when answers disagree; the
     /// SAFE levels return the quorum error.
     safe: bool,
-    /// (arrival index, checksum) of the good answers.
-    good: Vec<(usize, u32)>,
+    /// (arrival index, checksum) of the good answers (at most one per rack).
+    good: Fixed<(usize, u32), MAX_RACKS>,
     /// Arrival index of the first error answer.
     first_error: Option<usize>,
     errors: usize,
@@ -56,11 +62,12 @@ impl RspMgr {
     /// A manager for `racks` replicas at `level`.
     pub fn new(racks: usize, level: Consistency) -> RspMgr {
         debug_assert!(racks > 0);
+        debug_assert!(racks <= MAX_RACKS);
         RspMgr {
             max: racks,
             quorum: racks / 2 + 1,
             safe: level != Consistency::DcQuorum,
-            good: Vec::with_capacity(racks),
+            good: Fixed::default(),
             first_error: None,
             errors: 0,
             seen: 0,
@@ -111,7 +118,8 @@ impl RspMgr {
             self.errors += 1;
             self.first_error.get_or_insert(idx);
         } else {
-            self.good.push((idx, checksum));
+            let pushed = self.good.push((idx, checksum));
+            debug_assert!(pushed, "more answers than racks");
         }
         self.verdict = self.decide();
         (idx, self.verdict)
@@ -151,6 +159,105 @@ impl RspMgr {
         } else {
             Verdict::Reply(self.good[0].0)
         }
+    }
+}
+
+impl Default for RspMgr {
+    fn default() -> RspMgr {
+        RspMgr::new(1, Consistency::DcQuorum)
+    }
+}
+
+/// Which child answers a quorum parent, once every DC has decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The reply of this child.
+    Child(u32),
+    /// `Dynomite: Failed to achieve Quorum`.
+    NoQuorum,
+}
+
+/// The quorum bookkeeping of one parent (dyn_response_mgr.c's `rspmgr`
+/// array of a request, one per DC).
+#[derive(Debug, Clone)]
+pub struct QuorumState {
+    /// One manager per DC taking part, the local DC first.
+    pub mgrs: Fixed<RspMgr, MAX_DCS>,
+    /// Per manager: child indices in arrival order.
+    pub arrivals: [Fixed<u8, MAX_RACKS>; MAX_DCS],
+    /// Per child: its manager.
+    pub child_mgr: [u8; MAX_COUNTED],
+}
+
+impl Default for QuorumState {
+    fn default() -> QuorumState {
+        QuorumState {
+            mgrs: Fixed::default(),
+            arrivals: [Fixed::default(); MAX_DCS],
+            child_mgr: [0; MAX_COUNTED],
+        }
+    }
+}
+
+impl QuorumState {
+    /// Starts over: one manager per group of `groups` (its replica count),
+    /// and child `i` counted by manager `child_groups[i]`.
+    pub fn init(
+        &mut self,
+        level: Consistency,
+        groups: &[u8],
+        child_groups: impl Iterator<Item = u8>,
+    ) {
+        debug_assert!(!groups.is_empty());
+        self.mgrs.clear();
+        for (g, &n) in groups.iter().enumerate() {
+            self.mgrs.push(RspMgr::new(n as usize, level));
+            self.arrivals[g].clear();
+        }
+        for (i, g) in child_groups.enumerate() {
+            debug_assert!((g as usize) < groups.len());
+            self.child_mgr[i] = g;
+        }
+    }
+
+    /// Child `idx` answered (an error or not, and its reply's checksum).
+    pub fn record(&mut self, idx: u32, is_error: bool, checksum: u32) {
+        let g = self.child_mgr[idx as usize] as usize;
+        let pushed = self.arrivals[g].push(idx as u8);
+        debug_assert!(pushed, "more answers than replicas");
+        self.mgrs[g].add(is_error, checksum);
+    }
+
+    /// True once every DC has decided.
+    pub fn all_done(&self) -> bool {
+        self.mgrs.iter().all(|m| m.verdict().is_done())
+    }
+
+    /// The child whose arrival index `i` is in manager `g`.
+    pub fn child_at(&self, g: usize, i: usize) -> u32 {
+        self.arrivals[g][i] as u32
+    }
+
+    /// The answer once every DC has decided: the local DC's, unless another
+    /// DC failed (its error answer, or no quorum).
+    pub fn pick(&self) -> Pick {
+        debug_assert!(self.all_done());
+        let mut chosen = Pick::NoQuorum;
+        for (g, mgr) in self.mgrs.iter().enumerate() {
+            let pick = match mgr.verdict() {
+                Verdict::Reply(i) => Ok(self.child_at(g, i)),
+                Verdict::Error(i) => Err(Some(self.child_at(g, i))),
+                Verdict::NoQuorum => Err(None),
+                Verdict::Wait => unreachable!("all decided"),
+            };
+            match (g, pick) {
+                (0, Ok(c)) => chosen = Pick::Child(c),
+                (_, Err(Some(c))) => return Pick::Child(c),
+                (_, Err(None)) => return Pick::NoQuorum,
+                _ => {}
+            }
+        }
+        chosen
     }
 }
 
