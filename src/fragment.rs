@@ -121,7 +121,6 @@ impl Context {
         }
         let mut frags = std::mem::take(&mut self.msgs[mid].frag.frags);
         frags.clear();
-        let mut scratch = std::mem::take(&mut self.scratch);
         let (resp3, owner, dnode) = {
             let m = &self.msgs[mid];
             (m.resp3, m.owner, m.dnode)
@@ -140,6 +139,7 @@ impl Context {
                 self.mc_fragment(mid, keys)
             } else {
                 let fid = self.msgs.get(MsgKind::Request);
+                let mut scratch = std::mem::take(&mut self.scratch);
                 let segs = std::mem::take(&mut self.msgs[fid].segs);
                 let args = std::mem::take(&mut self.msgs[fid].req.args);
                 let mut b = FragBuilder::new(segs, args);
@@ -151,6 +151,7 @@ impl Context {
                         self.frag_arg(mid, 1 + k * step + j, &mut b, &mut scratch);
                     }
                 }
+                self.scratch = scratch;
                 let f = &mut self.msgs[fid];
                 f.segs = b.segs;
                 f.mlen = b.len;
@@ -170,7 +171,6 @@ impl Context {
             f.dest = target;
             frags.push(fid);
         }
-        self.scratch = scratch;
         let n = frags.len();
         debug!(
             "{} split into {} fragments",

@@ -318,3 +318,40 @@ impl std::ops::IndexMut<MsgId> for MsgPool {
         &mut self.msgs[id.0]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::plan::Target;
+
+    #[test]
+    fn recycled_messages_keep_their_children_vectors() {
+        let mut mbufs = MbufPool::new(512, 8);
+        let mut pool = MsgPool::new(8);
+        let a = pool.get(MsgKind::Request);
+        let m = &mut pool[a];
+        m.frag.coalesce = Some(Coalesce::Quorum);
+        m.frag.frags.extend([MsgId(1), MsgId(2)]);
+        m.frag.key_map.push((0, 0));
+        m.frag.pending = 2;
+        m.frag.building = true;
+        m.frag.quorum = Some(Box::default());
+        m.failover.set(&[Target::Local]);
+        let frags_at = m.frag.frags.as_ptr();
+        let quorum_at: *const QuorumState = &**m.frag.quorum.as_ref().expect("set");
+        pool.put(&mut mbufs, a);
+
+        let b = pool.get(MsgKind::Request);
+        let m = &mut pool[b];
+        assert!(!m.frag.is_parent());
+        assert!(m.frag.frags.is_empty());
+        assert!(m.frag.key_map.is_empty());
+        assert_eq!(m.frag.pending, 0);
+        assert!(!m.frag.building);
+        assert_eq!(m.failover.next_target(), None);
+        // The same allocations serve the next parent.
+        assert_eq!(m.frag.frags.as_ptr(), frags_at);
+        let quorum_now: *const QuorumState = &**m.frag.quorum.as_ref().expect("kept");
+        assert!(std::ptr::eq(quorum_now, quorum_at));
+    }
+}

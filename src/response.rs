@@ -451,10 +451,10 @@ impl Context {
         self.attach_reply(req, rsp);
     }
 
-    /// A reply holding bytes the proxy made; `error` marks a failure of this
-    /// node (peer or datastore unreachable, timeout, quorum), which the
+    /// A reply holding bytes the proxy made (not yet attached); `error`
+    /// marks a failure of this node (peer or datastore unreachable, timeout, quorum), which the
     /// coordinator tells apart from a datastore's own error reply.
-    fn reply_made(&mut self, bytes: &[u8], error: bool) -> MsgId {
+    pub fn reply_made(&mut self, bytes: &[u8], error: bool) -> MsgId {
         let rsp = self.msgs.get(MsgKind::Response);
         let mut segs = std::mem::take(&mut self.msgs[rsp].segs);
         if bytes.len() <= 512.min(self.mbufs.chunk_size() / 8) {

@@ -318,7 +318,19 @@ impl Context {
         owner_of: impl Fn(&Self, u32) -> usize,
     ) -> Result<Option<usize>, Answered> {
         let nargs = self.msgs[mid].req.args.len();
-        let keys = match redis::eval_keys(&self.arg_vec(mid, 2), nargs) {
+        // numkeys is short: read it into a stack buffer when it fits.
+        let mut buf = [0u8; 32];
+        let m = &self.msgs[mid];
+        let a = m.req.args[2];
+        let found = if !m.req.inline && a.len as usize <= buf.len() {
+            let n = self
+                .mbufs
+                .copy_to_slice(&m.segs, a.off, &mut buf[..a.len as usize]);
+            redis::eval_keys(&buf[..n], nargs)
+        } else {
+            redis::eval_keys(&self.arg_vec(mid, 2), nargs)
+        };
+        let keys = match found {
             Ok(k) => k,
             Err(e) => {
                 self.reply_error(mid, e);
