@@ -262,3 +262,152 @@ impl FragBuilder {
         self.push(mbufs, b"\r\n");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::topology::Topology;
+    use crate::conf::Conf;
+    use crate::msg::ConnId;
+    use std::cell::Cell;
+
+    fn ctx() -> Context {
+        let text = "dyn_o_mite:\n  listen: 127.0.0.1:8102\n  hash_tag: \"{}\"\n  servers:\n  - 127.0.0.1:6379:1\n";
+        let conf = Conf::parse_str("test.yml", text).expect("valid conf");
+        let topo = Topology::from_conf(&conf.pool).expect("topology");
+        Context::new(&conf.pool, topo, 4096, 64).expect("context")
+    }
+
+    /// A RESP request of `parts`, its bytes cut into two chunks at `cut`.
+    fn request(ctx: &mut Context, parts: &[&[u8]], cut: usize) -> MsgId {
+        let mut bytes = format!("*{}\r\n", parts.len()).into_bytes();
+        let mut args = Vec::new();
+        for p in parts {
+            bytes.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+            args.push(redis::Arg {
+                off: bytes.len() as u64,
+                len: p.len() as u32,
+            });
+            bytes.extend_from_slice(p);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        ctx.mbufs.append(&mut first, &bytes[..cut]);
+        ctx.mbufs.append(&mut second, &bytes[cut..]);
+        first.extend(second);
+        let name = parts[0].to_ascii_lowercase();
+        let m = &mut ctx.msgs[mid];
+        m.segs = first;
+        m.mlen = bytes.len() as u64;
+        m.req.args = args;
+        m.cmd = Some(redis::lookup(&name, None).expect("known command"));
+        m.owner = Some(ConnId(7));
+        m.in_client = true;
+        mid
+    }
+
+    fn bytes_of(ctx: &Context, mid: MsgId) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &s in &ctx.msgs[mid].segs {
+            out.extend_from_slice(ctx.mbufs.bytes(s));
+        }
+        out
+    }
+
+    #[test]
+    fn keys_hash_the_same_in_one_chunk_or_two() {
+        let mut ctx = ctx();
+        let parts: [&[u8]; 2] = [b"GET", b"user{42}:name"];
+        let whole = request(&mut ctx, &parts, 2);
+        let h = ctx.arg_hash(whole, 1);
+        // Cut inside the key (it starts at byte 18), and inside the tag.
+        for cut in [19, 23, 25] {
+            let split = request(&mut ctx, &parts, cut);
+            assert_eq!(ctx.msgs[split].segs.len(), 2);
+            assert_eq!(ctx.arg_hash(split, 1), h, "cut at {cut}");
+        }
+        // The hash tag: only `42` counts.
+        let other = request(&mut ctx, &[b"GET", b"order{42}"], 2);
+        assert_eq!(ctx.arg_hash(other, 1), h);
+    }
+
+    #[test]
+    fn split_by_owner_and_merge_in_key_order() {
+        let mut ctx = ctx();
+        let parts: [&[u8]; 4] = [b"MGET", b"a", b"b", b"c"];
+        let mid = request(&mut ctx, &parts, 9);
+        let cmd = ctx.msgs[mid].cmd.expect("looked up");
+        // Owners 1, 0, 1 by key order.
+        let next = Cell::new(0usize);
+        let owners = [1usize, 0, 1];
+        let owner_of = |_: &Context, _h: u32| {
+            let i = next.get();
+            next.set(i + 1);
+            owners[i]
+        };
+        assert_eq!(ctx.split(mid, cmd, owner_of), Some(2));
+        let fp = &ctx.msgs[mid].frag;
+        assert_eq!(fp.coalesce, Some(Coalesce::Mget));
+        assert_eq!(fp.key_map, [(1, 0), (0, 0), (1, 1)]);
+        let frags = fp.frags.clone();
+        assert_eq!(bytes_of(&ctx, frags[0]), b"*2\r\n$4\r\nmget\r\n$1\r\nb\r\n");
+        assert_eq!(
+            bytes_of(&ctx, frags[1]),
+            b"*3\r\n$4\r\nmget\r\n$1\r\na\r\n$1\r\nc\r\n"
+        );
+        assert_eq!(ctx.msgs[frags[0]].dest, 0);
+        assert_eq!(ctx.msgs[frags[1]].dest, 1);
+        assert_eq!(ctx.msgs[frags[1]].parent, Some((mid, 1)));
+        // Replies, the second fragment first.
+        for (f, reply, elems) in [
+            (
+                frags[1],
+                &b"*2\r\n$2\r\nva\r\n$2\r\nvc\r\n"[..],
+                [(4u64, 12u64), (12, 20)].to_vec(),
+            ),
+            (frags[0], &b"*1\r\n$2\r\nvb\r\n"[..], [(4, 12)].to_vec()),
+        ] {
+            let rsp = ctx.reply_made(reply, false);
+            let info = &mut ctx.msgs[rsp].rsp;
+            info.count = elems.len() as i64;
+            info.elems.extend(elems);
+            ctx.attach_reply(f, rsp);
+        }
+        let rsp = ctx.msgs[mid].peer.expect("merged");
+        assert_eq!(
+            bytes_of(&ctx, rsp),
+            b"*3\r\n$2\r\nva\r\n$2\r\nvb\r\n$2\r\nvc\r\n"
+        );
+        ctx.msgs[mid].in_client = false;
+        ctx.try_free(mid);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
+
+    #[test]
+    fn split_sums_integer_replies() {
+        let mut ctx = ctx();
+        let mid = request(&mut ctx, &[b"DEL", b"a", b"b"], 20);
+        let cmd = ctx.msgs[mid].cmd.expect("looked up");
+        let next = Cell::new(0usize);
+        let owner_of = |_: &Context, _h: u32| {
+            let i = next.get();
+            next.set(i + 1);
+            i
+        };
+        assert_eq!(ctx.split(mid, cmd, owner_of), Some(2));
+        let frags = ctx.msgs[mid].frag.frags.clone();
+        for (f, n) in frags.into_iter().zip([1i64, 1]) {
+            let rsp = ctx.reply_made(b":1\r\n", false);
+            ctx.msgs[rsp].rsp.integer = n;
+            ctx.attach_reply(f, rsp);
+        }
+        let rsp = ctx.msgs[mid].peer.expect("merged");
+        assert_eq!(bytes_of(&ctx, rsp), b":2\r\n");
+        // Every key with one owner: no split.
+        let whole = request(&mut ctx, &[b"DEL", b"a", b"b"], 5);
+        assert_eq!(ctx.split(whole, cmd, |_, _| 3), None);
+        assert!(!ctx.msgs[whole].frag.is_parent());
+        assert!(ctx.msgs[whole].frag.key_map.is_empty());
+    }
+}

@@ -535,6 +535,136 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::topology::Topology;
+    use crate::conf::{Conf, Consistency};
+    use crate::msg::ConnId;
+
+    /// A single-node context; nothing is connected (replies are attached by
+    /// hand, and the client connection the requests name does not exist).
+    fn ctx() -> Context {
+        let text = "dyn_o_mite:\n  listen: 127.0.0.1:8102\n  servers:\n  - 127.0.0.1:6379:1\n";
+        let conf = Conf::parse_str("test.yml", text).expect("valid conf");
+        let topo = Topology::from_conf(&conf.pool).expect("topology");
+        Context::new(&conf.pool, topo, 4096, 64).expect("context")
+    }
+
+    /// A client's GET, held by its (absent) client connection.
+    fn request(ctx: &mut Context) -> MsgId {
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.cmd = Some(crate::proto::redis::lookup(b"get", None).expect("get"));
+        m.owner = Some(ConnId(7));
+        m.in_client = true;
+        mid
+    }
+
+    /// The bytes of request `mid`'s reply.
+    fn reply_of(ctx: &Context, mid: MsgId) -> Option<Vec<u8>> {
+        let r = ctx.msgs[mid].peer?;
+        let mut out = Vec::new();
+        for &s in &ctx.msgs[r].segs {
+            out.extend_from_slice(ctx.mbufs.bytes(s));
+        }
+        Some(out)
+    }
+
+    /// Lets the client go: the request and everything under it is freed.
+    fn release(ctx: &mut Context, mid: MsgId) {
+        ctx.msgs[mid].in_client = false;
+        ctx.try_free(mid);
+    }
+
+    fn quorum_parent(ctx: &mut Context, n: usize) -> MsgId {
+        let mid = request(ctx);
+        ctx.make_children(mid, n, Coalesce::Quorum);
+        let groups = [n as u8];
+        let q = ctx.msgs[mid].frag.quorum.get_or_insert_with(Box::default);
+        q.init(Consistency::DcQuorum, &groups, std::iter::repeat_n(0, n));
+        mid
+    }
+
+    #[test]
+    fn answers_during_the_fan_out_wait_for_its_end() {
+        let mut ctx = ctx();
+        let mid = quorum_parent(&mut ctx, 3);
+        let kids = ctx.msgs[mid].frag.frags.clone();
+        ctx.reply_bytes(kids[0], b"$1\r\nA\r\n");
+        ctx.reply_bytes(kids[1], b"$1\r\nA\r\n");
+        assert_eq!(reply_of(&ctx, mid), None, "no decision while building");
+        assert!(ctx.msgs[mid].frag.is_parent());
+        ctx.fanout_done(mid);
+        assert_eq!(reply_of(&ctx, mid).as_deref(), Some(&b"$1\r\nA\r\n"[..]));
+        assert!(!ctx.msgs[mid].frag.is_parent());
+        // The third child was never sent: detached and freed.
+        assert!(!ctx.msgs.contains(kids[2]));
+        release(&mut ctx, mid);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
+
+    #[test]
+    fn quorum_errors_answer_with_the_first_error() {
+        let mut ctx = ctx();
+        let mid = quorum_parent(&mut ctx, 3);
+        ctx.fanout_done(mid);
+        let kids = ctx.msgs[mid].frag.frags.clone();
+        // Child 1 is out at a server.
+        ctx.msgs[kids[1]].in_server = true;
+        ctx.reply_error(kids[2], "ERR first");
+        assert_eq!(reply_of(&ctx, mid), None);
+        ctx.reply_error(kids[0], "ERR second");
+        assert_eq!(reply_of(&ctx, mid).as_deref(), Some(&b"-ERR first\r\n"[..]));
+        // The child still out is detached; its late answer will be dropped.
+        let late = &ctx.msgs[kids[1]];
+        assert!(late.swallow);
+        assert_eq!(late.parent, None);
+        assert!(!late.in_client);
+        ctx.msgs[kids[1]].in_server = false;
+        ctx.try_free(kids[1]);
+        release(&mut ctx, mid);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
+
+    #[test]
+    fn disagreeing_replicas_fail_a_safe_quorum() {
+        let mut ctx = ctx();
+        let mid = request(&mut ctx);
+        ctx.make_children(mid, 2, Coalesce::Quorum);
+        let q = ctx.msgs[mid].frag.quorum.get_or_insert_with(Box::default);
+        q.init(Consistency::DcSafeQuorum, &[2], [0, 0].into_iter());
+        ctx.fanout_done(mid);
+        let kids = ctx.msgs[mid].frag.frags.clone();
+        ctx.reply_bytes(kids[0], b"$1\r\nA\r\n");
+        ctx.reply_bytes(kids[1], b"$1\r\nB\r\n");
+        let want = format!("-{ERR_NO_QUORUM}\r\n");
+        assert_eq!(reply_of(&ctx, mid).as_deref(), Some(want.as_bytes()));
+        assert_eq!(ctx.stats.pool.client_non_quorum_r_responses, 1);
+        release(&mut ctx, mid);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
+
+    #[test]
+    fn broadcast_answers_with_the_first_child() {
+        let mut ctx = ctx();
+        let mid = request(&mut ctx);
+        ctx.make_children(mid, 2, Coalesce::First);
+        ctx.fanout_done(mid);
+        let kids = ctx.msgs[mid].frag.frags.clone();
+        ctx.reply_bytes(kids[1], b"+second\r\n");
+        assert_eq!(reply_of(&ctx, mid), None);
+        ctx.reply_bytes(kids[0], b"+first\r\n");
+        assert_eq!(reply_of(&ctx, mid).as_deref(), Some(&b"+first\r\n"[..]));
+        release(&mut ctx, mid);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
+
+    #[test]
+    fn a_parent_freed_early_frees_its_children() {
+        let mut ctx = ctx();
+        let mid = quorum_parent(&mut ctx, 3);
+        ctx.fanout_done(mid);
+        release(&mut ctx, mid);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
 
     #[test]
     fn number_lines() {
