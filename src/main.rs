@@ -40,7 +40,7 @@ fn main() {
                 for w in &conf.warnings {
                     eprintln!("dynomite: warning: {w}");
                 }
-                if let Err(e) = Topology::from_conf(&conf.pool) {
+                if let Err(e) = topology_of(&conf.pool) {
                     eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
                     eprintln!(
                         "dynomite: configuration file '{}' syntax is invalid",
@@ -67,6 +67,13 @@ fn main() {
     exit(run(opts));
 }
 
+/// The pool's topology, refused when larger than a routing plan holds.
+fn topology_of(pool: &dynomite::conf::PoolConf) -> Result<Topology, String> {
+    let topo = Topology::from_conf(pool)?;
+    dynomite::cluster::plan::check_bounds(&topo)?;
+    Ok(topo)
+}
+
 /// Starts the node; returns the exit status.
 fn run(opts: options::Options) -> i32 {
     // Configuration first, so that `-d` with a bad file fails in the foreground.
@@ -82,7 +89,7 @@ fn run(opts: options::Options) -> i32 {
         }
     };
     apply_stats_options(&opts, &mut conf);
-    let topology = match Topology::from_conf(&conf.pool) {
+    let topology = match topology_of(&conf.pool) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);

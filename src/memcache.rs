@@ -12,7 +12,10 @@
 //! `noreply` requests are queued for no reply anywhere: the client waits for
 //! nothing, and the datastore connection frees them once written.
 
+use std::io::Write as _;
+
 use crate::core::Context;
+use crate::mbuf::{seg_ranges, Seg};
 use crate::msg::{ConnId, Msg, MsgId, MsgKind};
 use crate::proto::memcache::{command, McCmd, McRspType};
 use crate::proto::redis::Arg;
@@ -102,42 +105,50 @@ impl Context {
 
     /// Answers with one protocol line (memcached errors come as whole lines).
     pub fn reply_line(&mut self, req: MsgId, line: &str) {
-        let mut b = Vec::with_capacity(line.len() + 2);
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
         b.extend_from_slice(line.as_bytes());
         b.extend_from_slice(b"\r\n");
-        self.reply_bytes(req, &b);
-        let rsp = self.msgs[req].peer;
-        if let Some(r) = rsp {
-            self.msgs[r].rsp.ty = b'-';
-        }
+        let rsp = self.reply_made(&b, false);
+        self.scratch = b;
+        self.msgs[rsp].rsp.ty = b'-';
+        self.attach_reply(req, rsp);
     }
 
     /// Builds one `get`-family fragment of `mid` with the keys at `keys`
-    /// (indices into the request's keys).
-    pub fn mc_fragment(&mut self, mid: MsgId, keys: &[usize]) -> MsgId {
+    /// (indices into the request's keys, in order). The line is built in the
+    /// context's scratch buffer and the fragment's vectors are recycled ones.
+    pub fn mc_fragment(&mut self, mid: MsgId, keys: impl Iterator<Item = usize>) -> MsgId {
+        let fid = self.msgs.get(MsgKind::Request);
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        let mut args = std::mem::take(&mut self.msgs[fid].req.args);
+        args.clear();
+        args.push(Arg { off: 0, len: 0 });
         let m = &self.msgs[mid];
         let cmd = m.cmd.expect("routed");
-        let mut line = Vec::with_capacity(16 + keys.len() * 16);
         line.extend_from_slice(cmd.name.as_bytes());
         if matches!(m.mc.cmd, McCmd::Gat | McCmd::Gats) {
-            line.extend_from_slice(format!(" {}", m.mc.exptime).as_bytes());
+            let res = write!(line, " {}", m.mc.exptime);
+            debug_assert!(res.is_ok());
         }
-        let mut args = vec![Arg { off: 0, len: 0 }];
-        let mut key = Vec::new();
-        for &k in keys {
+        for k in keys {
             let a = m.mc.keys[k];
-            key.clear();
-            self.mbufs.copy_out(&m.segs, a.off, a.len as u64, &mut key);
             line.push(b' ');
             args.push(Arg {
                 off: line.len() as u64,
                 len: a.len,
             });
-            line.extend_from_slice(&key);
+            self.mbufs.copy_out(&m.segs, a.off, a.len as u64, &mut line);
         }
         line.extend_from_slice(b"\r\n");
-        let (owner, dnode, mc) = (m.owner, m.dnode, m.mc.clone());
-        let fid = self.msgs.get(MsgKind::Request);
+        let (owner, dnode) = (m.owner, m.dnode);
+        // The request's fields without its keys: a clone with no heap.
+        let src_keys = std::mem::take(&mut self.msgs[mid].mc.keys);
+        let mut mc = self.msgs[mid].mc.clone();
+        self.msgs[mid].mc.keys = src_keys;
+        mc.keys = std::mem::take(&mut self.msgs[fid].mc.keys);
+        mc.keys.clear();
         let mut segs = std::mem::take(&mut self.msgs[fid].segs);
         self.mbufs.append(&mut segs, &line);
         let f = &mut self.msgs[fid];
@@ -145,63 +156,82 @@ impl Context {
         f.mlen = line.len() as u64;
         f.req.args = args;
         f.mc = mc;
-        f.mc.keys.clear();
         f.cmd = Some(cmd);
         f.owner = owner;
         f.dnode = dnode;
+        self.scratch = line;
         fid
     }
 
-    /// Merges the replies of a split get: every fragment's VALUE blocks in
-    /// the client's key order, then one END. `key_map` gives each client key
-    /// its (fragment, position in fragment).
-    pub fn mc_merge_get(
-        &mut self,
-        frags: &[MsgId],
-        replies: &[MsgId],
-        key_map: &[(u32, u32)],
-    ) -> Vec<crate::mbuf::Seg> {
-        // For each fragment: which VALUE block answers which of its keys.
-        // memcached answers in request order and skips misses.
-        let mut found: Vec<Vec<Option<usize>>> = Vec::with_capacity(frags.len());
-        let (mut want, mut have) = (Vec::new(), Vec::new());
-        for (&f, &r) in frags.iter().zip(replies) {
-            let fm = &self.msgs[f];
-            let rm = &self.msgs[r];
-            let nkeys = fm.req.args.len() - 1;
-            let mut map = vec![None; nkeys];
-            let mut v = 0;
-            for (k, slot) in map.iter_mut().enumerate() {
-                let Some(value) = rm.mcr.values.get(v) else {
-                    break;
-                };
-                let a = fm.req.args[k + 1];
-                want.clear();
-                self.mbufs
-                    .copy_out(&fm.segs, a.off, a.len as u64, &mut want);
-                have.clear();
-                self.mbufs
-                    .copy_out(&rm.segs, value.key.off, value.key.len as u64, &mut have);
-                if want == have {
-                    *slot = Some(v);
-                    v += 1;
+    /// True when bytes `a_off..a_off + len` of the message made of `a` equal
+    /// bytes `b_off..b_off + len` of `b` (compared where they lie).
+    fn segs_eq(&self, a: &[Seg], a_off: u64, b: &[Seg], b_off: u64, len: u64) -> bool {
+        let mut ai = seg_ranges(a, a_off, len).map(|s| self.mbufs.bytes(s));
+        let mut bi = seg_ranges(b, b_off, len).map(|s| self.mbufs.bytes(s));
+        let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+        loop {
+            if x.is_empty() {
+                match ai.next() {
+                    Some(s) => x = s,
+                    None => return y.is_empty() && bi.next().is_none(),
                 }
             }
-            found.push(map);
+            if y.is_empty() {
+                match bi.next() {
+                    Some(s) => y = s,
+                    None => return x.is_empty() && ai.next().is_none(),
+                }
+            }
+            let n = x.len().min(y.len());
+            if x[..n] != y[..n] {
+                return false;
+            }
+            x = &x[n..];
+            y = &y[n..];
         }
-        let mut out = Vec::new();
+    }
+
+    /// Merges the replies of a split get into `out`: every fragment's VALUE
+    /// blocks in the client's key order, then one END. `key_map` gives each
+    /// client key its (fragment, position in fragment). Called by
+    /// `merge_split` (response.rs) once every fragment has its reply.
+    ///
+    /// memcached answers a fragment's keys in request order and skips
+    /// misses, so each fragment's VALUE blocks are matched against its keys
+    /// with one cursor per fragment; `key_map` lists a fragment's positions
+    /// in increasing order.
+    pub fn mc_merge_get(&mut self, frags: &[MsgId], key_map: &[(u32, u32)], out: &mut Vec<Seg>) {
+        // Next VALUE block of each fragment; on the stack for up to
+        // CURSORS_INLINE fragments.
+        const CURSORS_INLINE: usize = 64;
+        let mut inline = [0usize; CURSORS_INLINE];
+        let mut heap = Vec::new();
+        let cursors: &mut [usize] = if frags.len() <= CURSORS_INLINE {
+            &mut inline[..frags.len()]
+        } else {
+            heap.resize(frags.len(), 0);
+            &mut heap
+        };
         for &(fi, pos) in key_map {
-            let Some(v) = found[fi as usize][pos as usize] else {
+            let f = frags[fi as usize];
+            let r = self.msgs[f].peer.expect("done fragment");
+            let v = cursors[fi as usize];
+            let (fm, rm) = (&self.msgs[f], &self.msgs[r]);
+            let Some(value) = rm.mcr.values.get(v) else {
                 continue;
             };
-            let r = replies[fi as usize];
-            let value = &self.msgs[r].mcr.values[v];
-            let (a, b) = (value.start, value.end);
+            let a = fm.req.args[pos as usize + 1];
+            let same = a.len == value.key.len
+                && self.segs_eq(&fm.segs, a.off, &rm.segs, value.key.off, a.len as u64);
+            if !same {
+                continue;
+            }
+            cursors[fi as usize] = v + 1;
+            let (start, end) = (value.start, value.end);
             let src = std::mem::take(&mut self.msgs[r].segs);
-            self.mbufs.append_ref(&mut out, &src, a, b - a);
+            self.mbufs.append_ref(out, &src, start, end - start);
             self.msgs[r].segs = src;
         }
-        self.mbufs.append(&mut out, b"END\r\n");
-        out
+        self.mbufs.append(out, b"END\r\n");
     }
 }

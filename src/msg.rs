@@ -15,6 +15,8 @@
 
 use slab::Slab;
 
+use crate::cluster::plan::Failover;
+use crate::cluster::response_mgr::QuorumState;
 use crate::mbuf::{MbufPool, Seg};
 use crate::proto::memcache::{McReq, McRsp};
 use crate::proto::redis::{Command, ReqInfo, RspInfo};
@@ -38,18 +40,44 @@ pub enum Coalesce {
     McGet,
 }
 
-/// A split request: the parent keeps the fragments and how to merge them.
-#[derive(Debug, Clone)]
+/// The children of a request (fragments of a split, copies to replicas):
+/// how their replies are merged. It lives inside the message and keeps its
+/// vectors (and its quorum box) across reuse, so that a parent allocates
+/// nothing in steady state.
+#[derive(Debug, Default)]
 pub struct FragParent {
-    pub coalesce: Coalesce,
-    /// Fragment requests, in server order.
+    /// How the children's replies are merged; `None` when the message has no
+    /// children (or no longer has: its reply is made).
+    pub coalesce: Option<Coalesce>,
+    /// The children, in creation order (a child's `parent` index).
     pub frags: Vec<MsgId>,
     /// For each key of the client's request: (fragment index, element index).
     pub key_map: Vec<(u32, u32)>,
-    /// Fragments still waiting for a reply.
+    /// Children still waiting for a reply (splits and broadcasts).
     pub pending: u32,
-    /// Quorum bookkeeping (`Coalesce::Quorum`).
-    pub quorum: Option<Box<crate::cluster::coordinator::QuorumState>>,
+    /// True while the children are being sent: an answer that comes at once
+    /// (a peer not connected) is recorded, and the decision waits until the
+    /// last child is out (`Context::fanout_done`).
+    pub building: bool,
+    /// Quorum bookkeeping (`Coalesce::Quorum`); boxed on first use and kept
+    /// with the pooled message.
+    pub quorum: Option<Box<QuorumState>>,
+}
+
+impl FragParent {
+    /// True when the message waits for children.
+    pub fn is_parent(&self) -> bool {
+        self.coalesce.is_some()
+    }
+
+    /// Forgets the children, keeping the vectors' capacity and the quorum box.
+    pub fn clear(&mut self) {
+        self.coalesce = None;
+        self.frags.clear();
+        self.key_map.clear();
+        self.pending = 0;
+        self.building = false;
+    }
 }
 
 /// Kind of message.
@@ -95,8 +123,8 @@ pub struct Msg {
     pub in_server: bool,
     /// For a fragment: the parent request and this fragment's index.
     pub parent: Option<(MsgId, u32)>,
-    /// For a split request: its fragments.
-    pub frag: Option<Box<FragParent>>,
+    /// For a parent (split request, broadcast, quorum request): its children.
+    pub frag: FragParent,
     /// The client asked to close after this request's reply (QUIT, protocol error).
     pub close_after: bool,
     /// The request speaks RESP3 (its client said HELLO 3).
@@ -111,7 +139,7 @@ pub struct Msg {
     pub dnode: Option<DnodeOrigin>,
     /// For a DC_ONE read: other replicas to try, in order, when the chosen
     /// one cannot be reached (read failover).
-    pub failover: Option<Box<Vec<crate::core::Target>>>,
+    pub failover: Failover,
     /// When the request was received (latency) and when it was queued to
     /// a datastore or peer (round trip).
     pub start: Option<std::time::Instant>,
@@ -147,8 +175,11 @@ impl Msg {
         let mut values = std::mem::take(&mut self.mcr.values);
         values.clear();
         let segs = std::mem::take(&mut self.segs);
+        let mut frag = std::mem::take(&mut self.frag);
+        frag.clear();
         *self = Msg::new(id, kind);
         self.segs = segs;
+        self.frag = frag;
         self.req.args = args;
         self.rsp.elems = elems;
         self.mc.keys = keys;
@@ -174,13 +205,13 @@ impl Msg {
             in_client: false,
             in_server: false,
             parent: None,
-            frag: None,
+            frag: FragParent::default(),
             close_after: false,
             resp3: false,
             hdr: None,
             generated: false,
             dnode: None,
-            failover: None,
+            failover: Failover::default(),
             start: None,
             sent_at: None,
             dest: 0,
@@ -256,7 +287,10 @@ impl MsgPool {
         if let Some(h) = m.hdr.take() {
             mbufs.put(h.buf);
         }
-        if self.spare.len() < SPARE_MAX && m.req.args.capacity() <= 64 {
+        if self.spare.len() < SPARE_MAX
+            && m.req.args.capacity() <= 64
+            && m.frag.key_map.capacity() <= 64
+        {
             self.spare.push(m);
         }
     }
@@ -282,5 +316,42 @@ impl std::ops::Index<MsgId> for MsgPool {
 impl std::ops::IndexMut<MsgId> for MsgPool {
     fn index_mut(&mut self, id: MsgId) -> &mut Msg {
         &mut self.msgs[id.0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::plan::Target;
+
+    #[test]
+    fn recycled_messages_keep_their_children_vectors() {
+        let mut mbufs = MbufPool::new(512, 8);
+        let mut pool = MsgPool::new(8);
+        let a = pool.get(MsgKind::Request);
+        let m = &mut pool[a];
+        m.frag.coalesce = Some(Coalesce::Quorum);
+        m.frag.frags.extend([MsgId(1), MsgId(2)]);
+        m.frag.key_map.push((0, 0));
+        m.frag.pending = 2;
+        m.frag.building = true;
+        m.frag.quorum = Some(Box::default());
+        m.failover.set(&[Target::Local]);
+        let frags_at = m.frag.frags.as_ptr();
+        let quorum_at: *const QuorumState = &**m.frag.quorum.as_ref().expect("set");
+        pool.put(&mut mbufs, a);
+
+        let b = pool.get(MsgKind::Request);
+        let m = &mut pool[b];
+        assert!(!m.frag.is_parent());
+        assert!(m.frag.frags.is_empty());
+        assert!(m.frag.key_map.is_empty());
+        assert_eq!(m.frag.pending, 0);
+        assert!(!m.frag.building);
+        assert_eq!(m.failover.next_target(), None);
+        // The same allocations serve the next parent.
+        assert_eq!(m.frag.frags.as_ptr(), frags_at);
+        let quorum_now: *const QuorumState = &**m.frag.quorum.as_ref().expect("kept");
+        assert!(std::ptr::eq(quorum_now, quorum_at));
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod coordinator;
 pub mod membership;
+pub mod plan;
 pub mod response_mgr;
 pub mod state;
 pub mod topology;

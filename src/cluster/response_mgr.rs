@@ -5,10 +5,16 @@
 //!  answer ─► add(is_error, checksum) ─► Wait | Reply(i) | Error(i) | NoQuorum
 //! ```
 //!
-//! Departures from the original, as users expect them: any number of racks
-//! (not three at most); one good answer with a quorum of one is a reply at
-//! every level; checksums compare the bytes exactly (no lower-casing).
+//! Departures from the original, as users expect them: up to
+//! [`MAX_RACKS`] racks (not three at most); one good answer with a quorum of
+//! one is a reply at every level; checksums compare the bytes exactly (no
+//! lower-casing).
+//!
+//! A quorum request keeps a [`QuorumState`]: one manager per DC taking part
+//! and the arrival order of its children's answers, in fixed arrays (no heap
+//! per request; the state is boxed once per pooled message and reused).
 
+use crate::cluster::plan::{Fixed, MAX_COUNTED, MAX_DCS, MAX_RACKS};
 use crate::conf::Consistency;
 
 /// What to do after an answer.
@@ -34,21 +40,23 @@ impl Verdict {
 }
 
 /// The answers of one DC for one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct RspMgr {
-    /// Answers expected (racks of the DC).
-    max: usize,
-    quorum: usize,
+    /// Answers expected (racks of the DC). Counts and indices are small
+    /// (at most `MAX_RACKS`) and kept in bytes: a quorum state holds one
+    /// manager per DC.
+    max: u8,
+    quorum: u8,
     /// DC_QUORUM returns the first good answer when answers disagree; the
     /// SAFE levels return the quorum error.
     safe: bool,
-    /// (arrival index, checksum) of the good answers.
-    good: Vec<(usize, u32)>,
+    /// (arrival index, checksum) of the good answers (at most one per rack).
+    good: Fixed<(u8, u32), MAX_RACKS>,
     /// Arrival index of the first error answer.
-    first_error: Option<usize>,
-    errors: usize,
+    first_error: Option<u8>,
+    errors: u8,
     /// Answers seen.
-    seen: usize,
+    seen: u8,
     verdict: Verdict,
 }
 
@@ -56,11 +64,12 @@ impl RspMgr {
     /// A manager for `racks` replicas at `level`.
     pub fn new(racks: usize, level: Consistency) -> RspMgr {
         debug_assert!(racks > 0);
+        debug_assert!(racks <= MAX_RACKS);
         RspMgr {
-            max: racks,
-            quorum: racks / 2 + 1,
+            max: racks as u8,
+            quorum: (racks / 2 + 1) as u8,
             safe: level != Consistency::DcQuorum,
-            good: Vec::with_capacity(racks),
+            good: Fixed::default(),
             first_error: None,
             errors: 0,
             seen: 0,
@@ -78,8 +87,12 @@ impl RspMgr {
     pub fn agreed(&self) -> bool {
         match self.verdict {
             Verdict::Reply(idx) => {
-                let sum = self.good.iter().find(|&&(i, _)| i == idx).map(|&(_, s)| s);
-                self.good.iter().filter(|&&(_, s)| Some(s) == sum).count() >= self.quorum
+                let sum = self
+                    .good
+                    .iter()
+                    .find(|&&(i, _)| i as usize == idx)
+                    .map(|&(_, s)| s);
+                self.good.iter().filter(|&&(_, s)| Some(s) == sum).count() >= self.quorum()
             }
             _ => false,
         }
@@ -87,12 +100,12 @@ impl RspMgr {
 
     /// Arrival indices of the good answers.
     pub fn good_answers(&self) -> impl Iterator<Item = usize> + '_ {
-        self.good.iter().map(|&(i, _)| i)
+        self.good.iter().map(|&(i, _)| i as usize)
     }
 
     /// Replicas needed to agree.
     pub fn quorum(&self) -> usize {
-        self.quorum
+        self.quorum as usize
     }
 
     /// True at the SAFE levels (disagreement is an error).
@@ -103,23 +116,25 @@ impl RspMgr {
     /// Adds an answer; returns its arrival index and the decision.
     pub fn add(&mut self, is_error: bool, checksum: u32) -> (usize, Verdict) {
         let idx = self.seen;
-        self.seen += 1;
+        self.seen = self.seen.saturating_add(1);
         if self.verdict.is_done() {
-            return (idx, self.verdict);
+            return (idx as usize, self.verdict);
         }
         if is_error {
             self.errors += 1;
             self.first_error.get_or_insert(idx);
         } else {
-            self.good.push((idx, checksum));
+            let pushed = self.good.push((idx, checksum));
+            debug_assert!(pushed, "more answers than racks");
         }
         self.verdict = self.decide();
-        (idx, self.verdict)
+        (idx as usize, self.verdict)
     }
 
     fn decide(&self) -> Verdict {
         let good = self.good.len();
-        let pending = self.max.saturating_sub(good + self.errors);
+        let quorum = self.quorum();
+        let pending = (self.max as usize).saturating_sub(good + self.errors as usize);
         // The largest group of equal answers, and its first member.
         let mut best: Option<(usize, usize)> = None;
         for (i, &(idx, sum)) in self.good.iter().enumerate() {
@@ -128,17 +143,17 @@ impl RspMgr {
             }
             let n = self.good.iter().filter(|&&(_, s)| s == sum).count();
             if best.is_none_or(|(bn, _)| n > bn) {
-                best = Some((n, idx));
+                best = Some((n, idx as usize));
             }
         }
         if let Some((n, idx)) = best {
-            if n >= self.quorum {
+            if n >= quorum {
                 return Verdict::Reply(idx);
             }
         }
-        if good + pending < self.quorum {
+        if good + pending < quorum {
             return match self.first_error {
-                Some(e) if good < self.quorum => Verdict::Error(e),
+                Some(e) if good < quorum => Verdict::Error(e as usize),
                 _ => Verdict::NoQuorum,
             };
         }
@@ -149,8 +164,107 @@ impl RspMgr {
         if self.safe {
             Verdict::NoQuorum
         } else {
-            Verdict::Reply(self.good[0].0)
+            Verdict::Reply(self.good[0].0 as usize)
         }
+    }
+}
+
+impl Default for RspMgr {
+    fn default() -> RspMgr {
+        RspMgr::new(1, Consistency::DcQuorum)
+    }
+}
+
+/// Which child answers a quorum parent, once every DC has decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The reply of this child.
+    Child(u32),
+    /// `Dynomite: Failed to achieve Quorum`.
+    NoQuorum,
+}
+
+/// The quorum bookkeeping of one parent (dyn_response_mgr.c's `rspmgr`
+/// array of a request, one per DC).
+#[derive(Debug, Clone)]
+pub struct QuorumState {
+    /// One manager per DC taking part, the local DC first.
+    pub mgrs: Fixed<RspMgr, MAX_DCS>,
+    /// Per manager: child indices in arrival order.
+    pub arrivals: [Fixed<u8, MAX_RACKS>; MAX_DCS],
+    /// Per child: its manager.
+    pub child_mgr: [u8; MAX_COUNTED],
+}
+
+impl Default for QuorumState {
+    fn default() -> QuorumState {
+        QuorumState {
+            mgrs: Fixed::default(),
+            arrivals: [Fixed::default(); MAX_DCS],
+            child_mgr: [0; MAX_COUNTED],
+        }
+    }
+}
+
+impl QuorumState {
+    /// Starts over: one manager per group of `groups` (its replica count),
+    /// and child `i` counted by manager `child_groups[i]`.
+    pub fn init(
+        &mut self,
+        level: Consistency,
+        groups: &[u8],
+        child_groups: impl Iterator<Item = u8>,
+    ) {
+        debug_assert!(!groups.is_empty());
+        self.mgrs.clear();
+        for (g, &n) in groups.iter().enumerate() {
+            self.mgrs.push(RspMgr::new(n as usize, level));
+            self.arrivals[g].clear();
+        }
+        for (i, g) in child_groups.enumerate() {
+            debug_assert!((g as usize) < groups.len());
+            self.child_mgr[i] = g;
+        }
+    }
+
+    /// Child `idx` answered (an error or not, and its reply's checksum).
+    pub fn record(&mut self, idx: u32, is_error: bool, checksum: u32) {
+        let g = self.child_mgr[idx as usize] as usize;
+        let pushed = self.arrivals[g].push(idx as u8);
+        debug_assert!(pushed, "more answers than replicas");
+        self.mgrs[g].add(is_error, checksum);
+    }
+
+    /// True once every DC has decided.
+    pub fn all_done(&self) -> bool {
+        self.mgrs.iter().all(|m| m.verdict().is_done())
+    }
+
+    /// The child whose arrival index `i` is in manager `g`.
+    pub fn child_at(&self, g: usize, i: usize) -> u32 {
+        self.arrivals[g][i] as u32
+    }
+
+    /// The answer once every DC has decided: the local DC's, unless another
+    /// DC failed (its error answer, or no quorum).
+    pub fn pick(&self) -> Pick {
+        debug_assert!(self.all_done());
+        let mut chosen = Pick::NoQuorum;
+        for (g, mgr) in self.mgrs.iter().enumerate() {
+            let pick = match mgr.verdict() {
+                Verdict::Reply(i) => Ok(self.child_at(g, i)),
+                Verdict::Error(i) => Err(Some(self.child_at(g, i))),
+                Verdict::NoQuorum => Err(None),
+                Verdict::Wait => unreachable!("all decided"),
+            };
+            match (g, pick) {
+                (0, Ok(c)) => chosen = Pick::Child(c),
+                (_, Err(Some(c))) => return Pick::Child(c),
+                (_, Err(None)) => return Pick::NoQuorum,
+                _ => {}
+            }
+        }
+        chosen
     }
 }
 
@@ -236,5 +350,90 @@ mod tests {
         m.add(false, 5);
         assert_eq!(m.add(false, 5).1, Verdict::Reply(0));
         assert_eq!(m.add(true, 0), (2, Verdict::Reply(0)));
+    }
+
+    /// Answers as (child, is_error, checksum), in arrival order.
+    fn decide_quorum(
+        level: Consistency,
+        groups: &[u8],
+        child_groups: &[u8],
+        answers: &[(u32, bool, u32)],
+    ) -> (bool, Option<Pick>) {
+        let mut q = QuorumState::default();
+        q.init(level, groups, child_groups.iter().copied());
+        for &(c, e, sum) in answers {
+            q.record(c, e, sum);
+        }
+        let done = q.all_done();
+        (done, done.then(|| q.pick()))
+    }
+
+    #[test]
+    fn quorum_state_picks_the_answer_of_every_dc() {
+        use Pick::*;
+        // One DC of three racks: the first of two equal answers, by arrival.
+        let one_dc = (&[3u8][..], &[0u8, 0, 0][..]);
+        assert_eq!(
+            decide_quorum(
+                DcQuorum,
+                one_dc.0,
+                one_dc.1,
+                &[(1, false, 7), (0, false, 7)]
+            ),
+            (true, Some(Child(1)))
+        );
+        assert_eq!(
+            decide_quorum(DcQuorum, one_dc.0, one_dc.1, &[(2, false, 7)]),
+            (false, None)
+        );
+        // Two errors: the first error answer.
+        assert_eq!(
+            decide_quorum(
+                DcSafeQuorum,
+                one_dc.0,
+                one_dc.1,
+                &[(2, true, 0), (0, true, 0)]
+            ),
+            (true, Some(Child(2)))
+        );
+        // Disagreement at a SAFE level.
+        assert_eq!(
+            decide_quorum(
+                DcSafeQuorum,
+                one_dc.0,
+                one_dc.1,
+                &[(0, false, 1), (1, false, 2), (2, false, 3)]
+            ),
+            (true, Some(NoQuorum))
+        );
+        // Two DCs (DC_EACH_SAFE_QUORUM): children 0, 1 local, 2, 3, 4 remote.
+        let two = (&[2u8, 3][..], &[0u8, 0, 1, 1, 1][..]);
+        let local_ok = [(0, false, 5), (1, false, 5)];
+        let mut remote_ok = local_ok.to_vec();
+        remote_ok.extend([(4, false, 9), (2, false, 9)]);
+        assert_eq!(
+            decide_quorum(DcEachSafeQuorum, two.0, two.1, &remote_ok),
+            (true, Some(Child(0))),
+            "the local DC's answer"
+        );
+        assert_eq!(
+            decide_quorum(DcEachSafeQuorum, two.0, two.1, &local_ok),
+            (false, None),
+            "waits for the remote DC"
+        );
+        let mut remote_err = local_ok.to_vec();
+        remote_err.extend([(3, true, 0), (2, true, 0)]);
+        assert_eq!(
+            decide_quorum(DcEachSafeQuorum, two.0, two.1, &remote_err),
+            (true, Some(Child(3))),
+            "a remote DC's error wins"
+        );
+        let mut remote_split = local_ok.to_vec();
+        remote_split.extend([(2, false, 1), (3, false, 2), (4, false, 3)]);
+        assert_eq!(
+            decide_quorum(DcEachSafeQuorum, two.0, two.1, &remote_split),
+            (true, Some(NoQuorum)),
+            "a remote DC without quorum fails the request"
+        );
     }
 }

@@ -58,14 +58,8 @@ pub(crate) const EVENTS_MAX: usize = 1024;
 /// Longest sleep of the loop when no timer is due.
 const POLL_MAX: Duration = Duration::from_millis(1000);
 
-/// Where one copy of a request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// This node's datastore(s).
-    Local,
-    /// A peer; `forward` asks it to replicate to every rack of its DC (type 4).
-    Peer { peer: PeerId, forward: bool },
-}
+/// Where one copy of a request goes (defined with the plans that choose it).
+pub use crate::cluster::plan::Target;
 
 /// The node's state (admin `/state/...`), which gates requests on the local
 /// datastore.
@@ -171,9 +165,6 @@ pub struct Context {
     pub node: NodeNames,
     /// Multiplies every request timeout (admin `/set_timeout_factor`, 1..10).
     pub timeout_factor: u32,
-    /// Fan-outs being built (answers that arrive meanwhile wait in `deferred`).
-    pub defer_depth: usize,
-    pub deferred: Vec<(MsgId, u32, u64)>,
     /// Connections with output to write this turn.
     pub flush: Vec<ConnId>,
     /// Clients paused by backpressure.
@@ -187,7 +178,8 @@ pub struct Context {
     pub ingest: Option<crate::mbuf::MbufId>,
     /// The chunk small generated pieces go into (see `small_seg`).
     pub small: Option<crate::mbuf::MbufId>,
-    /// A reusable buffer for formatting headers.
+    /// A reusable buffer for formatting headers, error lines and keys that
+    /// span two chunks (taken and put back, never held across a call out).
     pub scratch: Vec<u8>,
     /// The time after the last poll: one clock read per loop turn.
     pub now: Instant,
@@ -250,8 +242,6 @@ impl Context {
                 dc: pool.datacenter.clone(),
             },
             timeout_factor: 1,
-            defer_depth: 0,
-            deferred: Vec::new(),
             flush: Vec::new(),
             blocked: Vec::new(),
             closed: Vec::new(),
@@ -654,16 +644,7 @@ impl Context {
         if let Some(rsp) = m.peer {
             self.msgs.put(&mut self.mbufs, rsp);
         }
-        let frags = self.msgs[mid].frag.take();
-        if let Some(fp) = frags {
-            for f in fp.frags {
-                let fm = &mut self.msgs[f];
-                fm.in_client = false;
-                fm.swallow = true;
-                fm.parent = None;
-                self.try_free(f);
-            }
-        }
+        self.release_children(mid);
         self.msgs.put(&mut self.mbufs, mid);
     }
 

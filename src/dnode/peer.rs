@@ -491,10 +491,10 @@ mod tests {
         let mid = ctx.msgs.get(MsgKind::Request);
         let m = &mut ctx.msgs[mid];
         m.in_client = true;
-        m.failover = Some(Box::new(vec![Target::Peer {
+        m.failover.set(&[Target::Peer {
             peer: b,
             forward: false,
-        }]));
+        }]);
         assert!(ctx.peer_forward(mid, a, false));
         let (ca, cb) = (conn(&ctx, a), conn(&ctx, b));
         assert_eq!(ctx.conns[ca.0].imsg_q.front(), Some(&mid));
