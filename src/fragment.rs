@@ -104,6 +104,7 @@ impl Context {
             return Some(0);
         }
         let nkeys = (nargs - 1) / step;
+        self.msgs.lend_parts(mid);
         // `key_map` first holds each key's owner, then its place.
         let mut key_map = std::mem::take(&mut self.msgs[mid].frag.key_map);
         key_map.clear();

@@ -30,5 +30,10 @@ pub mod signal;
 pub mod stats;
 pub mod sys;
 
+/// The unit tests count allocations (see `sys::alloc_count`).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: sys::alloc_count::Counting = sys::alloc_count::Counting;
+
 /// Version string printed by `-V`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

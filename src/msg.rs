@@ -80,6 +80,15 @@ impl FragParent {
     }
 }
 
+/// What a parent needs besides the message itself, recycled on its own
+/// (see `MsgPool::parts`).
+#[derive(Debug, Default)]
+struct FanoutParts {
+    frags: Vec<MsgId>,
+    key_map: Vec<(u32, u32)>,
+    quorum: Option<Box<QuorumState>>,
+}
+
 /// Kind of message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MsgKind {
@@ -233,6 +242,12 @@ pub struct MsgPool {
     /// the same allocation goes back and forth between the two.
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Msg>>,
+    /// The vectors and quorum state of freed parents, lent to the next
+    /// message that becomes one (`lend_parts`). Any message may become a
+    /// parent, so these travel on their own: kept with the message, they
+    /// would be allocated again whenever a message that never was a parent
+    /// becomes one.
+    parts: Vec<FanoutParts>,
     next_id: u64,
     limit: usize,
 }
@@ -244,6 +259,7 @@ impl MsgPool {
         MsgPool {
             msgs: Slab::new(),
             spare: Vec::new(),
+            parts: Vec::new(),
             next_id: 1,
             limit,
         }
@@ -287,11 +303,43 @@ impl MsgPool {
         if let Some(h) = m.hdr.take() {
             mbufs.put(h.buf);
         }
+        let f = &mut m.frag;
+        if f.frags.capacity() > 0 || f.key_map.capacity() > 0 || f.quorum.is_some() {
+            let mut parts = FanoutParts {
+                frags: std::mem::take(&mut f.frags),
+                key_map: std::mem::take(&mut f.key_map),
+                quorum: f.quorum.take(),
+            };
+            parts.frags.clear();
+            parts.key_map.clear();
+            if self.parts.len() < SPARE_MAX
+                && parts.frags.capacity() <= 64
+                && parts.key_map.capacity() <= 64
+            {
+                self.parts.push(parts);
+            }
+        }
         if self.spare.len() < SPARE_MAX
             && m.req.args.capacity() <= 64
             && m.frag.key_map.capacity() <= 64
         {
             self.spare.push(m);
+        }
+    }
+
+    /// Gives message `id`, about to become a parent, the vectors and quorum
+    /// state of a freed parent, unless it has its own already.
+    pub fn lend_parts(&mut self, id: MsgId) {
+        let f = &mut self.msgs[id.0].frag;
+        debug_assert!(!f.is_parent());
+        if f.frags.capacity() > 0 || f.key_map.capacity() > 0 || f.quorum.is_some() {
+            return;
+        }
+        if let Some(p) = self.parts.pop() {
+            debug_assert!(p.frags.is_empty() && p.key_map.is_empty());
+            f.frags = p.frags;
+            f.key_map = p.key_map;
+            f.quorum = p.quorum;
         }
     }
 
@@ -325,7 +373,7 @@ mod tests {
     use crate::cluster::plan::Target;
 
     #[test]
-    fn recycled_messages_keep_their_children_vectors() {
+    fn a_freed_parents_vectors_serve_the_next_parent() {
         let mut mbufs = MbufPool::new(512, 8);
         let mut pool = MsgPool::new(8);
         let a = pool.get(MsgKind::Request);
@@ -349,7 +397,13 @@ mod tests {
         assert_eq!(m.frag.pending, 0);
         assert!(!m.frag.building);
         assert_eq!(m.failover.next_target(), None);
-        // The same allocations serve the next parent.
+        // A message that becomes a parent borrows the freed parent's
+        // allocations: whichever message it is, nothing is allocated again.
+        let c = pool.get(MsgKind::Request);
+        pool.lend_parts(c);
+        let m = &mut pool[c];
+        assert!(!m.frag.is_parent());
+        assert!(m.frag.frags.is_empty());
         assert_eq!(m.frag.frags.as_ptr(), frags_at);
         let quorum_now: *const QuorumState = &**m.frag.quorum.as_ref().expect("kept");
         assert!(std::ptr::eq(quorum_now, quorum_at));

@@ -78,6 +78,7 @@ impl Context {
     pub fn make_children(&mut self, mid: MsgId, n: usize, coalesce: Coalesce) {
         debug_assert!(n > 0);
         debug_assert!(!self.msgs[mid].frag.is_parent());
+        self.msgs.lend_parts(mid);
         let mut frags = std::mem::take(&mut self.msgs[mid].frag.frags);
         frags.clear();
         for i in 0..n {

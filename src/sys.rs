@@ -212,3 +212,84 @@ pub fn malloc_trim() {
         libc::malloc_trim(0);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Allocation counting (test builds only).
+
+/// The global allocator of the library's unit tests: the system allocator,
+/// counting the allocations a thread makes while it has counting on. The
+/// reactor tests turn counting on around each turn of a node's loop, so that
+/// "a clustered request allocates nothing in steady state" is measured, not
+/// assumed.
+#[cfg(test)]
+pub(crate) mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+        static COUNT: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// The counting allocator.
+    pub(crate) struct Counting;
+
+    fn note() {
+        // `try_with`: allocations while a thread is torn down are not counted.
+        let _ = ON.try_with(|on| {
+            if on.get() {
+                let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            }
+        });
+    }
+
+    // SAFETY: every call goes to the system allocator with the caller's
+    // arguments unchanged; counting touches only const-initialized
+    // thread-locals, which never allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note();
+            // SAFETY: as for the trait: the caller's layout, passed on.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note();
+            // SAFETY: as above.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note();
+            // SAFETY: `ptr` came from this allocator (that is, from System).
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from this allocator (that is, from System).
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    /// Runs `f` with counting on in this thread.
+    pub(crate) fn counted<T>(f: impl FnOnce() -> T) -> T {
+        ON.with(|on| on.set(true));
+        let out = f();
+        ON.with(|on| on.set(false));
+        out
+    }
+
+    /// Allocations counted in this thread so far.
+    pub(crate) fn allocations() -> u64 {
+        COUNT.with(|c| c.get())
+    }
+
+    #[test]
+    fn counts_this_threads_allocations_while_on() {
+        let before = allocations();
+        drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+        assert_eq!(allocations(), before, "off: not counted");
+        counted(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(64))));
+        assert_eq!(allocations(), before + 1);
+        let mut v = Vec::<u8>::with_capacity(1);
+        counted(|| v.extend_from_slice(&[0; 100]));
+        assert_eq!(allocations(), before + 2, "a reallocation counts");
+    }
+}

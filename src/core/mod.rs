@@ -167,6 +167,9 @@ pub struct Context {
     pub timeout_factor: u32,
     /// Connections with output to write this turn.
     pub flush: Vec<ConnId>,
+    /// The list `flush_all` works through while handlers queue the next one
+    /// on `flush`; the two swap, so neither gives its capacity back.
+    flushing: Vec<ConnId>,
     /// Clients paused by backpressure.
     pub blocked: Vec<ConnId>,
     /// Connections closed this turn, freed by `reap`.
@@ -243,6 +246,7 @@ impl Context {
             },
             timeout_factor: 1,
             flush: Vec::new(),
+            flushing: Vec::new(),
             blocked: Vec::new(),
             closed: Vec::new(),
             failed: VecDeque::new(),
@@ -550,8 +554,10 @@ impl Context {
                 break;
             }
             rounds += 1;
-            let list = std::mem::take(&mut self.flush);
-            for cid in list {
+            let mut list = std::mem::take(&mut self.flushing);
+            debug_assert!(list.is_empty());
+            std::mem::swap(&mut list, &mut self.flush);
+            for cid in list.drain(..) {
                 let Some(c) = self.conns.get_mut(cid.0) else {
                     continue;
                 };
@@ -570,6 +576,7 @@ impl Context {
                     self.close_for(cid, why);
                 }
             }
+            self.flushing = list;
         }
     }
 
