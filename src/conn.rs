@@ -568,7 +568,7 @@ impl Context {
         let res = if self.settings.memcache {
             let r = parser.memcache.parse(chunk, &mut m.mcr);
             if let Parse::Done(_) = r {
-                crate::memcache::summarize_reply(m);
+                m.summarize_mc_reply();
             }
             r
         } else {

@@ -14,9 +14,11 @@
 //!   for server_retry_timeout; a completed connect resets the count.
 //! ```
 
+use std::ops::{Index, IndexMut};
 use std::time::{Duration, Instant};
 
-use crate::ids::ConnId;
+use crate::conf::{PoolConf, ServerConf};
+use crate::ids::{ConnId, PeerId};
 
 /// Reconnect back-off starts here and doubles.
 pub const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -100,6 +102,104 @@ impl Ejection {
     pub fn connected(&mut self) {
         self.failures = 0;
         self.ejected_until = None;
+    }
+}
+
+/// One `servers` entry and its connection pools.
+#[derive(Debug)]
+pub struct Server {
+    pub conf: ServerConf,
+    /// `pools[0]` serves RESP2 clients, `pools[1]` RESP3 clients.
+    pub pools: [Vec<Slot>; 2],
+    /// Failures across both pools, and ejection from key placement
+    /// (`auto_eject_hosts`).
+    pub health: Ejection,
+}
+
+impl Server {
+    /// A server with `n` connection slots per protocol.
+    pub fn new(conf: ServerConf, n: usize) -> Server {
+        Server {
+            conf,
+            pools: [vec![Slot::default(); n], vec![Slot::default(); n]],
+            health: Ejection::default(),
+        }
+    }
+
+    /// True while the server is ejected from placement.
+    pub fn is_ejected(&self, now: Instant) -> bool {
+        self.health.is_ejected(now)
+    }
+}
+
+/// The outgoing connections to one peer.
+#[derive(Debug, Clone)]
+pub struct PeerPool {
+    /// One slot per connection; none for this node.
+    pub slots: Vec<Slot>,
+}
+
+/// The outgoing pools of every node, keyed by the topology's `PeerId`: a
+/// pool is created in the same call that adds its node
+/// (`Context::peer_added`), so the two never disagree on who exists. Indexed
+/// by `PeerId` only, never by a position.
+#[derive(Debug, Clone)]
+pub struct PeerPools {
+    /// Pool of node `i` at `i`; `None` where no node has that id.
+    pools: Vec<Option<PeerPool>>,
+    /// Slots for a peer of this DC (`local_peer_connections`).
+    local_conns: usize,
+    /// Slots for a peer of another DC (`remote_peer_connections`).
+    remote_conns: usize,
+}
+
+impl PeerPools {
+    /// No pool yet; slot counts from the configuration (at least one).
+    pub fn new(pool: &PoolConf) -> PeerPools {
+        PeerPools {
+            pools: Vec::new(),
+            local_conns: pool.local_peer_connections.max(1) as usize,
+            remote_conns: pool.remote_peer_connections.max(1) as usize,
+        }
+    }
+
+    /// Creates the pool of node `id`: `local_peer_connections` slots for a
+    /// peer of this DC, `remote_peer_connections` for others, none for this
+    /// node.
+    pub fn add(&mut self, id: PeerId, same_dc: bool) {
+        let n = if id.is_local() {
+            0
+        } else if same_dc {
+            self.local_conns
+        } else {
+            self.remote_conns
+        };
+        if self.pools.len() <= id.idx() {
+            self.pools.resize_with(id.idx() + 1, || None);
+        }
+        debug_assert!(self.pools[id.idx()].is_none(), "peer {} added twice", id.0);
+        self.pools[id.idx()] = Some(PeerPool {
+            slots: vec![Slot::default(); n],
+        });
+    }
+
+    /// The pool of node `id`, if it exists.
+    pub fn get(&self, id: PeerId) -> Option<&PeerPool> {
+        self.pools.get(id.idx()).and_then(Option::as_ref)
+    }
+}
+
+impl Index<PeerId> for PeerPools {
+    type Output = PeerPool;
+
+    fn index(&self, id: PeerId) -> &PeerPool {
+        self.pools[id.idx()].as_ref().expect("peer has a pool")
+    }
+}
+
+impl IndexMut<PeerId> for PeerPools {
+    fn index_mut(&mut self, id: PeerId) -> &mut PeerPool {
+        self.pools[id.idx()].as_mut().expect("peer has a pool")
     }
 }
 

@@ -16,28 +16,9 @@ use std::io::Write as _;
 
 use crate::core::Context;
 use crate::mbuf::{seg_ranges, Seg};
-use crate::msg::{ConnId, Msg, MsgId, MsgKind};
-use crate::proto::memcache::{command, McCmd, McRspType};
+use crate::msg::{ConnId, MsgId, MsgKind};
+use crate::proto::memcache::{command, McCmd};
 use crate::proto::redis::Arg;
-
-/// Fills the generic reply summary from a parsed memcached reply: errors
-/// read as `-`, retrievals as `*` with one element per VALUE block, numbers
-/// as `:`, the rest as `+`.
-pub fn summarize_reply(m: &mut Msg) {
-    let r = &m.mcr;
-    m.rsp.ty = match r.ty {
-        t if t.is_error() => b'-',
-        McRspType::Values => b'*',
-        McRspType::Number => b':',
-        _ => b'+',
-    };
-    m.rsp.integer = r.number.min(i64::MAX as u64) as i64;
-    m.rsp.count = r.values.len() as i64;
-    m.rsp.elems.clear();
-    m.rsp
-        .elems
-        .extend(r.values.iter().map(|v| (v.start, v.end)));
-}
 
 impl Context {
     /// A complete memcached request arrived on client (or peer) `cid`.

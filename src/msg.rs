@@ -18,7 +18,7 @@ use slab::Slab;
 use crate::cluster::plan::Failover;
 use crate::cluster::response_mgr::QuorumState;
 use crate::mbuf::{MbufPool, Seg};
-use crate::proto::memcache::{McReq, McRsp};
+use crate::proto::memcache::{McReq, McRsp, McRspType};
 use crate::proto::redis::{Command, ReqInfo, RspInfo};
 
 pub use crate::ids::{ConnId, MsgId};
@@ -167,6 +167,26 @@ pub struct DnodeOrigin {
 }
 
 impl Msg {
+    /// Fills the generic reply summary from a parsed memcached reply: errors
+    /// read as `-`, retrievals as `*` with one element per VALUE block, numbers
+    /// as `:`, the rest as `+`.
+    pub fn summarize_mc_reply(&mut self) {
+        let m = self;
+        let r = &m.mcr;
+        m.rsp.ty = match r.ty {
+            t if t.is_error() => b'-',
+            McRspType::Values => b'*',
+            McRspType::Number => b':',
+            _ => b'+',
+        };
+        m.rsp.integer = r.number.min(i64::MAX as u64) as i64;
+        m.rsp.count = r.values.len() as i64;
+        m.rsp.elems.clear();
+        m.rsp
+            .elems
+            .extend(r.values.iter().map(|v| (v.start, v.end)));
+    }
+
     /// Bytes on the wire: the frame header, if any, and the message.
     pub fn wire_len(&self) -> u64 {
         self.mlen + self.hdr.map_or(0, |h| h.len() as u64)

@@ -22,46 +22,18 @@ use std::time::Instant;
 use log::{debug, info, warn};
 use mio::Interest;
 
-use crate::cluster::coordinator::ERR_PEER_TIMEOUT;
-use crate::conf::{Endpoint, ServerConf};
+use crate::conf::Endpoint;
 use crate::conn::{
     CloseReason, Conn, ConnKind, ConnState, Outcome, QueueStats, Role, ServerSlot, Sock,
 };
-use crate::conn_pool::{Ejection, Slot};
+pub use crate::conn_pool::Server;
 use crate::core::{Context, FailedReq, Timer, TIMEOUT_DATASTORE};
 use crate::msg::{ConnId, MsgId, MsgKind};
 
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 
-/// One `servers` entry and its connection pools.
-#[derive(Debug)]
-pub struct Server {
-    pub conf: ServerConf,
-    /// `pools[0]` serves RESP2 clients, `pools[1]` RESP3 clients.
-    pub pools: [Vec<Slot>; 2],
-    /// Failures across both pools, and ejection from key placement
-    /// (`auto_eject_hosts`).
-    pub health: Ejection,
-}
-
-impl Server {
-    /// A server with `n` connection slots per protocol.
-    pub fn new(conf: ServerConf, n: usize) -> Server {
-        Server {
-            conf,
-            pools: [vec![Slot::default(); n], vec![Slot::default(); n]],
-            health: Ejection::default(),
-        }
-    }
-
-    /// True while the server is ejected from placement.
-    pub fn is_ejected(&self, now: Instant) -> bool {
-        self.health.is_ejected(now)
-    }
-}
-
-pub use crate::errors::{ERR_REFUSED, ERR_TIMEOUT};
+pub use crate::errors::{ERR_PEER_TIMEOUT, ERR_REFUSED, ERR_TIMEOUT};
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).

@@ -43,11 +43,10 @@ use slab::Slab;
 use crate::cluster::topology::Topology;
 use crate::conf::{Consistency, PoolConf};
 use crate::conn::{CloseReason, Conn, ConnKind, ConnState, Outcome, Role, Sock};
-use crate::dnode::peer::PeerPools;
+use crate::conn_pool::{PeerPools, Server};
 use crate::ids::PeerId;
 use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
-use crate::server::Server;
 use crate::signal::{SignalAction, Signals};
 use crate::stats::Stats;
 
