@@ -33,7 +33,7 @@ use crate::msg::{ConnId, MsgId, MsgKind};
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 
-pub use crate::errors::{ERR_PEER_TIMEOUT, ERR_REFUSED, ERR_TIMEOUT};
+pub use crate::errors::{ERR_REFUSED, ERR_TIMEOUT};
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).
@@ -189,33 +189,6 @@ impl Context {
         self.schedule_flush(cid);
     }
 
-    /// A request's deadline passed: it alone fails; its reply, if it ever
-    /// comes, is dropped.
-    pub fn request_timed_out(&mut self, mid: MsgId, uid: u64, class: usize) {
-        let Some(m) = self.msgs.get_checked(mid, uid) else {
-            return;
-        };
-        if m.done || !m.in_server || m.swallow {
-            return;
-        }
-        debug!("request {} timed out", uid);
-        self.msgs[mid].swallow = true;
-        let dest = self.msgs[mid].dest as usize;
-        if class == TIMEOUT_DATASTORE {
-            if let Some((_, st)) = self.stats.servers.get_mut(dest) {
-                st.server_timedout_requests += 1;
-            }
-        } else if self.topology.get(crate::ids::PeerId(dest as u32)).is_some() {
-            self.stats
-                .record_peer_timeout(crate::ids::PeerId(dest as u32));
-        }
-        let text = if class == TIMEOUT_DATASTORE {
-            ERR_TIMEOUT
-        } else {
-            ERR_PEER_TIMEOUT
-        };
-        self.reply_error(mid, text);
-    }
 
     /// Writes queued requests with one writev.
     pub fn server_send(&mut self, cid: ConnId) -> Outcome {

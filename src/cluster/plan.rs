@@ -23,18 +23,14 @@
 //!
 //! A plan is a fixed-size value: no list in it is on the heap. The cluster's
 //! shape is bounded to [`MAX_DCS`] datacenters of at most [`MAX_RACKS`]
-//! racks each; [`check_bounds`] refuses a larger topology at start, and a
-//! plan made for one anyway (a topology built without the check) leaves the
-//! racks and DCs past the bounds out.
+//! racks each: `Topology::apply` refuses a node beyond them, at start and
+//! later alike.
 
 use crate::cluster::topology::Topology;
 use crate::conf::Consistency;
 use crate::ids::PeerId;
 
-/// Most racks in one datacenter.
-pub const MAX_RACKS: usize = 8;
-/// Most datacenters in the cluster.
-pub const MAX_DCS: usize = 8;
+pub use crate::cluster::topology::{MAX_DCS, MAX_RACKS};
 /// Most replicas whose answers count (DC_EACH_SAFE_QUORUM: every rack of
 /// every DC).
 pub const MAX_COUNTED: usize = MAX_RACKS * MAX_DCS;
@@ -281,28 +277,6 @@ fn remote_racks(topo: &Topology, d: usize, hash: u32, forward: bool) -> Orphan {
         });
     }
     out
-}
-
-/// Refuses a topology larger than a plan can hold.
-pub fn check_bounds(topo: &Topology) -> Result<(), String> {
-    if topo.dcs.len() > MAX_DCS {
-        return Err(format!(
-            "{} datacenters; at most {} are supported",
-            topo.dcs.len(),
-            MAX_DCS
-        ));
-    }
-    for dc in &topo.dcs {
-        if dc.racks.len() > MAX_RACKS {
-            return Err(format!(
-                "datacenter '{}' has {} racks; at most {} are supported",
-                dc.name,
-                dc.racks.len(),
-                MAX_RACKS
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The read-failover list of a DC_ONE read, kept in its message: the plan's
@@ -720,19 +694,33 @@ mod tests {
     }
 
     #[test]
-    fn bounds_are_checked() {
-        assert!(check_bounds(&two_dcs()).is_ok());
+    fn the_topology_refuses_more_racks_or_dcs_than_a_plan_holds() {
         let racks: Vec<NodeSpec> = (0..=MAX_RACKS)
             .map(|i| peer(&format!("n{i}"), "dc", &format!("r{i}"), &[1], i == 0))
             .collect();
-        let err = check_bounds(&build(racks)).unwrap_err();
-        assert!(err.contains("racks"), "{err}");
+        let mut nodes = racks.into_iter();
+        let mut t = Topology::new(nodes.next().expect("this node"));
+        let last = nodes.next_back().expect("one too many");
+        for n in nodes {
+            t.apply(Change::AddNode(n)).expect("within the bound");
+        }
+        let err = t.apply(Change::AddNode(last)).unwrap_err();
+        assert!(err.to_string().contains("racks"), "{err}");
+        assert_eq!(t.dcs[0].racks.len(), MAX_RACKS, "nothing changed");
         let dcs: Vec<NodeSpec> = (0..=MAX_DCS)
             .map(|i| peer(&format!("n{i}"), &format!("dc{i}"), "r", &[1], i == 0))
             .collect();
-        let err = check_bounds(&build(dcs)).unwrap_err();
-        assert!(err.contains("datacenters"), "{err}");
+        let mut nodes = dcs.into_iter();
+        let mut t = Topology::new(nodes.next().expect("this node"));
+        let last = nodes.next_back().expect("one too many");
+        for n in nodes {
+            t.apply(Change::AddNode(n)).expect("within the bound");
+        }
+        let err = t.apply(Change::AddNode(last)).unwrap_err();
+        assert!(err.to_string().contains("datacenters"), "{err}");
+        assert_eq!(t.dcs.len(), MAX_DCS, "nothing changed");
     }
+
 
     #[test]
     fn fixed_list_stops_at_capacity() {

@@ -144,10 +144,14 @@ pub enum Applied {
 }
 
 /// A change the topology refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TopologyError {
     /// No node has this id.
     UnknownPeer(PeerId),
+    /// The node would make more datacenters than [`MAX_DCS`].
+    TooManyDcs,
+    /// More racks in the named datacenter than [`MAX_RACKS`].
+    TooManyRacks(String),
     /// The change does not apply to this node (its address is its
     /// listener; its state is the node state).
     LocalPeer,
@@ -157,12 +161,24 @@ impl fmt::Display for TopologyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TopologyError::UnknownPeer(p) => write!(f, "no peer with id {}", p.0),
+            TopologyError::TooManyDcs => {
+                write!(f, "more than {MAX_DCS} datacenters are not supported")
+            }
+            TopologyError::TooManyRacks(dc) => write!(
+                f,
+                "datacenter '{dc}' would have more than {MAX_RACKS} racks, which is not supported"
+            ),
             TopologyError::LocalPeer => write!(f, "the change does not apply to this node"),
         }
     }
 }
 
 impl std::error::Error for TopologyError {}
+
+/// Most racks in one datacenter (a routing plan's lists are this long).
+pub const MAX_RACKS: usize = 8;
+/// Most datacenters in the cluster.
+pub const MAX_DCS: usize = 8;
 
 /// The whole cluster as this node sees it.
 #[derive(Debug, Clone)]
@@ -249,7 +265,10 @@ impl Topology {
     /// Applies one change, rebuilding only what it touches.
     pub fn apply(&mut self, change: Change) -> Result<Applied, TopologyError> {
         match change {
-            Change::AddNode(spec) => Ok(self.add_node(spec)),
+            Change::AddNode(spec) => {
+                self.check_room(&spec)?;
+                Ok(self.add_node(spec))
+            }
             Change::ReplaceAddr {
                 peer,
                 host,
@@ -267,6 +286,22 @@ impl Topology {
                 let old = std::mem::replace(&mut p.state, state);
                 Ok(Applied::StateSet { peer, old })
             }
+        }
+    }
+
+    /// Refuses a node that would take the cluster past [`MAX_DCS`]
+    /// datacenters or a datacenter past [`MAX_RACKS`] racks: a routing plan
+    /// holds its replicas in fixed-size lists of those sizes.
+    fn check_room(&self, spec: &NodeSpec) -> Result<(), TopologyError> {
+        match self.dcs.iter().find(|dc| dc.name == spec.dc) {
+            None if self.dcs.len() >= MAX_DCS => Err(TopologyError::TooManyDcs),
+            Some(dc)
+                if dc.racks.len() >= MAX_RACKS
+                    && !dc.racks.iter().any(|r| r.name == spec.rack) =>
+            {
+                Err(TopologyError::TooManyRacks(dc.name.clone()))
+            }
+            _ => Ok(()),
         }
     }
 

@@ -23,6 +23,7 @@
 //! same event batch still names a dead connection, not a new one.
 
 mod start;
+mod timers;
 
 #[cfg(test)]
 pub(crate) mod harness;
@@ -30,6 +31,10 @@ pub(crate) mod harness;
 mod tests;
 
 pub use start::Listeners;
+pub use timers::{
+    Timer, TIMEOUT_CLASSES, TIMEOUT_DATASTORE, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE,
+    TIMEOUT_REMOTE_READ, TIMEOUT_REMOTE_WRITE,
+};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -44,7 +49,6 @@ use crate::cluster::topology::Topology;
 use crate::conf::{Consistency, PoolConf};
 use crate::conn::{CloseReason, Conn, ConnKind, ConnState, Outcome, Role, Sock};
 use crate::conn_pool::{PeerPools, Server};
-use crate::ids::PeerId;
 use crate::mbuf::MbufPool;
 use crate::msg::{ConnId, MsgId, MsgPool};
 use crate::signal::{SignalAction, Signals};
@@ -66,29 +70,7 @@ pub use crate::cluster::state::NodeState;
 
 pub use crate::errors::ERR_STATE;
 
-/// Request timeout classes: each has its own FIFO of deadlines (all requests
-/// of a class share one timeout, so each FIFO stays sorted).
-pub const TIMEOUT_DATASTORE: usize = 0;
-pub const TIMEOUT_PEER_READ: usize = 1;
-pub const TIMEOUT_PEER_WRITE: usize = 2;
-pub const TIMEOUT_REMOTE_READ: usize = 3;
-pub const TIMEOUT_REMOTE_WRITE: usize = 4;
-const TIMEOUT_CLASSES: usize = 5;
 
-/// What a timer does when it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Timer {
-    /// Reconnect a datastore connection slot.
-    Reconnect {
-        server: usize,
-        proto: usize,
-        slot: usize,
-    },
-    /// Reconnect a peer connection slot.
-    PeerReconnect { peer: PeerId, slot: usize },
-    /// Retry accepting after running out of descriptors.
-    Accept(ConnId),
-}
 
 /// A request whose datastore or peer connection closed, waiting in
 /// `Context::failed` for the loop to fail it over or answer its error. It is
@@ -286,10 +268,6 @@ impl Context {
         Ok(ConnId(id))
     }
 
-    /// Arms a timer.
-    pub fn add_timer(&mut self, at: Instant, t: Timer) {
-        self.timers.push(Reverse((at, t)));
-    }
 
     /// Asks for `cid`'s output to be written at the end of this turn.
     pub fn schedule_flush(&mut self, cid: ConnId) {
@@ -395,13 +373,7 @@ impl Context {
             // Work left over from a busy turn: do not sleep on it.
             return Duration::ZERO;
         }
-        let next = self
-            .req_timers
-            .iter()
-            .filter_map(|q| q.front().map(|e| e.0))
-            .chain(self.timers.peek().map(|Reverse((a, _))| *a))
-            .min();
-        match next {
+        match self.next_deadline() {
             Some(at) => at.saturating_duration_since(Instant::now()).min(POLL_MAX),
             None => POLL_MAX,
         }
@@ -487,39 +459,6 @@ impl Context {
         self.close_conn(cid);
     }
 
-    fn expire_timers(&mut self) {
-        let now = Instant::now();
-        for class in 0..TIMEOUT_CLASSES {
-            while let Some(&(at, mid, uid)) = self.req_timers[class].front() {
-                let live = self
-                    .msgs
-                    .get_checked(mid, uid)
-                    .is_some_and(|m| m.in_server && !m.done && !m.swallow);
-                if live && at > now {
-                    break;
-                }
-                self.req_timers[class].pop_front();
-                if live {
-                    self.request_timed_out(mid, uid, class);
-                }
-            }
-        }
-        while let Some(Reverse((at, _))) = self.timers.peek() {
-            if *at > now {
-                break;
-            }
-            let Reverse((_, t)) = self.timers.pop().expect("peeked");
-            match t {
-                Timer::Reconnect {
-                    server,
-                    proto,
-                    slot,
-                } => self.server_reconnect(server, proto, slot),
-                Timer::PeerReconnect { peer, slot } => self.peer_reconnect(peer, slot),
-                Timer::Accept(cid) => self.proxy_accept(cid),
-            }
-        }
-    }
 
     /// Resumes reading from clients paused by backpressure once the pools have
     /// room again.
@@ -654,24 +593,6 @@ impl Context {
         self.msgs.put(&mut self.mbufs, mid);
     }
 
-    /// The timeout of a request class, with the admin factor applied.
-    pub fn timeout_of(&self, class: usize) -> Duration {
-        let extra_ms = match class {
-            TIMEOUT_PEER_READ => 200,
-            TIMEOUT_PEER_WRITE => 20_200,
-            TIMEOUT_REMOTE_READ => 5_000,
-            TIMEOUT_REMOTE_WRITE => 25_000,
-            _ => 0,
-        };
-        (self.settings.timeout + Duration::from_millis(extra_ms)) * self.timeout_factor.max(1)
-    }
-
-    /// Queues a request's deadline.
-    pub fn arm_timeout(&mut self, mid: MsgId, class: usize) {
-        let uid = self.msgs[mid].id;
-        let at = self.now + self.timeout_of(class);
-        self.req_timers[class].push_back((at, mid, uid));
-    }
 
     /// Whether the node state lets a request run on the local datastore.
     pub fn state_allows(&self, write: bool) -> Result<(), &'static str> {

@@ -1,0 +1,147 @@
+//! Timers (dyn_task.c, the timeout part of dyn_core.c): reconnects and
+//! accept retries in one heap, request deadlines in one FIFO per timeout
+//! class, and what happens when a request's deadline passes.
+//!
+//! ```text
+//!  add_timer(at, Timer)          ─► timers (BinaryHeap, stale entries skipped)
+//!  arm_timeout(req, class)       ─► req_timers[class] (FIFO: one timeout per
+//!                                   class, so pushing in order keeps it sorted)
+//!  turn: poll(next_deadline) … expire_timers ─► reconnect / accept /
+//!                                               request_timed_out
+//! ```
+//!
+//! A timed-out request fails alone: it is answered with its class's error
+//! at once and marked `swallow`, so that its reply, should it come, is read
+//! and dropped.
+
+use std::cmp::Reverse;
+use std::time::{Duration, Instant};
+
+use log::debug;
+
+use crate::core::Context;
+use crate::errors::{ERR_PEER_TIMEOUT, ERR_TIMEOUT};
+use crate::ids::{ConnId, MsgId, PeerId};
+
+/// Request timeout classes: each has its own FIFO of deadlines (all requests
+/// of a class share one timeout, so each FIFO stays sorted).
+pub const TIMEOUT_DATASTORE: usize = 0;
+pub const TIMEOUT_PEER_READ: usize = 1;
+pub const TIMEOUT_PEER_WRITE: usize = 2;
+pub const TIMEOUT_REMOTE_READ: usize = 3;
+pub const TIMEOUT_REMOTE_WRITE: usize = 4;
+pub const TIMEOUT_CLASSES: usize = 5;
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// Reconnect a datastore connection slot.
+    Reconnect {
+        server: usize,
+        proto: usize,
+        slot: usize,
+    },
+    /// Reconnect a peer connection slot.
+    PeerReconnect { peer: PeerId, slot: usize },
+    /// Retry accepting after running out of descriptors.
+    Accept(ConnId),
+}
+
+impl Context {
+    /// Arms a timer.
+    pub fn add_timer(&mut self, at: Instant, t: Timer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    /// The earliest deadline of any timer or request, if any.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.req_timers
+            .iter()
+            .filter_map(|q| q.front().map(|e| e.0))
+            .chain(self.timers.peek().map(|Reverse((a, _))| *a))
+            .min()
+    }
+
+    /// Fires what is due: request deadlines first (a request finished
+    /// meanwhile is dropped from the front of its FIFO), then timers.
+    pub(crate) fn expire_timers(&mut self) {
+        let now = Instant::now();
+        for class in 0..TIMEOUT_CLASSES {
+            while let Some(&(at, mid, uid)) = self.req_timers[class].front() {
+                let live = self
+                    .msgs
+                    .get_checked(mid, uid)
+                    .is_some_and(|m| m.in_server && !m.done && !m.swallow);
+                if live && at > now {
+                    break;
+                }
+                self.req_timers[class].pop_front();
+                if live {
+                    self.request_timed_out(mid, uid, class);
+                }
+            }
+        }
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Reverse((_, t)) = self.timers.pop().expect("peeked");
+            match t {
+                Timer::Reconnect {
+                    server,
+                    proto,
+                    slot,
+                } => self.server_reconnect(server, proto, slot),
+                Timer::PeerReconnect { peer, slot } => self.peer_reconnect(peer, slot),
+                Timer::Accept(cid) => self.proxy_accept(cid),
+            }
+        }
+    }
+
+    /// The timeout of a request class, with the admin factor applied.
+    pub fn timeout_of(&self, class: usize) -> Duration {
+        let extra_ms = match class {
+            TIMEOUT_PEER_READ => 200,
+            TIMEOUT_PEER_WRITE => 20_200,
+            TIMEOUT_REMOTE_READ => 5_000,
+            TIMEOUT_REMOTE_WRITE => 25_000,
+            _ => 0,
+        };
+        (self.settings.timeout + Duration::from_millis(extra_ms)) * self.timeout_factor.max(1)
+    }
+
+    /// Queues a request's deadline.
+    pub fn arm_timeout(&mut self, mid: MsgId, class: usize) {
+        let uid = self.msgs[mid].id;
+        let at = self.now + self.timeout_of(class);
+        self.req_timers[class].push_back((at, mid, uid));
+    }
+
+    /// A request's deadline passed: it alone fails; its reply, if it ever
+    /// comes, is dropped.
+    pub fn request_timed_out(&mut self, mid: MsgId, uid: u64, class: usize) {
+        let Some(m) = self.msgs.get_checked(mid, uid) else {
+            return;
+        };
+        if m.done || !m.in_server || m.swallow {
+            return;
+        }
+        debug!("request {} timed out", uid);
+        self.msgs[mid].swallow = true;
+        let dest = self.msgs[mid].dest as usize;
+        if class == TIMEOUT_DATASTORE {
+            if let Some((_, st)) = self.stats.servers.get_mut(dest) {
+                st.server_timedout_requests += 1;
+            }
+        } else if self.topology.get(PeerId(dest as u32)).is_some() {
+            self.stats
+                .record_peer_timeout(PeerId(dest as u32));
+        }
+        let text = if class == TIMEOUT_DATASTORE {
+            ERR_TIMEOUT
+        } else {
+            ERR_PEER_TIMEOUT
+        };
+        self.reply_error(mid, text);
+    }
+}
