@@ -189,7 +189,6 @@ impl Context {
         self.schedule_flush(cid);
     }
 
-
     /// Writes queued requests with one writev.
     pub fn server_send(&mut self, cid: ConnId) -> Outcome {
         match self.conn_send(cid, Context::server_sent) {

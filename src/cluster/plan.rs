@@ -721,7 +721,6 @@ mod tests {
         assert_eq!(t.dcs.len(), MAX_DCS, "nothing changed");
     }
 
-
     #[test]
     fn fixed_list_stops_at_capacity() {
         let mut f: Fixed<u8, 2> = Fixed::default();

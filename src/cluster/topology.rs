@@ -296,8 +296,7 @@ impl Topology {
         match self.dcs.iter().find(|dc| dc.name == spec.dc) {
             None if self.dcs.len() >= MAX_DCS => Err(TopologyError::TooManyDcs),
             Some(dc)
-                if dc.racks.len() >= MAX_RACKS
-                    && !dc.racks.iter().any(|r| r.name == spec.rack) =>
+                if dc.racks.len() >= MAX_RACKS && !dc.racks.iter().any(|r| r.name == spec.rack) =>
             {
                 Err(TopologyError::TooManyRacks(dc.name.clone()))
             }

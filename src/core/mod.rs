@@ -70,8 +70,6 @@ pub use crate::cluster::state::NodeState;
 
 pub use crate::errors::ERR_STATE;
 
-
-
 /// A request whose datastore or peer connection closed, waiting in
 /// `Context::failed` for the loop to fail it over or answer its error. It is
 /// held by no connection (`in_server == false`); its client (or parent) may
@@ -114,61 +112,61 @@ pub struct NodeNames {
 
 /// The one owner of all state.
 pub struct Context {
-    pub poll: Poll,
-    pub conns: Slab<Conn>,
-    pub msgs: MsgPool,
-    pub mbufs: MbufPool,
-    pub servers: Vec<Server>,
-    pub settings: Settings,
+    pub(crate) poll: Poll,
+    pub(crate) conns: Slab<Conn>,
+    pub(crate) msgs: MsgPool,
+    pub(crate) mbufs: MbufPool,
+    pub(crate) servers: Vec<Server>,
+    pub(crate) settings: Settings,
     /// Timers by deadline; stale entries are skipped when they fire.
-    pub timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    pub(crate) timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     /// Request deadlines in the order requests were queued. Every request gets
     /// the same timeout, so this FIFO is already sorted: the loop pops expired
     /// entries and, from the front, entries whose request is finished. Its
     /// length stays near the number of requests in flight, with no per-request
     /// heap operation.
-    pub req_timers: [VecDeque<(Instant, MsgId, u64)>; TIMEOUT_CLASSES],
+    pub(crate) req_timers: [VecDeque<(Instant, MsgId, u64)>; TIMEOUT_CLASSES],
     /// The cluster as this node sees it.
-    pub topology: Topology,
+    pub(crate) topology: Topology,
     /// Outgoing connections to each peer, keyed by the topology's `PeerId`
     /// and created with the peer (`peer_added`, `apply_topology`).
-    pub peers: PeerPools,
+    pub(crate) peers: PeerPools,
     /// Gates requests on the local datastore.
-    pub state: NodeState,
+    pub(crate) state: NodeState,
     /// Counters and histograms (`/info`, `/metrics`).
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// Admin mode (`-x N`): above 0 no peer connection is opened; 1 also
     /// limits DEL to keys this node owns in its rack.
-    pub admin_op: u32,
+    pub(crate) admin_op: u32,
     /// The read-repair switch (`read_repairs_enabled`, `/read_repairs/...`).
-    pub read_repairs: bool,
+    pub(crate) read_repairs: bool,
     /// Names this node reports.
-    pub node: NodeNames,
+    pub(crate) node: NodeNames,
     /// Multiplies every request timeout (admin `/set_timeout_factor`, 1..10).
-    pub timeout_factor: u32,
+    pub(crate) timeout_factor: u32,
     /// Connections with output to write this turn.
-    pub flush: Vec<ConnId>,
+    pub(crate) flush: Vec<ConnId>,
     /// The list `flush_all` works through while handlers queue the next one
     /// on `flush`; the two swap, so neither gives its capacity back.
     flushing: Vec<ConnId>,
     /// Clients paused by backpressure.
-    pub blocked: Vec<ConnId>,
+    pub(crate) blocked: Vec<ConnId>,
     /// Connections closed this turn, freed by `reap`.
-    pub closed: Vec<ConnId>,
+    pub(crate) closed: Vec<ConnId>,
     /// Requests of closed connections, failed over or answered by
     /// `fail_queued` after the event batch, never inside `close_conn`.
-    pub failed: VecDeque<FailedReq>,
+    pub(crate) failed: VecDeque<FailedReq>,
     /// The chunk reads go into (shared by every connection; see `conn_read`).
-    pub ingest: Option<crate::mbuf::MbufId>,
+    pub(crate) ingest: Option<crate::mbuf::MbufId>,
     /// The chunk small generated pieces go into (see `small_seg`).
-    pub small: Option<crate::mbuf::MbufId>,
+    pub(crate) small: Option<crate::mbuf::MbufId>,
     /// A reusable buffer for formatting headers, error lines and keys that
     /// span two chunks (taken and put back, never held across a call out).
-    pub scratch: Vec<u8>,
+    pub(crate) scratch: Vec<u8>,
     /// The time after the last poll: one clock read per loop turn.
-    pub now: Instant,
+    pub(crate) now: Instant,
     /// Next client id (CLIENT ID).
-    pub next_client_id: u64,
+    pub(crate) next_client_id: u64,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -267,7 +265,6 @@ impl Context {
         entry.insert(conn);
         Ok(ConnId(id))
     }
-
 
     /// Asks for `cid`'s output to be written at the end of this turn.
     pub fn schedule_flush(&mut self, cid: ConnId) {
@@ -459,7 +456,6 @@ impl Context {
         self.close_conn(cid);
     }
 
-
     /// Resumes reading from clients paused by backpressure once the pools have
     /// room again.
     fn resume_blocked(&mut self) {
@@ -592,7 +588,6 @@ impl Context {
         self.release_children(mid);
         self.msgs.put(&mut self.mbufs, mid);
     }
-
 
     /// Whether the node state lets a request run on the local datastore.
     pub fn state_allows(&self, write: bool) -> Result<(), &'static str> {

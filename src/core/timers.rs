@@ -134,8 +134,7 @@ impl Context {
                 st.server_timedout_requests += 1;
             }
         } else if self.topology.get(PeerId(dest as u32)).is_some() {
-            self.stats
-                .record_peer_timeout(PeerId(dest as u32));
+            self.stats.record_peer_timeout(PeerId(dest as u32));
         }
         let text = if class == TIMEOUT_DATASTORE {
             ERR_TIMEOUT
