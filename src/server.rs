@@ -103,25 +103,21 @@ impl Context {
 
     /// A connect in progress reported an event: finish it or fail it.
     pub fn server_connecting(&mut self, cid: ConnId) -> Outcome {
-        let c = &mut self.conns[cid.0];
-        match c.sock.take_error() {
-            Ok(None) => {}
-            Ok(Some(e)) | Err(e) => {
+        match self.conn_connect_done(cid) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Ok,
+            Err(e) => {
+                let c = &self.conns[cid.0];
                 warn!("s {} connect to datastore {} failed: {}", cid.0, c.peer, e);
                 return Outcome::Close(CloseReason::Error);
             }
         }
-        if !c.sock.is_connected() {
-            return Outcome::Ok;
-        }
-        c.state = ConnState::Connected;
+        let c = &self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
         info!("s {} connected to datastore {}", cid.0, c.peer);
         let server = &mut self.servers[slot.server];
         server.health.connected();
         server.pools[slot.proto][slot.slot].connected();
-        self.set_write_interest(cid, false);
-        self.schedule_flush(cid);
         Outcome::Ok
     }
 

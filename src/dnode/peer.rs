@@ -107,23 +107,19 @@ impl Context {
 
     /// A connect in progress reported an event: finish it or fail it.
     pub fn peer_connecting(&mut self, cid: ConnId) -> Outcome {
-        let c = &mut self.conns[cid.0];
-        match c.sock.take_error() {
-            Ok(None) => {}
-            Ok(Some(e)) | Err(e) => {
+        match self.conn_connect_done(cid) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Ok,
+            Err(e) => {
+                let c = &self.conns[cid.0];
                 warn!("dn {} connect to peer {} failed: {}", cid.0, c.peer, e);
                 return Outcome::Close(CloseReason::Error);
             }
         }
-        if !c.sock.is_connected() {
-            return Outcome::Ok;
-        }
-        c.state = ConnState::Connected;
+        let c = &self.conns[cid.0];
         let (peer, slot) = c.peer_slot().expect("peer conn has a slot");
         info!("dn {} connected to peer {}", cid.0, c.peer);
         self.peers[peer].slots[slot].connected();
-        self.set_write_interest(cid, false);
-        self.schedule_flush(cid);
         Outcome::Ok
     }
 
