@@ -28,7 +28,7 @@ pub const CLIENT_PENDING_MAX: usize = 20_000;
 
 impl Context {
     /// Readable event on a client or inbound peer.
-    pub fn client_recv(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn client_recv(&mut self, cid: ConnId) -> Outcome {
         if self.conns[cid.0].state != ConnState::Connected {
             return Outcome::Ok;
         }
@@ -78,7 +78,7 @@ impl Context {
     }
 
     /// Parses buffered bytes into requests and routes each one.
-    pub fn client_parse(&mut self, cid: ConnId) {
+    pub(crate) fn client_parse(&mut self, cid: ConnId) {
         while let Some(rmid) = self.client_parse_req(cid) {
             self.client_request(cid, rmid);
         }
@@ -88,7 +88,7 @@ impl Context {
     /// Returns it once complete; `None` when every byte was taken, the
     /// client is paused, or input ended (a protocol error is answered here,
     /// behind the replies already owed).
-    pub fn client_parse_req(&mut self, cid: ConnId) -> Option<MsgId> {
+    pub(crate) fn client_parse_req(&mut self, cid: ConnId) -> Option<MsgId> {
         let c = &mut self.conns[cid.0];
         if c.no_more_input || !c.is_active() {
             return None;
@@ -162,7 +162,7 @@ impl Context {
     }
 
     /// Writes every reply ready at the head of the queue with one writev.
-    pub fn client_send(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn client_send(&mut self, cid: ConnId) -> Outcome {
         loop {
             let c = &self.conns[cid.0];
             let mut iov = [io::IoSlice::new(&[]); IOV_MAX];
@@ -255,7 +255,7 @@ impl Context {
 
     /// A client closed: its requests are released; those still at a server
     /// are marked so that their replies are dropped.
-    pub fn client_closed(&mut self, cid: ConnId) {
+    pub(crate) fn client_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let pool = &mut self.stats.pool;
         match (c.kind(), c.eof) {

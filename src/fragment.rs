@@ -28,7 +28,7 @@ const UNASSIGNED: u32 = u32::MAX;
 
 impl Context {
     /// Copies argument `i` of request `mid` into `out` (cleared first).
-    pub fn arg_copy(&self, mid: MsgId, i: usize, out: &mut Vec<u8>) {
+    pub(crate) fn arg_copy(&self, mid: MsgId, i: usize, out: &mut Vec<u8>) {
         out.clear();
         let m = &self.msgs[mid];
         let a = m.req.args[i];
@@ -42,7 +42,7 @@ impl Context {
     }
 
     /// Argument `i` as an owned vector (small arguments only).
-    pub fn arg_vec(&self, mid: MsgId, i: usize) -> Vec<u8> {
+    pub(crate) fn arg_vec(&self, mid: MsgId, i: usize) -> Vec<u8> {
         let mut v = Vec::new();
         self.arg_copy(mid, i, &mut v);
         v
@@ -56,7 +56,7 @@ impl Context {
 
     /// The token of argument `i` (hash tag applied): hashed in place when
     /// the argument lies in one chunk, else through the scratch buffer.
-    pub fn arg_hash(&mut self, mid: MsgId, i: usize) -> u32 {
+    pub(crate) fn arg_hash(&mut self, mid: MsgId, i: usize) -> u32 {
         let m = &self.msgs[mid];
         let a = m.req.args[i];
         if !m.req.inline {
@@ -80,7 +80,7 @@ impl Context {
     /// number of fragments, now children of `mid` in `frag.frags`, each with
     /// its owner in `dest` (zero when the request was answered with an error
     /// instead).
-    pub fn split(
+    pub(crate) fn split(
         &mut self,
         mid: MsgId,
         cmd: &'static Command,

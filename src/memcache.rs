@@ -22,7 +22,7 @@ use crate::proto::redis::Arg;
 
 impl Context {
     /// A complete memcached request arrived on client (or peer) `cid`.
-    pub fn client_request_mc(&mut self, cid: ConnId, mid: MsgId) {
+    pub(crate) fn client_request_mc(&mut self, cid: ConnId, mid: MsgId) {
         let m = &mut self.msgs[mid];
         let noreply = m.mc.noreply;
         m.owner = Some(cid);
@@ -85,7 +85,7 @@ impl Context {
     }
 
     /// Answers with one protocol line (memcached errors come as whole lines).
-    pub fn reply_line(&mut self, req: MsgId, line: &str) {
+    pub(crate) fn reply_line(&mut self, req: MsgId, line: &str) {
         let mut b = std::mem::take(&mut self.scratch);
         b.clear();
         b.extend_from_slice(line.as_bytes());
@@ -99,7 +99,7 @@ impl Context {
     /// Builds one `get`-family fragment of `mid` with the keys at `keys`
     /// (indices into the request's keys, in order). The line is built in the
     /// context's scratch buffer and the fragment's vectors are recycled ones.
-    pub fn mc_fragment(&mut self, mid: MsgId, keys: impl Iterator<Item = usize>) -> MsgId {
+    pub(crate) fn mc_fragment(&mut self, mid: MsgId, keys: impl Iterator<Item = usize>) -> MsgId {
         let fid = self.msgs.get(MsgKind::Request);
         let mut line = std::mem::take(&mut self.scratch);
         line.clear();
@@ -181,7 +181,12 @@ impl Context {
     /// misses, so each fragment's VALUE blocks are matched against its keys
     /// with one cursor per fragment; `key_map` lists a fragment's positions
     /// in increasing order.
-    pub fn mc_merge_get(&mut self, frags: &[MsgId], key_map: &[(u32, u32)], out: &mut Vec<Seg>) {
+    pub(crate) fn mc_merge_get(
+        &mut self,
+        frags: &[MsgId],
+        key_map: &[(u32, u32)],
+        out: &mut Vec<Seg>,
+    ) {
         // Next VALUE block of each fragment; on the stack for up to
         // CURSORS_INLINE fragments.
         const CURSORS_INLINE: usize = 64;

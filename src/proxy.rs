@@ -52,7 +52,7 @@ pub fn endpoint_name(e: &Endpoint) -> String {
 
 impl Context {
     /// Accepts pending clients.
-    pub fn proxy_accept(&mut self, lid: ConnId) {
+    pub(crate) fn proxy_accept(&mut self, lid: ConnId) {
         for _ in 0..ACCEPT_BATCH {
             let Some(l) = self.conns.get_mut(lid.0) else {
                 return;

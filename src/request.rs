@@ -64,7 +64,7 @@ impl Context {
     }
 
     /// A complete request arrived on client `cid`.
-    pub fn client_request(&mut self, cid: ConnId, mid: MsgId) {
+    pub(crate) fn client_request(&mut self, cid: ConnId, mid: MsgId) {
         if self.settings.memcache {
             self.client_request_mc(cid, mid);
             return;

@@ -49,7 +49,7 @@ pub fn num_line(buf: &mut [u8; 32], prefix: u8, n: i64) -> &[u8] {
 
 impl Context {
     /// A new request with the same bytes, arguments and origin.
-    pub fn copy_request(&mut self, mid: MsgId) -> MsgId {
+    pub(crate) fn copy_request(&mut self, mid: MsgId) -> MsgId {
         let c = self.msgs.get(MsgKind::Request);
         let src = std::mem::take(&mut self.msgs[mid].segs);
         let mut segs = std::mem::take(&mut self.msgs[c].segs);
@@ -75,7 +75,7 @@ impl Context {
     /// Makes `n` copies of `mid` its children (`frag.frags`), merged by
     /// `coalesce`. The parent is `building` until [`Context::fanout_done`]:
     /// the caller sends every child, then calls it.
-    pub fn make_children(&mut self, mid: MsgId, n: usize, coalesce: Coalesce) {
+    pub(crate) fn make_children(&mut self, mid: MsgId, n: usize, coalesce: Coalesce) {
         debug_assert!(n > 0);
         debug_assert!(!self.msgs[mid].frag.is_parent());
         self.msgs.lend_parts(mid);
@@ -98,7 +98,7 @@ impl Context {
 
     /// Every child of `parent` is out: decide now if the answers that came
     /// back meanwhile are enough.
-    pub fn fanout_done(&mut self, parent: MsgId) {
+    pub(crate) fn fanout_done(&mut self, parent: MsgId) {
         let fp = &mut self.msgs[parent].frag;
         debug_assert!(fp.building);
         fp.building = false;
@@ -106,7 +106,7 @@ impl Context {
     }
 
     /// Child `idx` of `parent` has its answer.
-    pub fn child_done(&mut self, parent: MsgId, idx: u32) {
+    pub(crate) fn child_done(&mut self, parent: MsgId, idx: u32) {
         let fp = &mut self.msgs[parent].frag;
         let Some(coalesce) = fp.coalesce else {
             return;
@@ -360,7 +360,7 @@ impl Context {
 
     /// A parent is freed before its reply was made (its client went away):
     /// its children are detached and their answers dropped.
-    pub fn release_children(&mut self, mid: MsgId) {
+    pub(crate) fn release_children(&mut self, mid: MsgId) {
         if !self.msgs[mid].frag.is_parent() {
             return;
         }
@@ -453,7 +453,7 @@ impl Context {
     }
 
     /// Answers a request with bytes the proxy made.
-    pub fn reply_bytes(&mut self, req: MsgId, bytes: &[u8]) {
+    pub(crate) fn reply_bytes(&mut self, req: MsgId, bytes: &[u8]) {
         let rsp = self.reply_made(bytes, false);
         self.attach_reply(req, rsp);
     }
@@ -461,7 +461,7 @@ impl Context {
     /// A reply holding bytes the proxy made (not yet attached); `error`
     /// marks a failure of this node (peer or datastore unreachable, timeout, quorum), which the
     /// coordinator tells apart from a datastore's own error reply.
-    pub fn reply_made(&mut self, bytes: &[u8], error: bool) -> MsgId {
+    pub(crate) fn reply_made(&mut self, bytes: &[u8], error: bool) -> MsgId {
         let rsp = self.msgs.get(MsgKind::Response);
         let mut segs = std::mem::take(&mut self.msgs[rsp].segs);
         if bytes.len() <= 512.min(self.mbufs.chunk_size() / 8) {
@@ -486,7 +486,7 @@ impl Context {
 
     /// Answers a request with `-<text>\r\n` (text has no CR/LF). The line is
     /// built in the context's scratch buffer.
-    pub fn reply_error(&mut self, req: MsgId, text: &str) {
+    pub(crate) fn reply_error(&mut self, req: MsgId, text: &str) {
         debug_assert!(!text.contains('\r') && !text.contains('\n'));
         let mut b = std::mem::take(&mut self.scratch);
         b.clear();
@@ -510,7 +510,7 @@ impl Context {
 
     /// Gives a request its reply: a fragment reports to its parent, a client
     /// request waits to be written, an orphan is freed.
-    pub fn attach_reply(&mut self, req: MsgId, rsp: MsgId) {
+    pub(crate) fn attach_reply(&mut self, req: MsgId, rsp: MsgId) {
         let m = &mut self.msgs[req];
         debug_assert!(m.peer.is_none(), "a request gets one reply");
         if m.peer.is_some() {

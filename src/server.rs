@@ -37,7 +37,7 @@ pub use crate::errors::{ERR_REFUSED, ERR_TIMEOUT};
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).
-    pub fn preconnect(&mut self) {
+    pub(crate) fn preconnect(&mut self) {
         if !self.settings.preconnect {
             return;
         }
@@ -50,7 +50,12 @@ impl Context {
 
     /// Starts a non-blocking connect for one slot. On immediate failure the
     /// slot gets a reconnect timer.
-    pub fn server_connect(&mut self, server: usize, proto: usize, slot: usize) -> Option<ConnId> {
+    pub(crate) fn server_connect(
+        &mut self,
+        server: usize,
+        proto: usize,
+        slot: usize,
+    ) -> Option<ConnId> {
         let endpoint = self.servers[server].conf.endpoint.clone();
         let name = self.servers[server].conf.name.clone();
         let sock = match &endpoint {
@@ -102,7 +107,7 @@ impl Context {
     }
 
     /// A connect in progress reported an event: finish it or fail it.
-    pub fn server_connecting(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn server_connecting(&mut self, cid: ConnId) -> Outcome {
         match self.conn_connect_done(cid) {
             Ok(true) => {}
             Ok(false) => return Outcome::Ok,
@@ -146,7 +151,7 @@ impl Context {
     }
 
     /// The reconnect timer of a slot fired.
-    pub fn server_reconnect(&mut self, server: usize, proto: usize, slot: usize) {
+    pub(crate) fn server_reconnect(&mut self, server: usize, proto: usize, slot: usize) {
         if !self.servers[server].pools[proto][slot].reconnect_due(Instant::now()) {
             return;
         }
@@ -155,7 +160,7 @@ impl Context {
 
     /// Queues a request on the connection of `server` that serves `client`.
     /// Fails it at once when that connection is down.
-    pub fn server_forward(&mut self, mid: MsgId, server: usize, client: ConnId) {
+    pub(crate) fn server_forward(&mut self, mid: MsgId, server: usize, client: ConnId) {
         let proto = usize::from(self.msgs[mid].resp3);
         let slot = client.0 % self.settings.datastore_connections;
         let sl = &self.servers[server].pools[proto][slot];
@@ -186,7 +191,7 @@ impl Context {
     }
 
     /// Writes queued requests with one writev.
-    pub fn server_send(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn server_send(&mut self, cid: ConnId) -> Outcome {
         match self.conn_send(cid, Context::server_sent) {
             Ok(()) => Outcome::Ok,
             Err(e) => {
@@ -202,7 +207,7 @@ impl Context {
     }
 
     /// Reads replies.
-    pub fn server_recv(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn server_recv(&mut self, cid: ConnId) -> Outcome {
         match self.conn_read(cid) {
             Ok(false) => Outcome::Ok,
             Ok(true) => {
@@ -219,7 +224,7 @@ impl Context {
     }
 
     /// Parses what is buffered for a server connection into replies.
-    pub fn server_parse(&mut self, cid: ConnId) -> io::Result<()> {
+    pub(crate) fn server_parse(&mut self, cid: ConnId) -> io::Result<()> {
         while let Some(rsp) = self.conn_parse_reply(cid)? {
             self.server_reply(cid, rsp)?;
         }
@@ -262,7 +267,7 @@ impl Context {
     /// A server connection closed: everything on it is queued to fail (the
     /// loop answers it after the event batch, see `Context::fail_queued`),
     /// the slot reconnects after its back-off.
-    pub fn server_closed(&mut self, cid: ConnId) {
+    pub(crate) fn server_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
         let eof = c.eof;

@@ -37,7 +37,7 @@ pub struct Answered;
 
 impl Context {
     /// Entry point for every request that is not answered by the proxy.
-    pub fn coordinate(&mut self, mid: MsgId) {
+    pub(crate) fn coordinate(&mut self, mid: MsgId) {
         let m = &self.msgs[mid];
         let cmd = m.cmd.expect("a routed request was looked up");
         if let Some(d) = m.dnode {
@@ -158,7 +158,7 @@ impl Context {
     /// plan and executes it. Copies whose answers are dropped go first; at
     /// the quorum levels every counted copy is made before any is sent, so
     /// an answer that comes back at once finds its parent complete.
-    pub fn replicate(&mut self, mid: MsgId, hash: u32) {
+    pub(crate) fn replicate(&mut self, mid: MsgId, hash: u32) {
         let level = self.level_of(mid);
         let origin = self.origin_of(mid);
         let write = self.msgs[mid].cmd.expect("looked up").write;
@@ -199,7 +199,7 @@ impl Context {
 
     /// Sends a request to one replica. A peer that cannot take it fails the
     /// request at once, unless read failover has another replica to try.
-    pub fn dispatch(&mut self, mid: MsgId, target: Target) {
+    pub(crate) fn dispatch(&mut self, mid: MsgId, target: Target) {
         match target {
             Target::Local => self.execute_local(mid),
             Target::Peer { peer, forward } => {
@@ -216,7 +216,7 @@ impl Context {
     }
 
     /// The next replica of a DC_ONE read, if any is left.
-    pub fn next_failover(&mut self, mid: MsgId) -> Option<Target> {
+    pub(crate) fn next_failover(&mut self, mid: MsgId) -> Option<Target> {
         self.msgs[mid].failover.next_target()
     }
 
@@ -244,7 +244,7 @@ impl Context {
 
     /// Runs a request on this node's own datastore(s): the node-state gate,
     /// then the shard of its key, or a split over the shards.
-    pub fn execute_local(&mut self, mid: MsgId) {
+    pub(crate) fn execute_local(&mut self, mid: MsgId) {
         let m = &self.msgs[mid];
         let cmd = m.cmd.expect("a routed request was looked up");
         let client = m.owner.unwrap_or(ConnId(0));
@@ -285,7 +285,7 @@ impl Context {
     /// The server that owns a token: the servers split the token space into
     /// equal ranges, in configuration order; an ejected server's range goes to
     /// the next live one.
-    pub fn server_for_hash(&self, hash: u32) -> usize {
+    pub(crate) fn server_for_hash(&self, hash: u32) -> usize {
         let n = self.servers.len();
         if n <= 1 {
             return 0;
@@ -309,7 +309,7 @@ impl Context {
     /// read-only forms), by `owner_of(token)`: `Ok(None)` for a script
     /// without keys. `Err` when the request was answered with an error
     /// (bad numkeys, keys of several owners).
-    pub fn script_owner(
+    pub(crate) fn script_owner(
         &mut self,
         mid: MsgId,
         owner_of: impl Fn(&Self, u32) -> usize,

@@ -26,7 +26,7 @@ use crate::msg::ConnId;
 impl Context {
     /// Registers a node the topology holds: its connection slots and its
     /// stats entries (at start for every node, then for each node added).
-    pub fn peer_added(&mut self, peer: PeerId) {
+    pub(crate) fn peer_added(&mut self, peer: PeerId) {
         let p = self.topology.peer(peer);
         self.peers.add(peer, p.dc_idx == 0);
         self.stats.add_dc(p.dc_idx, &p.dc);
@@ -38,7 +38,7 @@ impl Context {
     /// whose address changed has its connections closed (their requests fail
     /// or fail over as on any close) and opened to the new address; a state
     /// is stored (DOWN keeps the peer out of routing).
-    pub fn apply_topology(&mut self, change: Change) -> Result<Applied, TopologyError> {
+    pub(crate) fn apply_topology(&mut self, change: Change) -> Result<Applied, TopologyError> {
         let applied = self.topology.apply(change)?;
         match applied {
             Applied::Added { peer, .. } => {

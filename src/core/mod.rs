@@ -176,7 +176,7 @@ pub struct Context {
 
 impl Context {
     /// Builds the context for one pool; listeners are bound by the caller.
-    pub fn new(
+    pub(crate) fn new(
         pool: &PoolConf,
         topology: Topology,
         mbuf_size: usize,
@@ -255,7 +255,7 @@ impl Context {
     }
 
     /// Adds a connection to the slab and registers it for reading.
-    pub fn add_conn(&mut self, mut conn: Conn, interest: Interest) -> io::Result<ConnId> {
+    pub(crate) fn add_conn(&mut self, mut conn: Conn, interest: Interest) -> io::Result<ConnId> {
         let entry = self.conns.vacant_entry();
         let id = entry.key();
         self.poll
@@ -267,7 +267,7 @@ impl Context {
     }
 
     /// Asks for `cid`'s output to be written at the end of this turn.
-    pub fn schedule_flush(&mut self, cid: ConnId) {
+    pub(crate) fn schedule_flush(&mut self, cid: ConnId) {
         if let Some(c) = self.conns.get_mut(cid.0) {
             if !c.in_flush && c.is_active() {
                 c.in_flush = true;
@@ -277,7 +277,7 @@ impl Context {
     }
 
     /// Turns WRITABLE interest on or off.
-    pub fn set_write_interest(&mut self, cid: ConnId, on: bool) {
+    pub(crate) fn set_write_interest(&mut self, cid: ConnId, on: bool) {
         let c = &mut self.conns[cid.0];
         if c.want_write == on || c.state == ConnState::Closing {
             return;
@@ -518,7 +518,7 @@ impl Context {
     /// an answer are queued on `failed` (see `fail_queued`); the slab entry
     /// goes in `reap`. The one entry point for closing: the dispatcher calls
     /// it on a handler's `Outcome::Close`, admin actions call it directly.
-    pub fn close_conn(&mut self, cid: ConnId) {
+    pub(crate) fn close_conn(&mut self, cid: ConnId) {
         let Some(c) = self.conns.get_mut(cid.0) else {
             return;
         };
@@ -550,7 +550,7 @@ impl Context {
     /// the order they were queued. Runs in the loop, outside any close, so
     /// that a close never re-enters routing (failover dispatches, error
     /// replies complete parents).
-    pub fn fail_queued(&mut self) {
+    pub(crate) fn fail_queued(&mut self) {
         while let Some(f) = self.failed.pop_front() {
             let Some(m) = self.msgs.get_checked(f.mid, f.uid) else {
                 continue; // freed meanwhile (its client or parent went away)
@@ -577,7 +577,7 @@ impl Context {
 
     /// Frees a request (and its reply) once neither its client nor a server
     /// holds it.
-    pub fn try_free(&mut self, mid: MsgId) {
+    pub(crate) fn try_free(&mut self, mid: MsgId) {
         let m = &self.msgs[mid];
         if m.in_client || m.in_server {
             return;
@@ -590,7 +590,7 @@ impl Context {
     }
 
     /// Whether the node state lets a request run on the local datastore.
-    pub fn state_allows(&self, write: bool) -> Result<(), &'static str> {
+    pub(crate) fn state_allows(&self, write: bool) -> Result<(), &'static str> {
         match (self.state, write) {
             (NodeState::Normal, _) => Ok(()),
             (NodeState::WritesOnly | NodeState::Resuming, true) => Ok(()),
@@ -631,7 +631,12 @@ impl Context {
     }
 
     /// A listener socket for the slab.
-    pub fn add_listener(&mut self, sock: Sock, kind: ConnKind, name: String) -> io::Result<ConnId> {
+    pub(crate) fn add_listener(
+        &mut self,
+        sock: Sock,
+        kind: ConnKind,
+        name: String,
+    ) -> io::Result<ConnId> {
         self.add_conn(
             Conn::new(Role::listener(kind), ConnState::Connected, sock, name),
             Interest::READABLE,

@@ -49,7 +49,7 @@ pub enum Timer {
 
 impl Context {
     /// Arms a timer.
-    pub fn add_timer(&mut self, at: Instant, t: Timer) {
+    pub(crate) fn add_timer(&mut self, at: Instant, t: Timer) {
         self.timers.push(Reverse((at, t)));
     }
 
@@ -99,7 +99,7 @@ impl Context {
     }
 
     /// The timeout of a request class, with the admin factor applied.
-    pub fn timeout_of(&self, class: usize) -> Duration {
+    pub(crate) fn timeout_of(&self, class: usize) -> Duration {
         let extra_ms = match class {
             TIMEOUT_PEER_READ => 200,
             TIMEOUT_PEER_WRITE => 20_200,
@@ -111,7 +111,7 @@ impl Context {
     }
 
     /// Queues a request's deadline.
-    pub fn arm_timeout(&mut self, mid: MsgId, class: usize) {
+    pub(crate) fn arm_timeout(&mut self, mid: MsgId, class: usize) {
         let uid = self.msgs[mid].id;
         let at = self.now + self.timeout_of(class);
         self.req_timers[class].push_back((at, mid, uid));
@@ -119,7 +119,7 @@ impl Context {
 
     /// A request's deadline passed: it alone fails; its reply, if it ever
     /// comes, is dropped.
-    pub fn request_timed_out(&mut self, mid: MsgId, uid: u64, class: usize) {
+    pub(crate) fn request_timed_out(&mut self, mid: MsgId, uid: u64, class: usize) {
         let Some(m) = self.msgs.get_checked(mid, uid) else {
             return;
         };

@@ -23,7 +23,7 @@ impl Context {
     /// Parses what is buffered for an inbound peer: frame headers, then the
     /// request each request frame carries, which goes to routing with its
     /// frame's origin. A bad frame ends the connection (`Err`).
-    pub fn dnode_client_parse(&mut self, cid: ConnId) -> io::Result<()> {
+    pub(crate) fn dnode_client_parse(&mut self, cid: ConnId) -> io::Result<()> {
         loop {
             let c = &self.conns[cid.0];
             if c.no_more_input || !c.is_active() {
@@ -52,7 +52,7 @@ impl Context {
 
     /// A request from a peer has its reply: put the reply frame's header in
     /// front of it (same id and same_dc as the request).
-    pub fn add_reply_header(&mut self, req: MsgId, rsp: MsgId) {
+    pub(crate) fn add_reply_header(&mut self, req: MsgId, rsp: MsgId) {
         let Some(origin) = self.msgs[req].dnode else {
             return;
         };

@@ -22,7 +22,7 @@ impl Context {
     /// needs more (`Ok(false)`). Gossip payloads are dropped here (membership
     /// is the static seed list); an encrypted frame or a bad length ends the
     /// connection.
-    pub fn frame_next(&mut self, cid: ConnId) -> io::Result<bool> {
+    pub(crate) fn frame_next(&mut self, cid: ConnId) -> io::Result<bool> {
         loop {
             let c = &mut self.conns[cid.0];
             let Some(buf) = c.rbuf else { return Ok(false) };

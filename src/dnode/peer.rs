@@ -41,7 +41,7 @@ use crate::msg::{ConnId, MsgId};
 
 impl Context {
     /// Opens every slot of every peer (at start).
-    pub fn peers_connect(&mut self) {
+    pub(crate) fn peers_connect(&mut self) {
         if self.admin_op > 0 {
             info!("admin mode {}: no connection to peers", self.admin_op);
             return;
@@ -98,7 +98,7 @@ impl Context {
     }
 
     /// The reconnect timer of a peer slot fired.
-    pub fn peer_reconnect(&mut self, peer: PeerId, slot: usize) {
+    pub(crate) fn peer_reconnect(&mut self, peer: PeerId, slot: usize) {
         if !self.peers[peer].slots[slot].reconnect_due(Instant::now()) {
             return;
         }
@@ -106,7 +106,7 @@ impl Context {
     }
 
     /// A connect in progress reported an event: finish it or fail it.
-    pub fn peer_connecting(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn peer_connecting(&mut self, cid: ConnId) -> Outcome {
         match self.conn_connect_done(cid) {
             Ok(true) => {}
             Ok(false) => return Outcome::Ok,
@@ -124,7 +124,7 @@ impl Context {
     }
 
     /// Writes queued frames with one writev.
-    pub fn peer_send(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn peer_send(&mut self, cid: ConnId) -> Outcome {
         match self.conn_send(cid, Context::peer_sent) {
             Ok(()) => Outcome::Ok,
             Err(e) => {
@@ -147,7 +147,7 @@ impl Context {
     }
 
     /// Reads reply frames.
-    pub fn peer_recv(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn peer_recv(&mut self, cid: ConnId) -> Outcome {
         match self.conn_read(cid) {
             Ok(false) => Outcome::Ok,
             Ok(true) => {
@@ -170,7 +170,7 @@ impl Context {
 
     /// Parses what is buffered: frame headers (dnode/frame.rs), then the reply
     /// each reply frame carries.
-    pub fn peer_parse(&mut self, cid: ConnId) -> io::Result<()> {
+    pub(crate) fn peer_parse(&mut self, cid: ConnId) -> io::Result<()> {
         while self.frame_next(cid)? {
             let Some(rsp) = self.conn_parse_reply(cid)? else {
                 return Ok(());
@@ -188,7 +188,7 @@ impl Context {
     }
 
     /// Queues a request for a peer; false when the slot is not connected.
-    pub fn peer_forward(&mut self, mid: MsgId, peer: PeerId, forward: bool) -> bool {
+    pub(crate) fn peer_forward(&mut self, mid: MsgId, peer: PeerId, forward: bool) -> bool {
         let pool = &self.peers[peer];
         if pool.slots.is_empty() || !self.topology.peer(peer).state.routable() {
             return false;
@@ -250,7 +250,7 @@ impl Context {
     /// A reply frame with id `id` arrived: match it with the oldest
     /// outstanding request (older ones were lost and fail; a stale reply is
     /// dropped).
-    pub fn peer_reply(&mut self, cid: ConnId, rsp: MsgId, id: u64) {
+    pub(crate) fn peer_reply(&mut self, cid: ConnId, rsp: MsgId, id: u64) {
         loop {
             let Some(&req) = self.conns[cid.0].omsg_q.front() else {
                 debug!(
@@ -296,7 +296,7 @@ impl Context {
 
     /// A request to a peer failed: try the next replica of a failover read,
     /// else answer the error.
-    pub fn peer_request_failed(&mut self, req: MsgId, text: &str) {
+    pub(crate) fn peer_request_failed(&mut self, req: MsgId, text: &str) {
         let m = &self.msgs[req];
         if m.swallow || m.done {
             self.try_free(req);
@@ -313,7 +313,7 @@ impl Context {
     /// An outgoing peer connection closed: what it carried is queued to fail
     /// over or fail (`Context::fail_queued`, after the event batch), the slot
     /// reconnects after its back-off.
-    pub fn peer_closed(&mut self, cid: ConnId) {
+    pub(crate) fn peer_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let (peer, slot) = c.peer_slot().expect("peer conn has a slot");
         let eof = c.eof;

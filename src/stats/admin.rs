@@ -25,7 +25,7 @@ use crate::stats::{self, DcDesc, InfoMeta, NodeDesc, RackDesc};
 
 impl Context {
     /// Accepts HTTP clients of the stats listener.
-    pub fn stats_accept(&mut self, lid: ConnId) {
+    pub(crate) fn stats_accept(&mut self, lid: ConnId) {
         loop {
             let Some(l) = self.conns.get(lid.0) else {
                 return;
@@ -56,7 +56,7 @@ impl Context {
     }
 
     /// Reads HTTP requests and answers every complete one.
-    pub fn stats_recv(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn stats_recv(&mut self, cid: ConnId) -> Outcome {
         let mut buf = [0u8; 4096];
         loop {
             let c = &mut self.conns[cid.0];
@@ -120,7 +120,7 @@ impl Context {
     }
 
     /// Writes pending HTTP output; closes when told to.
-    pub fn stats_send(&mut self, cid: ConnId) -> Outcome {
+    pub(crate) fn stats_send(&mut self, cid: ConnId) -> Outcome {
         loop {
             let c = &mut self.conns[cid.0];
             let Role::StatsClient(h) = &mut c.role else {
@@ -423,12 +423,12 @@ impl Context {
     }
 
     /// The `/info` JSON.
-    pub fn render_info(&mut self) -> String {
+    pub(crate) fn render_info(&mut self) -> String {
         self.with_meta(|ctx, meta| stats::render_info(&ctx.stats, meta))
     }
 
     /// The `/metrics` Prometheus text.
-    pub fn render_metrics(&mut self) -> String {
+    pub(crate) fn render_metrics(&mut self) -> String {
         self.with_meta(|ctx, meta| {
             let extra = [
                 (
