@@ -19,7 +19,7 @@ use crate::cluster::plan::Failover;
 use crate::cluster::response_mgr::QuorumState;
 use crate::mbuf::{MbufPool, Seg};
 use crate::proto::memcache::{McReq, McRsp, McRspType};
-use crate::proto::redis::{Command, ReqInfo, RspInfo};
+use crate::proto::redis::{Command, ReqInfo, RspInfo, ARGS_PREALLOC};
 
 pub use crate::ids::{ConnId, MsgId};
 
@@ -343,6 +343,13 @@ impl MsgPool {
             && m.req.args.capacity() <= 64
             && m.frag.key_map.capacity() <= 64
         {
+            // Any spare may come back as a request (parsed, or a copy for a
+            // replica), whatever it was last: give each the argument room a
+            // request starts with once, so that which message is reused
+            // never decides whether a request allocates.
+            if m.req.args.capacity() < ARGS_PREALLOC {
+                m.req.args.reserve_exact(ARGS_PREALLOC);
+            }
             self.spare.push(m);
         }
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::harness::{
     bulk, key_hash, key_where, keys_where, msgs_in_use, peer_connected, pool_stats, pump, pump_for,
-    spec, Cluster, Hang, Refuse,
+    spec, Client, Cluster, Hang, Refuse,
 };
 
 /// Pool directives of the quorum tests.
@@ -316,9 +316,27 @@ fn dc_one_read_in_flight_fails_over_when_its_peer_closes() {
     assert_eq!(pool.forward_error, 0);
 }
 
+/// Turns the nodes until no message is alive on any of them.
+fn until_idle(cl: &mut Cluster) {
+    pump(&mut cl.nodes, "idle nodes", |nodes| {
+        nodes.iter().all(|n| msgs_in_use(&n.ctx) == 0)
+    });
+}
+
+/// 100 SETs and 100 GETs through `c`, one at a time. Every request runs the
+/// same course: the other racks' answers (dropped at DC_ONE, late at a
+/// quorum) are in before the next one.
+fn one_at_a_time(cl: &mut Cluster, c: &mut Client, keys: &[Vec<u8>]) {
+    for k in keys.iter().cycle().take(100) {
+        assert_eq!(c.call(&mut cl.nodes, &[b"SET", k, b"value"]), "+OK\r\n");
+        assert_eq!(c.call(&mut cl.nodes, &[b"GET", k]), bulk(b"value"));
+        until_idle(cl);
+    }
+}
+
 /// Allocations the nodes of a `racks`-rack cluster make for 100 SETs and
 /// 100 GETs at `level` through node 0 (and the copies' answers that follow),
-/// after the same load twice as a warm-up.
+/// after the same load twice and a pipelined burst as a warm-up.
 fn steady_state_allocations(level: &str, racks: usize) -> u64 {
     let specs: Vec<_> = ["r1", "r2", "r3"][..racks]
         .iter()
@@ -328,23 +346,21 @@ fn steady_state_allocations(level: &str, racks: usize) -> u64 {
     let mut cl = Cluster::start(&specs, &[], &body);
     let mut c = cl.nodes[0].client();
     let keys: Vec<Vec<u8>> = (0..20).map(|i| format!("steady{i}").into_bytes()).collect();
-    let mut round = |cl: &mut Cluster| {
-        for i in 0..100 {
-            let k = &keys[i % keys.len()];
-            assert_eq!(c.call(&mut cl.nodes, &[b"SET", k, b"value"]), "+OK\r\n");
-            assert_eq!(c.call(&mut cl.nodes, &[b"GET", k]), bulk(b"value"));
-            // Every request runs the same course: the other racks' answers
-            // (dropped at DC_ONE, late at a quorum) are in before the next
-            // one, so the pools' high-water marks are those of the warm-up.
-            pump(&mut cl.nodes, "idle nodes", |nodes| {
-                nodes.iter().all(|n| msgs_in_use(&n.ctx) == 0)
-            });
-        }
-    };
-    round(&mut cl);
-    round(&mut cl);
+    one_at_a_time(&mut cl, &mut c, &keys);
+    one_at_a_time(&mut cl, &mut c, &keys);
+    // A pipelined burst takes the pools (messages, parents' parts, chunks,
+    // queues) past anything one request at a time needs, whatever the order
+    // in which answers arrive under load.
+    for k in keys.iter().cycle().take(100) {
+        c.send(&[b"SET", k, b"value"]);
+        c.send(&[b"GET", k]);
+    }
+    for _ in 0..200 {
+        c.wait_reply(&mut cl.nodes);
+    }
+    until_idle(&mut cl);
     let before = crate::sys::alloc_count::allocations();
-    round(&mut cl);
+    one_at_a_time(&mut cl, &mut c, &keys);
     crate::sys::alloc_count::allocations() - before
 }
 

@@ -21,7 +21,7 @@ pub use command::{
 };
 pub use reply::{RspInfo, RspParser, RSP_MAX_DEPTH, RSP_MAX_ELEMS, RSP_MAX_LINE};
 pub use request::{
-    inline_arg, Arg, ReqInfo, ReqParser, MAX_BULK_LEN, MAX_INLINE_LEN, REQ_MAX_ELEMS,
+    inline_arg, Arg, ReqInfo, ReqParser, ARGS_PREALLOC, MAX_BULK_LEN, MAX_INLINE_LEN, REQ_MAX_ELEMS,
 };
 
 // The error texts live in `crate::errors`; these are the names callers knew

@@ -37,7 +37,7 @@ pub const MAX_BULK_LEN: i64 = 512 * 1024 * 1024;
 pub const MAX_INLINE_LEN: usize = 64 * 1024;
 
 /// Arguments reserved up front, whatever a request claims.
-const ARGS_PREALLOC: usize = 16;
+pub const ARGS_PREALLOC: usize = 16;
 
 const _: () = assert!(MAX_BULK_LEN <= u32::MAX as i64);
 const _: () = assert!(MAX_INLINE_LEN <= u32::MAX as usize);
