@@ -19,6 +19,8 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 
+use log::{info, warn};
+
 use crate::conf::Consistency;
 use crate::core::Context;
 use crate::dnode::frame::{Direction, Framer};
@@ -680,6 +682,31 @@ impl Context {
         for mid in written {
             self.msgs[mid].in_server = false;
             self.try_free(mid);
+        }
+    }
+
+    /// Reads replies on a datastore or outbound peer connection (`what`
+    /// names it in log lines): the other side closing is an expected close,
+    /// bad bytes a protocol close, anything else an error.
+    pub(crate) fn conn_recv_replies(&mut self, cid: ConnId, what: &str) -> Outcome {
+        match self.conn_read(cid) {
+            Ok(false) => Outcome::Ok,
+            Ok(true) => {
+                let c = &mut self.conns[cid.0];
+                c.eof = true;
+                let tag = c.kind().tag();
+                info!("{tag} {} {what} {} closed the connection", cid.0, c.peer);
+                Outcome::Close(CloseReason::Eof)
+            }
+            Err(e) => {
+                let c = &self.conns[cid.0];
+                warn!("{} {} {what} {}: {}", c.kind().tag(), cid.0, c.peer, e);
+                Outcome::Close(if e.kind() == io::ErrorKind::InvalidData {
+                    CloseReason::Protocol
+                } else {
+                    CloseReason::Error
+                })
+            }
         }
     }
 

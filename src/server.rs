@@ -208,19 +208,7 @@ impl Context {
 
     /// Reads replies.
     pub(crate) fn server_recv(&mut self, cid: ConnId) -> Outcome {
-        match self.conn_read(cid) {
-            Ok(false) => Outcome::Ok,
-            Ok(true) => {
-                let c = &mut self.conns[cid.0];
-                c.eof = true;
-                info!("s {} datastore {} closed the connection", cid.0, c.peer);
-                Outcome::Close(CloseReason::Eof)
-            }
-            Err(e) => {
-                warn!("s {} datastore {}: {}", cid.0, self.conns[cid.0].peer, e);
-                Outcome::Close(CloseReason::Error)
-            }
-        }
+        self.conn_recv_replies(cid, "datastore")
     }
 
     /// Parses what is buffered for a server connection into replies.

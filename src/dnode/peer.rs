@@ -148,24 +148,7 @@ impl Context {
 
     /// Reads reply frames.
     pub(crate) fn peer_recv(&mut self, cid: ConnId) -> Outcome {
-        match self.conn_read(cid) {
-            Ok(false) => Outcome::Ok,
-            Ok(true) => {
-                let c = &mut self.conns[cid.0];
-                c.eof = true;
-                info!("dn {} peer {} closed the connection", cid.0, c.peer);
-                Outcome::Close(CloseReason::Eof)
-            }
-            Err(e) => {
-                warn!("dn {} peer {}: {}", cid.0, self.conns[cid.0].peer, e);
-                let bad = e.kind() == io::ErrorKind::InvalidData;
-                Outcome::Close(if bad {
-                    CloseReason::Protocol
-                } else {
-                    CloseReason::Error
-                })
-            }
-        }
+        self.conn_recv_replies(cid, "peer")
     }
 
     /// Parses what is buffered: frame headers (dnode/frame.rs), then the reply

@@ -12,6 +12,20 @@ pub struct Run<I> {
     pub err: Option<&'static str>,
 }
 
+impl<I> Run<I> {
+    /// `f(start, end, info)` for each message, in order, with the stream
+    /// offsets where the message starts and ends.
+    pub fn each_msg<T>(&self, mut f: impl FnMut(u64, u64, &I) -> T) -> Vec<T> {
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.msgs.len());
+        for (end, info) in &self.msgs {
+            out.push(f(start, *end, info));
+            start = *end;
+        }
+        out
+    }
+}
+
 /// Feeds `input` cut at `cuts` (increasing offsets) through `parse`.
 pub fn feed<I: Clone>(
     input: &[u8],

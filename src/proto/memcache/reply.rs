@@ -336,13 +336,7 @@ mod tests {
     }
 
     fn render_rsps(input: &[u8], run: &Run<McRsp>) -> Vec<String> {
-        let mut start = 0;
-        let mut out = Vec::new();
-        for (end, r) in &run.msgs {
-            out.push(render_rsp(input, start, *end, r));
-            start = *end;
-        }
-        out
+        run.each_msg(|start, end, r| render_rsp(input, start, end, r))
     }
 
     #[test]

@@ -697,13 +697,7 @@ mod tests {
     }
 
     fn render_reqs(input: &[u8], run: &Run<McReq>) -> Vec<String> {
-        let mut start = 0;
-        let mut out = Vec::new();
-        for (end, r) in &run.msgs {
-            out.push(render_req(input, start, *end, r));
-            start = *end;
-        }
-        out
+        run.each_msg(|start, end, r| render_req(input, start, end, r))
     }
 
     #[test]

@@ -481,19 +481,16 @@ mod tests {
 
     /// The arguments of each message as bytes.
     fn req_args(input: &[u8], run: &Run<ReqInfo>) -> Vec<Vec<Vec<u8>>> {
-        let mut start = 0u64;
-        let mut out = Vec::new();
-        for (end, info) in &run.msgs {
-            let mut args = Vec::new();
-            for a in &info.args {
-                let s = (start + a.off) as usize;
-                assert!(s + a.len as usize <= *end as usize);
-                args.push(input[s..s + a.len as usize].to_vec());
-            }
-            out.push(args);
-            start = *end;
-        }
-        out
+        run.each_msg(|start, end, info| {
+            info.args
+                .iter()
+                .map(|a| {
+                    let s = (start + a.off) as usize;
+                    assert!(s + a.len as usize <= end as usize);
+                    input[s..s + a.len as usize].to_vec()
+                })
+                .collect()
+        })
     }
 
     #[test]
