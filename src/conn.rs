@@ -191,6 +191,10 @@ pub struct ClientState {
     pub parser: ReqParsers,
     /// Its requests speak RESP3 (HELLO 3; for a peer, the frame's flag).
     pub resp3: bool,
+    /// It gave the `requirepass` password (AUTH or HELLO ... AUTH). Only
+    /// read while `requirepass` is set, and only for clients: requests
+    /// from peers are not asked for a password.
+    pub authenticated: bool,
     /// Its CLIENT ID.
     pub client_id: u64,
     /// Name set with CLIENT SETNAME.
@@ -206,6 +210,7 @@ impl ClientState {
         ClientState {
             parser: ReqParsers::default(),
             resp3: false,
+            authenticated: false,
             client_id,
             name: None,
             read_consistency: read,
