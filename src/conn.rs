@@ -191,6 +191,10 @@ pub struct ClientState {
     pub parser: ReqParsers,
     /// Its requests speak RESP3 (HELLO 3; for a peer, the frame's flag).
     pub resp3: bool,
+    /// It gave the `requirepass` password (AUTH or HELLO ... AUTH). Only
+    /// read while `requirepass` is set, and only for clients: requests
+    /// from peers are not asked for a password.
+    pub authenticated: bool,
     /// Its CLIENT ID.
     pub client_id: u64,
     /// Name set with CLIENT SETNAME.
@@ -206,6 +210,7 @@ impl ClientState {
         ClientState {
             parser: ReqParsers::default(),
             resp3: false,
+            authenticated: false,
             client_id,
             name: None,
             read_consistency: read,
@@ -221,6 +226,15 @@ pub struct ServerState {
     pub slot: ServerSlot,
     /// Reply parsers.
     pub parser: RspParsers,
+    /// The node's own requests whose replies come first on this connection
+    /// (AUTH, HELLO 3, SELECT: bits of server.rs' `HANDSHAKE_*`, answered
+    /// in that order); their replies are read by the node, never given to a
+    /// client.
+    pub handshake: u8,
+    /// The error the requests on this connection get when it closes, when
+    /// it is not the usual storage error (the datastore refused the
+    /// handshake).
+    pub close_error: Option<&'static str>,
 }
 
 /// A peer node connected to us: a client whose requests come in frames.
@@ -297,6 +311,8 @@ impl Role {
         Role::Server(ServerState {
             slot,
             parser: RspParsers::default(),
+            handshake: 0,
+            close_error: None,
         })
     }
 
@@ -439,6 +455,14 @@ impl Conn {
             Role::Client(c) => c,
             Role::DnodeClient(p) => &mut p.client,
             _ => unreachable!("not a client connection"),
+        }
+    }
+
+    /// The state of a datastore connection.
+    pub fn server_state_mut(&mut self) -> Option<&mut ServerState> {
+        match &mut self.role {
+            Role::Server(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -700,7 +724,12 @@ impl Context {
             }
             Err(e) => {
                 let c = &self.conns[cid.0];
-                warn!("{} {} {what} {}: {}", c.kind().tag(), cid.0, c.peer, e);
+                if e.kind() == io::ErrorKind::PermissionDenied {
+                    // A refused handshake: server.rs logged it, rate-limited.
+                    log::debug!("{} {} {what} {}: {}", c.kind().tag(), cid.0, c.peer, e);
+                } else {
+                    warn!("{} {} {what} {}: {}", c.kind().tag(), cid.0, c.peer, e);
+                }
                 Outcome::Close(if e.kind() == io::ErrorKind::InvalidData {
                     CloseReason::Protocol
                 } else {

@@ -17,6 +17,7 @@
 use std::ops::{Index, IndexMut};
 use std::time::{Duration, Instant};
 
+use crate::auth::LogLimit;
 use crate::conf::{PoolConf, ServerConf};
 use crate::ids::{ConnId, PeerId};
 
@@ -34,6 +35,10 @@ pub struct Slot {
     pub retry_at: Option<Instant>,
     /// Current back-off.
     pub backoff: Duration,
+    /// The datastore refused this slot's handshake (a wrong `redis_auth`):
+    /// requests that find the slot waiting to reconnect get this error
+    /// instead of the usual one. Cleared when a handshake succeeds.
+    pub refused: Option<&'static str>,
 }
 
 impl Slot {
@@ -114,6 +119,8 @@ pub struct Server {
     /// Failures across both pools, and ejection from key placement
     /// (`auto_eject_hosts`).
     pub health: Ejection,
+    /// Rate limit of the log line about a refused `redis_auth`.
+    pub auth_log: LogLimit,
 }
 
 impl Server {
@@ -123,6 +130,7 @@ impl Server {
             conf,
             pools: [vec![Slot::default(); n], vec![Slot::default(); n]],
             health: Ejection::default(),
+            auth_log: LogLimit::default(),
         }
     }
 

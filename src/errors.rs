@@ -45,6 +45,12 @@ pub const ERR_PEER_TIMEOUT: &str = "ERR Peer: Peer Node timed out";
 pub const ERR_REFUSED: &str = "ERR Storage: Datastore refused connection";
 /// The datastore did not answer in time.
 pub const ERR_TIMEOUT: &str = "ERR Storage: Datastore timed out";
+/// The datastore refused the password of `redis_auth` (and
+/// `redis_auth_user`): the requests on that connection, and those sent to it
+/// while it waits to reconnect, get this.
+pub const ERR_STORAGE_AUTH: &str = "ERR Storage: datastore authentication failed";
+/// The datastore refused the `SELECT` of `redis_db`.
+pub const ERR_STORAGE_DB: &str = "ERR Storage: datastore refused the database of redis_db";
 
 // ---------------------------------------------------------------------------
 // Peer frames (dyn_dnode_msg.c).
@@ -136,6 +142,18 @@ pub const ERR_CLIENT_NAME: &str =
 pub const ERR_NOPROTO: &str = "NOPROTO unsupported protocol version";
 /// redis: HELLO with a protocol version that is not a number.
 pub const ERR_PROTOVER: &str = "ERR Protocol version is not an integer or out of range";
+/// redis: any command but AUTH, HELLO and QUIT from a client that has not
+/// authenticated while `requirepass` is set.
+pub const ERR_NOAUTH: &str = "NOAUTH Authentication required.";
+/// redis 7: HELLO without its AUTH option from a client that has not
+/// authenticated.
+pub const ERR_NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+/// redis: AUTH (or HELLO ... AUTH) with a wrong password or an unknown user.
+pub const ERR_WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+/// redis 7: `AUTH <password>` while no password is set.
+pub const ERR_AUTH_NOT_SET: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+/// redis: AUTH with more than two arguments.
+pub const ERR_SYNTAX: &str = "ERR syntax error";
 
 /// Appends at most `max` bytes of `s` as redis `%.*s` would (stopping at a
 /// NUL), with CR and LF turned into spaces.
@@ -318,6 +336,13 @@ mod tests {
             ERR_PEER_TIMEOUT,
             ERR_REFUSED,
             ERR_TIMEOUT,
+            ERR_STORAGE_AUTH,
+            ERR_STORAGE_DB,
+            ERR_NOAUTH,
+            ERR_NOAUTH_HELLO,
+            ERR_WRONGPASS,
+            ERR_AUTH_NOT_SET,
+            ERR_SYNTAX,
             ERR_DATA_LEN,
             ERR_PAYLOAD_LEN,
             ERR_MULTIBULK_LEN,

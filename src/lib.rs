@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md for the code map; every module names the file of the
 //! original it plays.
 
+pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod conf;

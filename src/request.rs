@@ -4,26 +4,43 @@
 //!
 //! ```text
 //!  client_request ─► lookup + arity ──error──► reply_error (response.rs)
-//!        │ Proxy route (HELLO, CLIENT, QUIT, SELECT, DYNO_CONFIG) ─► local reply
+//!        │ requirepass: not authenticated ─► -NOAUTH (but AUTH, HELLO, QUIT)
+//!        │ Proxy route (AUTH, HELLO, CLIENT, QUIT, SELECT, DYNO_CONFIG) ─► local reply
 //!        └─ everything else ─► coordinate (cluster/coordinator.rs)
 //!                                 ├─ split by owner (fragment.rs)
 //!                                 └─ replicate / execute_local
 //! ```
 //!
+//! With `requirepass` set, a client must give the password (`AUTH
+//! <password>`, `AUTH default <password>` or `HELLO <v> AUTH default
+//! <password>`) before anything but AUTH, HELLO and QUIT; the checks,
+//! texts and their order are redis 7's (auth.rs compares in constant time).
+//! Requests that peers forward (inbound peer connections) are not asked for
+//! it: the peer port is protected by peer encryption or TLS and by the
+//! network, not by the client password.
+//!
 //! Calls go one way: request ─► coordinator ─► response; replies from
 //! servers and peers go to response.rs. Neither calls back in here.
 
+use std::time::Duration;
+
+use log::warn;
+
+use crate::auth::{self, Verdict};
 use crate::conf::Consistency;
 use crate::conn::ConnKind;
 use crate::core::Context;
 use crate::errors::{
-    hello_syntax, unrecognized_option, ERR_CLIENT_NAME, ERR_CONSISTENCY, ERR_NOPROTO, ERR_PROTOVER,
+    hello_syntax, unrecognized_option, ERR_AUTH_NOT_SET, ERR_CLIENT_NAME, ERR_CONSISTENCY,
+    ERR_NOAUTH, ERR_NOAUTH_HELLO, ERR_NOPROTO, ERR_PROTOVER, ERR_SYNTAX, ERR_WRONGPASS,
 };
 use crate::msg::{ConnId, MsgId};
 use crate::proto::redis::{self, Command, Route};
 
 /// Longest command name looked up; longer names are unknown commands.
 const NAME_MAX: usize = 64;
+/// At most one log line per this period about wrong client passwords.
+const AUTH_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Version the proxy reports in its HELLO reply.
 pub const REDIS_VERSION_REPORTED: &str = "7.0.0";
 
@@ -104,6 +121,11 @@ impl Context {
         };
         let cmd = match found {
             Ok(cmd) => cmd,
+            Err(redis::CmdError::Unsupported(_)) if self.client_needs_auth(cid) => {
+                // redis answers NOAUTH for every command it knows.
+                self.reply_error(mid, ERR_NOAUTH);
+                return;
+            }
             Err(e) => {
                 let mut shown = Vec::new();
                 let m = &self.msgs[mid];
@@ -128,6 +150,11 @@ impl Context {
             self.reply_error(mid, &redis::error_arity(cmd));
             return;
         }
+        // After lookup and arity, as redis checks.
+        if !matches!(cmd.name, "auth" | "hello" | "quit") && self.client_needs_auth(cid) {
+            self.reply_error(mid, ERR_NOAUTH);
+            return;
+        }
         match cmd.route {
             Route::Proxy => self.proxy_command(cid, mid, cmd),
             Route::Unsupported => self.reply_error(mid, &redis::error_unsupported(cmd)),
@@ -144,8 +171,12 @@ impl Context {
                 self.conns[cid.0].no_more_input = true;
                 self.reply_bytes(mid, b"+OK\r\n");
             }
+            "auth" => self.auth(cid, mid),
             "hello" => self.hello(cid, mid),
-            "select" => match redis::select_db(&self.arg_vec(mid, 1)) {
+            "select" => match redis::select_index(
+                &self.arg_vec(mid, 1),
+                i64::from(self.settings.auth.redis_db),
+            ) {
                 Ok(()) => self.reply_bytes(mid, b"+OK\r\n"),
                 Err(e) => self.reply_error(mid, e),
             },
@@ -196,7 +227,65 @@ impl Context {
         }
     }
 
-    /// HELLO [protover [AUTH user pass] [SETNAME name]].
+    /// True when client `cid` must still give the `requirepass` password.
+    /// Inbound peers never must.
+    fn client_needs_auth(&self, cid: ConnId) -> bool {
+        if self.settings.auth.requirepass.is_none() {
+            return false;
+        }
+        let c = &self.conns[cid.0];
+        c.kind() == ConnKind::Client && !c.client().authenticated
+    }
+
+    /// AUTH <password> | AUTH <user> <password>.
+    fn auth(&mut self, cid: ConnId, mid: MsgId) {
+        let nargs = self.msgs[mid].req.args.len();
+        if nargs > 3 {
+            self.reply_error(mid, ERR_SYNTAX);
+            return;
+        }
+        let (user, pass) = if nargs == 3 {
+            (Some(self.arg_vec(mid, 1)), self.arg_vec(mid, 2))
+        } else {
+            (None, self.arg_vec(mid, 1))
+        };
+        if self.authenticate(cid, mid, user.as_deref(), &pass) {
+            self.reply_bytes(mid, b"+OK\r\n");
+        }
+    }
+
+    /// Checks credentials; on success the client is authenticated and true
+    /// is returned, otherwise `mid` is answered with redis' error. A failed
+    /// check leaves an authenticated client authenticated, as in redis.
+    fn authenticate(&mut self, cid: ConnId, mid: MsgId, user: Option<&[u8]>, pass: &[u8]) -> bool {
+        match auth::check(self.settings.auth.requirepass.as_ref(), user, pass) {
+            Verdict::Accepted => {
+                self.conns[cid.0].client_mut().authenticated = true;
+                true
+            }
+            Verdict::Wrong => {
+                if let Some(held) = self.auth_log.allow(self.now, AUTH_LOG_EVERY) {
+                    // Neither the password nor the user name is logged.
+                    warn!(
+                        "c {} {} gave a wrong password{}",
+                        cid.0,
+                        self.conns[cid.0].peer,
+                        auth::held_back(held)
+                    );
+                }
+                self.reply_error(mid, ERR_WRONGPASS);
+                false
+            }
+            Verdict::NoPassword => {
+                self.reply_error(mid, ERR_AUTH_NOT_SET);
+                false
+            }
+        }
+    }
+
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]: options are read
+    /// first, then the credentials checked, then the client must be
+    /// authenticated, then the name checked (redis 7's order).
     fn hello(&mut self, cid: ConnId, mid: MsgId) {
         let nargs = self.msgs[mid].req.args.len();
         let mut proto = if self.conns[cid.0].client().resp3 {
@@ -222,13 +311,16 @@ impl Context {
             i = 2;
         }
         let mut name = None;
+        let mut creds = None;
         while i < nargs {
             let mut opt = self.arg_vec(mid, i);
             opt.make_ascii_lowercase();
             match opt.as_slice() {
-                // The datastore behind the proxy is reached without credentials;
-                // credentials given here are accepted and not checked.
-                b"auth" if i + 2 < nargs => i += 3,
+                // The last AUTH given counts.
+                b"auth" if i + 2 < nargs => {
+                    creds = Some((self.arg_vec(mid, i + 1), self.arg_vec(mid, i + 2)));
+                    i += 3;
+                }
                 b"setname" if i + 1 < nargs => {
                     name = Some(self.arg_vec(mid, i + 1));
                     i += 2;
@@ -240,10 +332,26 @@ impl Context {
                 }
             }
         }
+        if let Some((user, pass)) = creds {
+            if !self.authenticate(cid, mid, Some(&user), &pass) {
+                return;
+            }
+        }
+        if self.client_needs_auth(cid) {
+            self.reply_error(mid, ERR_NOAUTH_HELLO);
+            return;
+        }
+        if name
+            .as_ref()
+            .is_some_and(|n| n.iter().any(|&b| b <= b' ' || b >= 127))
+        {
+            self.reply_error(mid, ERR_CLIENT_NAME);
+            return;
+        }
         let c = self.conns[cid.0].client_mut();
         c.resp3 = proto == 3;
         if let Some(n) = name {
-            c.name = Some(n);
+            c.name = if n.is_empty() { None } else { Some(n) };
         }
         let id = c.client_id;
         let mut out = Vec::with_capacity(160);

@@ -15,13 +15,33 @@
 //! Each server has two pools of `datastore_connections` connections: one for
 //! RESP2 clients and one (opened on first use, with `HELLO 3` sent first) for
 //! RESP3 clients, so that replies pass through unchanged.
+//!
+//! Every connection starts with the node's own handshake, queued ahead of
+//! the first requests (pipelined with them) and sent again on each
+//! reconnect:
+//!
+//! ```text
+//!  AUTH [redis_auth_user] redis_auth   when redis_auth is set
+//!  HELLO 3                             RESP3 pool only
+//!  SELECT redis_db                     when redis_db is not 0
+//! ```
+//!
+//! Their replies come first and are read here, never given to a client
+//! (`ServerState::handshake`). An error reply to AUTH or SELECT closes the
+//! connection: its requests get `ERR Storage: datastore authentication
+//! failed` (or the redis_db error), and so do requests sent to the slot
+//! while it waits to reconnect with the usual back-off; the server's
+//! `server_auth_failures` counts it, and a log line (at most one per
+//! minute per server) names the server and redis' error code, never the
+//! password.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use mio::Interest;
 
+use crate::auth::held_back;
 use crate::conf::Endpoint;
 use crate::conn::{
     CloseReason, Conn, ConnKind, ConnState, Outcome, QueueStats, Role, ServerSlot, Sock,
@@ -33,7 +53,16 @@ use crate::msg::{ConnId, MsgId, MsgKind};
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 
-pub use crate::errors::{ERR_REFUSED, ERR_TIMEOUT};
+/// `ServerState::handshake` bits: the node's AUTH, HELLO 3 and SELECT, in
+/// the order they are sent (and answered).
+const HANDSHAKE_AUTH: u8 = 1;
+const HANDSHAKE_HELLO: u8 = 2;
+const HANDSHAKE_SELECT: u8 = 4;
+/// At most one log line per this period per server about a refused
+/// handshake (a wrong password is refused at every reconnect).
+const AUTH_LOG_EVERY: Duration = Duration::from_secs(60);
+
+pub use crate::errors::{ERR_REFUSED, ERR_STORAGE_AUTH, ERR_STORAGE_DB, ERR_TIMEOUT};
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).
@@ -89,21 +118,113 @@ impl Context {
             "s {} connecting to {} (pool {} slot {})",
             cid.0, name, proto, slot
         );
+        let mut steps = 0;
+        if let Some(pass) = &self.settings.auth.redis_auth {
+            let mut auth = Vec::with_capacity(64);
+            let pass = pass.expose().as_bytes();
+            match self.settings.auth.redis_auth_user.as_deref() {
+                Some(user) => resp_command(&mut auth, &[b"AUTH", user.as_bytes(), pass]),
+                None => resp_command(&mut auth, &[b"AUTH", pass]),
+            }
+            self.server_handshake(cid, &auth);
+            // Wipe this temporary copy of the password.
+            auth.fill(0);
+            steps |= HANDSHAKE_AUTH;
+        }
         if proto == 1 {
-            // The RESP3 pool says HELLO 3 before anything else; its reply is
+            // The RESP3 pool says HELLO 3 before any request; its reply is
             // read and dropped.
-            let mid = self.msgs.get(MsgKind::Request);
-            let m = &mut self.msgs[mid];
-            m.swallow = true;
-            m.in_server = true;
-            let mut segs = std::mem::take(&mut m.segs);
-            self.mbufs.append(&mut segs, HELLO3);
-            let m = &mut self.msgs[mid];
-            m.mlen = HELLO3.len() as u64;
-            m.segs = segs;
-            self.conns[cid.0].imsg_q.push_back(mid);
+            self.server_handshake(cid, HELLO3);
+            steps |= HANDSHAKE_HELLO;
+        }
+        let db = self.settings.auth.redis_db;
+        if db != 0 {
+            let mut select = Vec::with_capacity(32);
+            resp_command(&mut select, &[b"SELECT", db.to_string().as_bytes()]);
+            self.server_handshake(cid, &select);
+            steps |= HANDSHAKE_SELECT;
+        }
+        if let Some(st) = self.conns[cid.0].server_state_mut() {
+            st.handshake = steps;
         }
         Some(cid)
+    }
+
+    /// Queues one request of the node's own handshake on `cid`: its reply
+    /// is read by `server_handshake_reply`, never given to a client.
+    fn server_handshake(&mut self, cid: ConnId, bytes: &[u8]) {
+        let mid = self.msgs.get(MsgKind::Request);
+        let m = &mut self.msgs[mid];
+        m.swallow = true;
+        m.in_server = true;
+        let mut segs = std::mem::take(&mut m.segs);
+        self.mbufs.append(&mut segs, bytes);
+        let m = &mut self.msgs[mid];
+        m.mlen = bytes.len() as u64;
+        m.segs = segs;
+        self.conns[cid.0].imsg_q.push_back(mid);
+    }
+
+    /// The reply to the oldest handshake request still answered on `cid`.
+    /// An error to AUTH or SELECT fails the connection (`Err`); the slot
+    /// remembers why until a later handshake succeeds.
+    fn server_handshake_reply(&mut self, cid: ConnId, rsp: MsgId) -> io::Result<()> {
+        let c = &mut self.conns[cid.0];
+        let slot = c.server_slot().expect("server conn has a slot");
+        let st = c.server_state_mut().expect("server conn");
+        debug_assert_ne!(st.handshake, 0);
+        let step = st.handshake & st.handshake.wrapping_neg();
+        st.handshake &= !step;
+        let done = st.handshake == 0;
+        let refused = self.msgs[rsp].rsp.ty == b'-';
+        let text = match step {
+            HANDSHAKE_AUTH if refused => ERR_STORAGE_AUTH,
+            HANDSHAKE_SELECT if refused => ERR_STORAGE_DB,
+            _ => {
+                if done {
+                    self.servers[slot.server].pools[slot.proto][slot.slot].refused = None;
+                }
+                return Ok(());
+            }
+        };
+        if let Some(st) = self.conns[cid.0].server_state_mut() {
+            st.close_error = Some(text);
+        }
+        // The error's code (WRONGPASS, NOAUTH, ERR ...) alone: the rest of
+        // a reply may echo the request, and the request held the password.
+        let mut code = Vec::with_capacity(16);
+        let m = &self.msgs[rsp];
+        self.mbufs
+            .copy_out(&m.segs, 1, m.mlen.saturating_sub(1).min(32), &mut code);
+        let end = code
+            .iter()
+            .position(|&b| !b.is_ascii_alphanumeric())
+            .unwrap_or(code.len());
+        let code = String::from_utf8_lossy(&code[..end]).into_owned();
+        let server = &mut self.servers[slot.server];
+        server.pools[slot.proto][slot.slot].refused = Some(text);
+        let what = if step == HANDSHAKE_AUTH {
+            "the password of redis_auth"
+        } else {
+            "the database of redis_db"
+        };
+        if let Some(held) = server.auth_log.allow(self.now, AUTH_LOG_EVERY) {
+            error!(
+                "s {} datastore {} refused {} ({}); closing, retrying with back-off{}",
+                cid.0,
+                server.conf.name,
+                what,
+                code,
+                held_back(held)
+            );
+        }
+        if let Some((_, st)) = self.stats.servers.get_mut(slot.server) {
+            st.server_auth_failures += 1;
+        }
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "datastore refused the handshake",
+        ))
     }
 
     /// A connect in progress reported an event: finish it or fail it.
@@ -170,7 +291,8 @@ impl Context {
             None => None,
         };
         let Some(cid) = cid else {
-            self.reply_error(mid, ERR_REFUSED);
+            let sl = &self.servers[server].pools[proto][slot];
+            self.reply_error(mid, sl.refused.unwrap_or(ERR_REFUSED));
             return;
         };
         debug_assert_eq!(self.conns[cid.0].kind(), ConnKind::Server);
@@ -233,6 +355,17 @@ impl Context {
                 "reply without a request",
             ));
         };
+        if self.conns[cid.0]
+            .server_state_mut()
+            .is_some_and(|st| st.handshake != 0)
+        {
+            debug_assert!(self.msgs[req].swallow);
+            self.msgs[req].in_server = false;
+            let r = self.server_handshake_reply(cid, rsp);
+            self.msgs.put(&mut self.mbufs, rsp);
+            self.try_free(req);
+            return r;
+        }
         let m = &mut self.msgs[req];
         m.in_server = false;
         if let (Some(sent), Some(cmd)) = (m.sent_at, m.cmd) {
@@ -258,6 +391,10 @@ impl Context {
     pub(crate) fn server_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
+        let error = c
+            .server_state_mut()
+            .and_then(|st| st.close_error)
+            .unwrap_or(ERR_REFUSED);
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
@@ -285,7 +422,7 @@ impl Context {
                 self.failed.push_back(FailedReq {
                     mid,
                     uid: m.id,
-                    error: ERR_REFUSED,
+                    error,
                     failover: false,
                 });
             }
@@ -294,6 +431,16 @@ impl Context {
         if sl.conn == Some(cid) {
             self.server_failed(slot.server, slot.proto, slot.slot);
         }
+    }
+}
+
+/// Appends the RESP array of `args` to `out`.
+fn resp_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
     }
 }
 

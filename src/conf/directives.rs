@@ -20,6 +20,7 @@ use super::values::{
     u8_value,
 };
 use super::yaml::{RawDirective, RawValue};
+use crate::auth::Secret;
 use crate::hashkit::HashKind;
 
 /// Default `timeout:` (datastore request timeout).
@@ -75,7 +76,7 @@ pub(super) struct Draft {
 }
 
 /// Every directive name the loader accepts.
-pub const DIRECTIVES: [&str; 42] = [
+pub const DIRECTIVES: [&str; 46] = [
     "listen",
     "servers",
     "data_store",
@@ -118,6 +119,10 @@ pub const DIRECTIVES: [&str; 42] = [
     "dyn_port",
     "distribution",
     "server_connections",
+    "requirepass",
+    "redis_auth",
+    "redis_auth_user",
+    "redis_db",
 ];
 
 impl Draft {
@@ -168,6 +173,10 @@ impl Draft {
                 dyn_write_timeout_ms: DEFAULT_DYN_TIMEOUT_MS,
                 dyn_connections: DEFAULT_DYN_CONNECTIONS,
                 dyn_port: None,
+                requirepass: None,
+                redis_auth: None,
+                redis_auth_user: None,
+                redis_db: 0,
             },
             seen: HashSet::new(),
             warnings: Vec::new(),
@@ -411,7 +420,40 @@ impl Draft {
                     ),
                 }
             }
+            // Passwords: the value is never repeated in an error or warning.
+            "requirepass" => p.requirepass = Some(Secret::new(v)),
+            "redis_auth" => p.redis_auth = Some(Secret::new(v)),
+            "redis_auth_user" => p.redis_auth_user = Some(v.to_string()),
+            // parse_int caps at INT_MAX: the value fits.
+            "redis_db" => p.redis_db = parse_int(v).map_err(e)? as u32,
             _ => unreachable!("directive {slot} has no handler"),
+        }
+        Ok(())
+    }
+
+    /// The password keys: redis pools only (memcached's text protocol has
+    /// no AUTH), and `redis_auth_user` only with `redis_auth`.
+    fn check_auth(&self) -> Result<(), ConfError> {
+        let p = &self.pool;
+        if p.data_store == DataStore::Memcache {
+            let given = [
+                ("requirepass", p.requirepass.is_some()),
+                ("redis_auth", p.redis_auth.is_some()),
+                ("redis_auth_user", p.redis_auth_user.is_some()),
+                ("redis_db", self.seen.contains("redis_db")),
+            ];
+            if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(self.error(
+                    key,
+                    "is not allowed with \"data_store: 1\" (memcached has no AUTH or databases)",
+                ));
+            }
+        }
+        if p.redis_auth_user.is_some() && p.redis_auth.is_none() {
+            return Err(self.error(
+                "redis_auth_user",
+                "needs \"redis_auth\" (the password of that user)",
+            ));
         }
         Ok(())
     }
@@ -444,6 +486,7 @@ impl Draft {
                 }
             }
         }
+        self.check_auth()?;
         debug_assert!(!self.pool.servers.is_empty());
         debug_assert!((1..=255).contains(&self.pool.datastore_connections));
         Ok(Conf {
@@ -518,6 +561,10 @@ mod tests {
         assert_eq!(p.dyn_write_timeout_ms, 10000);
         assert_eq!(p.dyn_connections, 100);
         assert_eq!(p.dyn_port, None);
+        assert!(p.requirepass.is_none());
+        assert!(p.redis_auth.is_none());
+        assert!(p.redis_auth_user.is_none());
+        assert_eq!(p.redis_db, 0);
         assert_eq!(conf.warnings.len(), 1, "{:?}", conf.warnings);
         assert!(conf.warnings[0].contains("stats_listen"));
         assert_eq!(conf.mbuf_size_or(None), 16384);
@@ -633,6 +680,19 @@ mod tests {
             ("server_connections: 4", |p| p.datastore_connections == 4),
             ("server_connections: many", |p| p.datastore_connections == 1),
             ("rack:\n  - only", |p| p.rack == "only"),
+            ("requirepass: \"s3 cret\"", |p| {
+                p.requirepass
+                    .as_ref()
+                    .is_some_and(|s| s.expose() == "s3 cret")
+            }),
+            ("redis_auth: pw", |p| {
+                p.redis_auth.as_ref().is_some_and(|s| s.expose() == "pw")
+            }),
+            ("redis_auth: pw\nredis_auth_user: app", |p| {
+                p.redis_auth_user.as_deref() == Some("app")
+            }),
+            ("redis_db: 3", |p| p.redis_db == 3),
+            ("redis_db: 0", |p| p.redis_db == 0),
         ];
         for (line, check) in table {
             let conf = ok(&with(&format!("  {}\n", line.replace('\n', "\n  "))));
@@ -732,6 +792,15 @@ mod tests {
             ("servers: 127.0.0.1:6380:1", "servers", "is a duplicate"),
             ("port:\n    a: b", "port", "has a mapping as its value at line 6"),
             ("tokens:\n  - - 1", "tokens", "has a depth greater than 2"),
+            ("requirepass:", "requirepass", "has an empty value"),
+            ("requirepass: a\n  requirepass: b", "requirepass", "is a duplicate"),
+            ("redis_auth: \"\"", "redis_auth", "has an empty value"),
+            ("redis_auth_user: app", "redis_auth_user", "needs \"redis_auth\""),
+            ("redis_db: -1", "redis_db", "is not a number"),
+            ("redis_db: 2147483648", "redis_db", "is too large"),
+            ("data_store: 1\n  requirepass: pw", "requirepass", "is not allowed with \"data_store: 1\""),
+            ("redis_auth: pw\n  data_store: 1", "redis_auth", "is not allowed with \"data_store: 1\""),
+            ("data_store: 1\n  redis_db: 0", "redis_db", "is not allowed with \"data_store: 1\""),
         ];
         for (extra, key, reason) in table {
             let e = err(&with(&format!("  {}\n", extra)));
@@ -805,6 +874,32 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.contains("dyn_seed_provider")));
+    }
+
+    /// A password is never repeated by an error or a warning, and the
+    /// configuration printed whole does not show it.
+    #[test]
+    fn passwords_stay_out_of_errors_and_debug() {
+        let secret = "Zq-very-secret-9";
+        let texts = [
+            format!("  requirepass: {secret}\n  requirepass: {secret}\n"),
+            format!("  redis_auth: {secret}\n  redis_auth: x\n"),
+            format!("  data_store: 1\n  requirepass: {secret}\n"),
+            format!("  data_store: 1\n  redis_auth: {secret}\n  redis_auth_user: u\n"),
+            format!("  redis_auth: {secret}\n  listen: 127.0.0.1:9\n"),
+            format!("  requirepass:\n    a: {secret}\n"),
+            format!("  requirepass: [{secret}]\n"),
+        ];
+        for text in texts {
+            let e = err(&with(&text));
+            assert!(!e.to_string().contains(secret), "{e}");
+            assert!(!format!("{e:?}").contains(secret), "{e:?}");
+        }
+        let conf = ok(&with(&format!(
+            "  requirepass: {secret}\n  redis_auth: {secret}\n  redis_auth_user: app\n"
+        )));
+        assert!(!format!("{conf:?}").contains(secret));
+        assert!(format!("{:?}", conf.pool).contains("requirepass: Some(<redacted>)"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod yaml;
 #[cfg(test)]
 mod testing;
 
+pub use crate::auth::Secret;
 pub use directives::{
     DEFAULT_BACKLOG, DEFAULT_CONNECTIONS, DEFAULT_CONN_MSG_RATE, DEFAULT_DC,
     DEFAULT_DYN_CONNECTIONS, DEFAULT_DYN_TIMEOUT_MS, DEFAULT_ENV, DEFAULT_GOS_INTERVAL_MS,

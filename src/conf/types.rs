@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::values::starts_with_ignore_case;
+use crate::auth::Secret;
 use crate::hashkit::HashKind;
 
 /// A listening or connecting endpoint: `host:port` resolved at load time, or a
@@ -269,6 +270,20 @@ pub struct PoolConf {
     pub dyn_connections: u32,
     /// `dyn_port:`, accepted, unused.
     pub dyn_port: Option<u16>,
+    /// `requirepass:` (redis pools): the password clients give with AUTH
+    /// or HELLO ... AUTH before any other command. Requests from peers are
+    /// not asked for it.
+    pub requirepass: Option<Secret>,
+    /// `redis_auth:` (redis pools): the password the node sends with AUTH
+    /// on every datastore connection before any request.
+    pub redis_auth: Option<Secret>,
+    /// `redis_auth_user:` (redis pools, needs `redis_auth`): the ACL user of
+    /// that AUTH; without it the AUTH has the password alone.
+    pub redis_auth_user: Option<String>,
+    /// `redis_db:` (redis pools, default 0): the database every datastore
+    /// connection SELECTs (not sent for 0), and the only one clients may
+    /// SELECT.
+    pub redis_db: u32,
 }
 
 /// A loaded configuration file.

@@ -100,6 +100,22 @@ pub struct Settings {
     pub hash_tag: Option<[u8; 2]>,
     /// Redis or Memcached, for the whole node.
     pub memcache: bool,
+    /// Passwords and database: `requirepass`, `redis_auth`,
+    /// `redis_auth_user`, `redis_db`.
+    pub auth: AuthSettings,
+}
+
+/// The client password and what the node sends to its datastores.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// Clients must AUTH with this first (`requirepass`).
+    pub requirepass: Option<crate::auth::Secret>,
+    /// The AUTH of every datastore connection (`redis_auth`).
+    pub redis_auth: Option<crate::auth::Secret>,
+    /// Its ACL user (`redis_auth_user`).
+    pub redis_auth_user: Option<String>,
+    /// The database every datastore connection selects (`redis_db`).
+    pub redis_db: u32,
 }
 
 /// Names this node reports in `/info`.
@@ -167,6 +183,8 @@ pub struct Context {
     pub(crate) now: Instant,
     /// Next client id (CLIENT ID).
     pub(crate) next_client_id: u64,
+    /// Rate limit of the log line about clients giving a wrong password.
+    pub(crate) auth_log: crate::auth::LogLimit,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -194,6 +212,12 @@ impl Context {
             hash: pool.hash,
             hash_tag: pool.hash_tag,
             memcache: pool.data_store == crate::conf::DataStore::Memcache,
+            auth: AuthSettings {
+                requirepass: pool.requirepass.clone(),
+                redis_auth: pool.redis_auth.clone(),
+                redis_auth_user: pool.redis_auth_user.clone(),
+                redis_db: pool.redis_db,
+            },
         };
         let servers = pool
             .servers
@@ -234,6 +258,7 @@ impl Context {
             ingest: None,
             small: None,
             scratch: Vec::with_capacity(64),
+            auth_log: crate::auth::LogLimit::default(),
             signals: None,
             shutdown: false,
             released_chunks: 0,

@@ -254,10 +254,12 @@ stats_struct! {
         "Redis sorted-set requests (ZADD, ZRANGE, ZREM, ZCOUNT and the like).";
     redis_req_other, Counter, "# Redis other",
         "Every other Redis request.";
+    server_auth_failures, Counter, "# datastore authentication failures",
+        "Datastore connections closed because the datastore refused redis_auth (or the SELECT of redis_db).";
 }
 
 const _: () = assert!(POOL_FIELD_COUNT == 45);
-const _: () = assert!(SERVER_FIELD_COUNT == 34);
+const _: () = assert!(SERVER_FIELD_COUNT == 35);
 
 /// Set-type commands counted in `redis_req_sets`.
 const REDIS_SET_TYPE: [&str; 9] = [
@@ -369,7 +371,7 @@ mod tests {
         assert!(text
             .starts_with("pool stats:\n  client_eof          \"# eof on client connections\"\n"));
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 1 + 45 + 1 + 1 + 34);
+        assert_eq!(lines.len(), 1 + 45 + 1 + 1 + 35);
         let expect = [
             "  client_non_quorum_w_responses\"# client non quorum write responses\"",
             "  dnode_client_in_queue_bytes\"current dnode client request bytes in incoming queue\"",
@@ -385,7 +387,7 @@ mod tests {
         }
         assert_eq!(lines[46], "");
         assert_eq!(lines[47], "server stats:");
-        assert!(text.ends_with("\"# Redis other\"\n"));
+        assert!(text.ends_with("\"# datastore authentication failures\"\n"));
     }
 
     #[test]
@@ -401,11 +403,12 @@ mod tests {
         let kinds: String = POOL_FIELDS.iter().map(|f| f.kind.letter()).collect();
         assert_eq!(kinds, "CCGCCCCCCCCGGGGGCCCCCCCCCGGCCCCTCGGGGGGGGCCCC");
         let kinds: String = SERVER_FIELDS.iter().map(|f| f.kind.letter()).collect();
-        assert_eq!(kinds, "CCCTCCCCCCCCCCGGGGCCCCCCCCCCCCCCCC");
+        assert_eq!(kinds, "CCCTCCCCCCCCCCGGGGCCCCCCCCCCCCCCCCC");
         assert_eq!(POOL_FIELDS[0].name, "client_eof");
         assert_eq!(POOL_FIELDS[44].name, "stats_count");
         assert_eq!(SERVER_FIELDS[0].name, "server_eof");
         assert_eq!(SERVER_FIELDS[33].name, "redis_req_other");
+        assert_eq!(SERVER_FIELDS[34].name, "server_auth_failures");
     }
 
     #[test]

@@ -285,7 +285,7 @@ mod tests {
             "\"dyn_memory\":2048,\n\"dyn_o_mite\": {\"client_eof\":3,\n\"client_err\":0,\n"
         ));
         assert!(text.contains("\"stats_count\":7,\n\"127.0.0.1:6379\": {\"server_eof\":1,\n"));
-        assert!(text.ends_with("\"redis_req_other\":9\n}}}\n"));
+        assert!(text.ends_with("\"redis_req_other\":9,\n\"server_auth_failures\":0\n}}}\n"));
 
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["service"], "dynomite");

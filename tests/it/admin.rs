@@ -198,7 +198,7 @@ const POOL_COUNTERS: [(&str, &str); 45] = [
 ];
 
 /// Datastore counters and their `-D` descriptions, in order (§5.2).
-const SERVER_COUNTERS: [(&str, &str); 34] = [
+const SERVER_COUNTERS: [(&str, &str); 35] = [
     ("server_eof", "# eof on server connections"),
     ("server_err", "# errors on server connections"),
     ("server_timedout", "# timeouts on server connections"),
@@ -236,6 +236,8 @@ const SERVER_COUNTERS: [(&str, &str); 34] = [
     ("redis_req_hashes", "# Redis hashes"),
     ("redis_req_sortedsets", "# Redis sortedsets"),
     ("redis_req_other", "# Redis other"),
+    // Beyond the original: datastore connections that refused redis_auth.
+    ("server_auth_failures", "# datastore authentication failures"),
 ];
 
 // ---------------------------------------------------------------------------
@@ -1681,7 +1683,7 @@ fn describe_stats_matches_the_spec() {
     }
     let got: Vec<&str> = text.lines().collect();
     let lines: Vec<&str> = want.lines().collect();
-    assert_eq!(got.len(), 3 + 45 + 2 + 34, "number of -D lines:\n{text}");
+    assert_eq!(got.len(), 3 + 45 + 2 + 35, "number of -D lines:\n{text}");
     // Spot checks written out byte for byte.
     assert_eq!(
         got[0],

@@ -20,7 +20,7 @@ fn major(version: &str) -> u32 {
 }
 
 /// Fails unless redis-py 8.x can be imported by `python3`.
-fn require_redis_py() {
+pub(crate) fn require_redis_py() {
     let hint = format!("redis-py 8.x is required: pip install 'redis>=8,<9' (or {INSTALL})");
     let version = python_module_version("redis", &hint);
     assert_eq!(
@@ -33,7 +33,7 @@ fn require_redis_py() {
 
 /// Fails unless node and the npm package `name` (major version `want`) are
 /// installed in `tests/clients/node_modules`.
-fn require_node_package(name: &str, want: u32) {
+pub(crate) fn require_node_package(name: &str, want: u32) {
     let hint = format!("node and the npm packages of tests/clients are required ({INSTALL}, or `npm ci` in tests/clients)");
     require_program("node", &["--version"], &hint);
     let manifest = clients_dir()

@@ -9,6 +9,7 @@ mod golden;
 mod harness;
 
 mod admin;
+mod auth;
 mod clients;
 mod cluster;
 mod conf_files;

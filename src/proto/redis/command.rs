@@ -299,8 +299,15 @@ pub fn eval_keys(numkeys: &[u8], nargs: usize) -> Result<std::ops::Range<usize>,
     Ok(3..3 + n as usize)
 }
 
-/// SELECT's argument: only database 0 exists behind the proxy.
+/// SELECT's argument when the node uses database 0.
 pub fn select_db(db: &[u8]) -> Result<(), &'static str> {
+    select_index(db, 0)
+}
+
+/// SELECT's argument against the one database the node's datastore
+/// connections use (`redis_db`, default 0): that one is accepted, any other
+/// is refused as redis cluster refuses every database but 0.
+pub fn select_index(db: &[u8], allowed: i64) -> Result<(), &'static str> {
     let mut num = Num::default();
     for &b in db {
         if !num.push(b, i64::MAX as u64) {
@@ -309,7 +316,7 @@ pub fn select_db(db: &[u8]) -> Result<(), &'static str> {
     }
     match num.get() {
         None => Err(ERR_NOT_INTEGER),
-        Some(0) => Ok(()),
+        Some(n) if n == allowed => Ok(()),
         Some(_) => Err(ERR_SELECT),
     }
 }
@@ -339,7 +346,7 @@ static COMMANDS: [Command; 378] = [
     cmd("acl|whoami",                     2, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("append",                         3, 1,  1, 1, true,  Route::Key,            Multi::None),
     cmd("asking",                         1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
-    cmd("auth",                          -2, 0,  0, 0, false, Route::Unsupported,    Multi::None),
+    cmd("auth",                          -2, 0,  0, 0, false, Route::Proxy,          Multi::None),
     cmd("bgrewriteaof",                   1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("bgsave",                        -1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("bitcount",                      -2, 1,  1, 1, false, Route::Key,            Multi::None),
@@ -936,7 +943,6 @@ mod tests {
             (b"monitor", None, "monitor"),
             (b"flushall", None, "flushall"),
             (b"flushdb", None, "flushdb"),
-            (b"auth", None, "auth"),
             (b"migrate", None, "migrate"),
             (b"move", None, "move"),
             (b"client", Some(b"kill"), "client|kill"),
@@ -1031,5 +1037,7 @@ mod tests {
         assert_eq!(select_db(b"0"), Ok(()));
         assert_eq!(select_db(b"1"), Err(ERR_SELECT));
         assert_eq!(select_db(b"x"), Err(ERR_NOT_INTEGER));
+        assert_eq!(select_index(b"3", 3), Ok(()));
+        assert_eq!(select_index(b"0", 3), Err(ERR_SELECT));
     }
 }

@@ -17,7 +17,7 @@ pub mod request;
 
 pub use command::{
     check_arity, commands, error_arity, error_unknown, error_unknown_sub, error_unsupported,
-    eval_keys, key_indices, lookup, select_db, CmdError, Command, Multi, Route,
+    eval_keys, key_indices, lookup, select_db, select_index, CmdError, Command, Multi, Route,
 };
 pub use reply::{RspInfo, RspParser, RSP_MAX_DEPTH, RSP_MAX_ELEMS, RSP_MAX_LINE};
 pub use request::{

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use super::conf::{addr, seed, server, ConfYaml, POOL};
 use super::{
-    encode, free_port, ping_ok, poll_until, raise_nofile_limit, require_program, show, Client,
-    DynomiteProcess, RedisServer, Start, INSTALL_HINT, START_TIMEOUT,
+    encode, free_port, ping_ok, ping_or_noauth_ok, poll_until, raise_nofile_limit, require_program,
+    show, Client, DynomiteProcess, RedisServer, Start, INSTALL_HINT, START_TIMEOUT,
 };
 
 /// How long the peers of a fresh (or restarted) cluster may take to connect
@@ -207,10 +207,11 @@ impl Node {
     }
 
     /// Waits until the launched process answers PING (a local-only command,
-    /// so this checks the process and its own datastore).
+    /// so this checks the process and its own datastore), or asks for a
+    /// password first (`requirepass`).
     fn await_serving(&mut self) -> Start {
         let port = self.port;
-        self.process.await_start(|| ping_ok(port))
+        self.process.await_start(|| ping_or_noauth_ok(port))
     }
 }
 

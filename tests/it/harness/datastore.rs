@@ -6,6 +6,8 @@
 //! ```text
 //!   RedisServer     = Datastore<Redis>      redis-server, no persistence, Client
 //!   MemcachedServer = Datastore<Memcached>  memcached, TCP only, McClient
+//!   PasswordRedisServer = Datastore<PasswordRedis>
+//!                                           redis-server with requirepass and an ACL user
 //! ```
 
 use std::fs;
@@ -69,6 +71,57 @@ impl Kind for Redis {
         Client::connect(port)
     }
 }
+
+/// `requirepass` of a `PasswordRedisServer`.
+pub const DATASTORE_PASSWORD: &str = "ds-Pw-4kq9";
+/// The ACL user of a `PasswordRedisServer` and its password.
+pub const DATASTORE_USER: &str = "app";
+pub const DATASTORE_USER_PASSWORD: &str = "app-Pw-7zr2";
+
+/// `redis-server` as `Redis`, with `requirepass DATASTORE_PASSWORD` and an
+/// ACL user `DATASTORE_USER` (password `DATASTORE_USER_PASSWORD`, every key
+/// and command).
+pub struct PasswordRedis;
+
+impl Kind for PasswordRedis {
+    const PROGRAM: &'static str = "redis-server";
+    const VERSION_ARGS: &'static [&'static str] = &["--version"];
+    type Client = Client;
+
+    fn command(port: u16, dir: &Path, log: &Path) -> Command {
+        let mut cmd = Redis::command(port, dir, log);
+        cmd.args(["--requirepass", DATASTORE_PASSWORD])
+            .args(["--user", DATASTORE_USER, "on"])
+            .arg(format!(">{DATASTORE_USER_PASSWORD}"))
+            .args(["~*", "&*", "+@all"]);
+        cmd
+    }
+
+    fn ready(port: u16) -> bool {
+        let Ok(mut c) = Client::try_connect(port) else {
+            return false;
+        };
+        c.set_read_timeout(Duration::from_secs(1));
+        let mut req = super::encode(&[b"AUTH", DATASTORE_PASSWORD.as_bytes()]);
+        req.extend(super::encode(&[b"PING"]));
+        if c.try_send(&req).is_err() {
+            return false;
+        }
+        matches!(c.try_read_reply(), Ok(r) if r == b"+OK\r\n")
+            && matches!(c.try_read_reply(), Ok(r) if r == b"+PONG\r\n")
+    }
+
+    /// A client already authenticated as `default`.
+    fn connect(port: u16) -> Client {
+        let mut c = Client::connect(port);
+        let r = c.cmd(&[b"AUTH", DATASTORE_PASSWORD.as_bytes()]);
+        assert_eq!(r, b"+OK\r\n", "AUTH to the test redis");
+        c
+    }
+}
+
+/// A `redis-server` child with a password and an ACL user.
+pub type PasswordRedisServer = Datastore<PasswordRedis>;
 
 /// Largest item a test memcached stores (`-I`): room for 1 MB values.
 pub const MEMCACHED_ITEM_MAX: &str = "2m";

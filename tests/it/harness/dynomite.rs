@@ -29,6 +29,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct DynomiteProcess {
     dir: TempDir,
     child: Option<Child>,
+    /// Command-line arguments added after `-c` and `-o` (e.g. `-v 11`).
+    args: Vec<String>,
 }
 
 impl DynomiteProcess {
@@ -37,6 +39,7 @@ impl DynomiteProcess {
         DynomiteProcess {
             dir: TempDir::new(prefix),
             child: None,
+            args: Vec::new(),
         }
     }
 
@@ -69,6 +72,7 @@ impl DynomiteProcess {
         let mut cmd = Command::new(DYNOMITE_BIN);
         cmd.arg("-c").arg(self.conf_path());
         cmd.arg("-o").arg(self.log_path());
+        cmd.args(&self.args);
         if let Ok(v) = env::var("DYN_TEST_VERBOSITY") {
             cmd.args(["-v", &v]);
         }
@@ -122,6 +126,16 @@ impl DynomiteProcess {
     /// The tail of the log file.
     pub fn log(&self) -> String {
         file_tail(&self.log_path())
+    }
+
+    /// Adds command-line arguments for the next launch (e.g. `["-v", "11"]`).
+    pub fn add_args(&mut self, args: &[&str]) {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+    }
+
+    /// The whole log file (not only its tail), empty when there is none.
+    pub fn log_all(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     /// The tail of stderr.

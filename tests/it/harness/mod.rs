@@ -33,7 +33,10 @@ mod datastore;
 mod dynomite;
 
 pub use client::{Client, McClient, ReplyError};
-pub use datastore::{MemcachedServer, RedisServer};
+pub use datastore::{
+    MemcachedServer, PasswordRedisServer, RedisServer, DATASTORE_PASSWORD, DATASTORE_USER,
+    DATASTORE_USER_PASSWORD,
+};
 pub use dynomite::{Dynomite, DynomiteProcess, DYNOMITE_BIN};
 
 /// How long a process may take to start answering.
@@ -257,6 +260,20 @@ pub fn ping_ok(port: u16) -> bool {
         return false;
     }
     matches!(c.try_read_reply(), Ok(r) if r == b"+PONG\r\n")
+}
+
+/// True when something on `port` answers PING with `+PONG`, or with the
+/// `-NOAUTH` of a node or redis that wants a password first: either way it
+/// serves.
+pub fn ping_or_noauth_ok(port: u16) -> bool {
+    let Ok(mut c) = Client::try_connect(port) else {
+        return false;
+    };
+    c.set_read_timeout(Duration::from_secs(1));
+    if c.try_send(b"*1\r\n$4\r\nPING\r\n").is_err() {
+        return false;
+    }
+    matches!(c.try_read_reply(), Ok(r) if r == b"+PONG\r\n" || r.starts_with(b"-NOAUTH "))
 }
 
 /// Polls `f` every few milliseconds until it holds or `timeout` passes.
