@@ -6,6 +6,7 @@ pub mod coordinator;
 pub mod membership;
 pub mod plan;
 pub mod response_mgr;
+pub mod seeds;
 pub mod state;
 pub mod topology;
 

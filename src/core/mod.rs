@@ -56,6 +56,8 @@ use crate::stats::Stats;
 
 /// Token of the signal pipe; connection tokens are slab keys.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Token of the seed provider's waker (`cluster/seeds`).
+pub(crate) const SEEDS_TOKEN: Token = Token(usize::MAX - 2);
 /// Most events taken from one poll.
 pub(crate) const EVENTS_MAX: usize = 1024;
 /// Longest sleep of the loop when no timer is due.
@@ -167,6 +169,8 @@ pub struct Context {
     pub(crate) now: Instant,
     /// Next client id (CLIENT ID).
     pub(crate) next_client_id: u64,
+    /// The seed provider's thread, when `dyn_seed_provider` names one.
+    pub(crate) seeds: Option<crate::cluster::seeds::Poller>,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -234,6 +238,7 @@ impl Context {
             ingest: None,
             small: None,
             scratch: Vec::with_capacity(64),
+            seeds: None,
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -332,6 +337,10 @@ impl Context {
         for ev in events.iter() {
             if ev.token() == SIGNAL_TOKEN {
                 self.handle_signals();
+                continue;
+            }
+            if ev.token() == SEEDS_TOKEN {
+                self.seeds_received();
                 continue;
             }
             self.dispatch_event(ConnId(ev.token().0), ev);

@@ -20,4 +20,5 @@ mod peer_protocol;
 mod process;
 mod redis_differential;
 mod redis_proxy;
+mod seeds;
 mod soup;

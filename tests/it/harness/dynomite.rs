@@ -29,6 +29,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct DynomiteProcess {
     dir: TempDir,
     child: Option<Child>,
+    /// Environment variables added to the process's (seed providers).
+    env: Vec<(String, String)>,
 }
 
 impl DynomiteProcess {
@@ -37,7 +39,14 @@ impl DynomiteProcess {
         DynomiteProcess {
             dir: TempDir::new(prefix),
             child: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the next launches.
+    pub fn set_env(&mut self, key: &str, value: impl ToString) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Path of the configuration file.
@@ -69,6 +78,7 @@ impl DynomiteProcess {
         let mut cmd = Command::new(DYNOMITE_BIN);
         cmd.arg("-c").arg(self.conf_path());
         cmd.arg("-o").arg(self.log_path());
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Ok(v) = env::var("DYN_TEST_VERBOSITY") {
             cmd.args(["-v", &v]);
         }
