@@ -15,6 +15,7 @@ mod conf_files;
 mod datastore;
 mod golden_hashkit;
 mod hash_tool;
+mod kubernetes;
 mod memcached;
 mod peer_protocol;
 mod process;

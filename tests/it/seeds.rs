@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -99,14 +99,20 @@ struct Dnsmasq {
 
 impl Dnsmasq {
     fn start(records: &[String]) -> Dnsmasq {
+        // Debian installs it in /usr/sbin, which a user's PATH may lack.
+        let bin = if Path::new("/usr/sbin/dnsmasq").exists() {
+            "/usr/sbin/dnsmasq"
+        } else {
+            "dnsmasq"
+        };
         require_program(
-            "dnsmasq",
+            bin,
             &["--version"],
             "install dnsmasq-base (tests/clients/install.sh)",
         );
         for attempt in 0..3 {
             let port = free_port();
-            let child = Command::new("dnsmasq")
+            let child = Command::new(bin)
                 .args(["--keep-in-foreground", "--no-resolv", "--no-hosts"])
                 .args(["--conf-file=/dev/null", "--pid-file", "--bind-interfaces"])
                 .args(["--listen-address=127.0.0.1", &format!("--port={port}")])
