@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use crate::cluster::seeds::{Poller, ProviderConf, SeedRecord};
 use crate::cluster::topology::{Applied, Change, NodeSpec, TopologyError};
+use crate::conf::SeedConf;
 use crate::core::{Context, SEEDS_TOKEN};
 use crate::ids::PeerId;
 use crate::msg::ConnId;
@@ -93,11 +94,42 @@ impl Context {
         Ok(applied)
     }
 
+    /// The seeds inbox, made on first use (a `Poll` has one `Waker`).
+    fn seeds_inbox(&mut self) -> io::Result<&mut Poller> {
+        if self.seeds.is_none() {
+            let waker = Arc::new(mio::Waker::new(self.poll.registry(), SEEDS_TOKEN)?);
+            self.seeds = Some(Poller::new(waker));
+        }
+        Ok(self.seeds.as_mut().expect("made above"))
+    }
+
     /// Starts the seed provider's thread; its lists wake the loop.
     pub fn start_seeds(&mut self, conf: ProviderConf) -> io::Result<()> {
-        let waker = Arc::new(mio::Waker::new(self.poll.registry(), SEEDS_TOKEN)?);
-        self.seeds = Some(Poller::spawn(conf, waker)?);
-        Ok(())
+        self.seeds_inbox()?.spawn(conf)
+    }
+
+    /// A node learnt by host name (gossip): resolved off the loop, then
+    /// applied as a provider record.
+    pub(crate) fn resolve_later(
+        &mut self,
+        host: &str,
+        port: u16,
+        rack: &str,
+        dc: &str,
+        token: u32,
+    ) {
+        let seed = SeedConf {
+            host: host.to_string(),
+            port,
+            rack: rack.to_string(),
+            dc: dc.to_string(),
+            tokens: vec![token],
+            name: host.to_string(),
+        };
+        match self.seeds_inbox() {
+            Ok(inbox) => inbox.resolve(seed),
+            Err(e) => warn!("cannot resolve '{host}' off the event loop: {e}"),
+        }
     }
 
     /// The seed provider woke the loop: applies every list it sent.

@@ -3,6 +3,7 @@
 //! answer a client gets.
 
 pub mod coordinator;
+pub mod gossip;
 pub mod membership;
 pub mod plan;
 pub mod response_mgr;

@@ -169,8 +169,11 @@ pub struct Context {
     pub(crate) now: Instant,
     /// Next client id (CLIENT ID).
     pub(crate) next_client_id: u64,
-    /// The seed provider's thread, when `dyn_seed_provider` names one.
+    /// The seed provider's thread, when `dyn_seed_provider` names one, and
+    /// host names being resolved for gossip.
     pub(crate) seeds: Option<crate::cluster::seeds::Poller>,
+    /// What gossip knows (`cluster/gossip.rs`).
+    pub(crate) gossip: crate::cluster::gossip::Gossip,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -239,6 +242,7 @@ impl Context {
             small: None,
             scratch: Vec::with_capacity(64),
             seeds: None,
+            gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
             signals: None,
             shutdown: false,
             released_chunks: 0,

@@ -197,23 +197,60 @@ impl ProviderConf {
     }
 }
 
-/// The event loop's end of a running provider: resolved records arrive on
-/// `rx` (the thread wakes the loop through its `Waker` after each send).
-/// Dropping it stops the thread at its next wake-up.
+/// The event loop's end of the threads that find nodes: the provider's,
+/// and short-lived ones that resolve a host name learnt from gossip. Lists
+/// arrive on one channel; each sender wakes the loop through the one
+/// `Waker` a mio `Poll` may have. Dropping it stops the provider at its
+/// next wake-up.
 pub struct Poller {
     rx: Receiver<Vec<SeedRecord>>,
-    _stop: SyncSender<()>,
+    tx: Sender<Vec<SeedRecord>>,
+    waker: Arc<Waker>,
+    stop: Option<SyncSender<()>>,
 }
 
 impl Poller {
-    /// Starts the provider thread.
-    pub fn spawn(conf: ProviderConf, waker: Arc<Waker>) -> io::Result<Poller> {
+    /// The channel and the waker, no thread yet.
+    pub fn new(waker: Arc<Waker>) -> Poller {
         let (tx, rx) = mpsc::channel();
+        Poller {
+            rx,
+            tx,
+            waker,
+            stop: None,
+        }
+    }
+
+    /// Starts the provider thread.
+    pub fn spawn(&mut self, conf: ProviderConf) -> io::Result<()> {
         let (stop_tx, stop_rx) = mpsc::sync_channel(0);
+        let tx = self.tx.clone();
+        let waker = self.waker.clone();
         thread::Builder::new()
             .name("seeds".into())
             .spawn(move || run(conf, tx, stop_rx, waker))?;
-        Ok(Poller { rx, _stop: stop_tx })
+        self.stop = Some(stop_tx);
+        Ok(())
+    }
+
+    /// Resolves one record's host on a thread of its own and delivers it
+    /// like a provider's record (a name that does not resolve is logged).
+    pub fn resolve(&self, seed: SeedConf) {
+        let tx = self.tx.clone();
+        let waker = self.waker.clone();
+        let spawned = thread::Builder::new()
+            .name("resolve".into())
+            .spawn(move || match resolve(&seed) {
+                Some(r) => {
+                    if tx.send(vec![r]).is_ok() {
+                        let _ = waker.wake();
+                    }
+                }
+                None => warn!("cannot resolve '{}', node not added", seed.host),
+            });
+        if let Err(e) = spawned {
+            warn!("cannot start a resolver thread: {e}");
+        }
     }
 
     /// Every list received since the last call, oldest first.

@@ -1,10 +1,13 @@
-//! Seed providers against real servers: a Florida HTTP server (Python's
-//! `http.server` serving the record list as a file) and a DNS server
-//! (`dnsmasq`, with TXT and A records written by the test). Nodes started
-//! with no static seeds learn each other from the provider, replicate, and
-//! replace a node that moved to a new address, without a restart.
+//! Membership while nodes run. Seed providers against real servers: a
+//! Florida HTTP server (Python's `http.server` serving the record list as a
+//! file) and a DNS server (`dnsmasq`, with TXT and A records written by the
+//! test); nodes started with no static seeds learn each other from the
+//! provider, replicate, and replace a node that moved to a new address,
+//! without a restart. Gossip: nodes converge on one view, survive a restart,
+//! and learn of nodes no configuration named.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -145,6 +148,7 @@ struct Node {
     process: DynomiteProcess,
     redis: RedisServer,
     port: u16,
+    stats_port: u16,
     dyn_ip: String,
     dyn_port: u16,
     rack: String,
@@ -161,10 +165,26 @@ impl Node {
         provider: &str,
         env: &[(&str, String)],
     ) -> Node {
+        Node::start_with(rack, tokens, dyn_ip, dyn_port, provider, env, &[], &[])
+    }
+
+    /// `start` with static seeds and extra directives.
+    #[allow(clippy::too_many_arguments)]
+    fn start_with(
+        rack: &str,
+        tokens: Option<u32>,
+        dyn_ip: &str,
+        dyn_port: u16,
+        provider: &str,
+        env: &[(&str, String)],
+        seeds: &[String],
+        extra: &[(&str, &str)],
+    ) -> Node {
         let mut n = Node {
             process: DynomiteProcess::new("seeds-node"),
             redis: RedisServer::start(),
             port: free_port(),
+            stats_port: free_port(),
             dyn_ip: dyn_ip.to_string(),
             dyn_port,
             rack: rack.to_string(),
@@ -172,7 +192,7 @@ impl Node {
         let mut conf = ConfYaml::new(POOL)
             .set("listen", addr(n.port))
             .set("dyn_listen", format!("{dyn_ip}:{dyn_port}"))
-            .set("stats_listen", addr(free_port()))
+            .set("stats_listen", addr(n.stats_port))
             .set("datacenter", "dc1")
             .set("rack", rack)
             .set("data_store", 0)
@@ -181,7 +201,9 @@ impl Node {
             .set("dyn_seed_provider", provider)
             .set("read_consistency", "DC_ONE")
             .set("write_consistency", "DC_ONE")
-            .list("servers", [server(n.redis.port())]);
+            .set_all(extra)
+            .list("servers", [server(n.redis.port())])
+            .list("dyn_seeds", seeds);
         if let Some(t) = tokens {
             conf = conf.set("tokens", format!("'{t}'"));
         }
@@ -211,6 +233,40 @@ impl Node {
 
     fn client(&self) -> Client {
         Client::connect(self.port)
+    }
+
+    /// `GET /gossip` on the stats port, parsed.
+    fn gossip(&self) -> Option<serde_json::Value> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.stats_port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.write_all(b"GET /gossip HTTP/1.0\r\n\r\n").ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let body = text.split_once("\r\n\r\n")?.1;
+        serde_json::from_str(body).ok()
+    }
+
+    /// Whether this node's gossip says every one of `n` nodes is NORMAL
+    /// and was heard of at or after `since` (unix seconds).
+    fn sees_all_normal(&self, n: usize, since: u64) -> bool {
+        let Some(g) = self.gossip() else { return false };
+        let nodes = g["nodes"].as_array().cloned().unwrap_or_default();
+        g["state"] == "NORMAL"
+            && nodes.len() == n
+            && nodes
+                .iter()
+                .all(|x| x["state"] == 4 && x["heard"].as_u64().unwrap_or(0) >= since)
+    }
+
+    fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    fn restart(&mut self) {
+        self.process.kill();
+        let port = self.port;
+        let started = self.process.start(|| ping_ok(port));
+        assert_eq!(started, Start::Serving, "restart; log:\n{}", self.log());
     }
 
     fn log(&self) -> String {
@@ -411,4 +467,119 @@ fn dns_a_records_place_pods_by_ordinal() {
         );
     }
     assert!(p0.log().contains("added (dc1/rack-b)"), "{}", p0.log());
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+const GOSSIP: &[(&str, &str)] = &[("enable_gossip", "true")];
+
+#[test]
+fn gossip_converges_among_three_nodes_and_survives_a_restart() {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let racks = ["r1", "r2", "r3"];
+    let seeds_of = |i: usize| -> Vec<String> {
+        (0..3)
+            .filter(|&j| j != i)
+            .map(|j| format!("127.0.0.1:{}:{}:dc1:0", ports[j], racks[j]))
+            .collect()
+    };
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|i| {
+            Node::start_with(
+                racks[i],
+                Some(0),
+                "127.0.0.1",
+                ports[i],
+                "simple_provider",
+                &[],
+                &seeds_of(i),
+                GOSSIP,
+            )
+        })
+        .collect();
+    let t0 = unix_now();
+    for (i, n) in nodes.iter().enumerate() {
+        assert!(
+            poll_until(CONVERGE, || n.sees_all_normal(3, t0)),
+            "n{i} did not converge: {:?}\n{}",
+            n.gossip(),
+            n.log()
+        );
+    }
+    // n1 restarts: it is JOINING until gossip reaches it, then everyone
+    // hears of it again.
+    nodes[1].kill();
+    std::thread::sleep(Duration::from_millis(1100));
+    nodes[1].restart();
+    let t1 = unix_now();
+    for (i, n) in nodes.iter().enumerate() {
+        assert!(
+            poll_until(CONVERGE, || n.sees_all_normal(3, t1)),
+            "n{i} did not converge after the restart: {:?}\n{}",
+            n.gossip(),
+            n.log()
+        );
+    }
+    assert!(nodes[1].log().contains("-> NORMAL"), "{}", nodes[1].log());
+    // Replication never depended on gossip: it still works.
+    assert!(replicates(&nodes[0], &nodes[1], "after-restart"));
+}
+
+#[test]
+fn gossip_teaches_a_node_of_a_node_no_configuration_named() {
+    // a knows b, c knows b, b knows both: a and c learn of each other
+    // through b. Gossip records carry no port: a node learnt from gossip
+    // gets the receiver's own peer port, so all three share one port on
+    // their own addresses.
+    let ips = ["127.0.0.41", "127.0.0.42", "127.0.0.43"];
+    let port = port_free_on(&ips);
+    let rec = |i: usize, rack: &str| format!("{}:{port}:{rack}:dc1:0", ips[i]);
+    let a = Node::start_with(
+        "ra",
+        Some(0),
+        ips[0],
+        port,
+        "simple_provider",
+        &[],
+        &[rec(1, "rb")],
+        GOSSIP,
+    );
+    let b = Node::start_with(
+        "rb",
+        Some(0),
+        ips[1],
+        port,
+        "simple_provider",
+        &[],
+        &[rec(0, "ra"), rec(2, "rc")],
+        GOSSIP,
+    );
+    let c = Node::start_with(
+        "rc",
+        Some(0),
+        ips[2],
+        port,
+        "simple_provider",
+        &[],
+        &[rec(1, "rb")],
+        GOSSIP,
+    );
+    assert!(
+        replicates(&a, &c, "a-to-c"),
+        "a never learnt of c: {:?}\n{}",
+        a.gossip(),
+        a.log()
+    );
+    assert!(
+        replicates(&c, &a, "c-to-a"),
+        "c never learnt of a: {:?}\n{}",
+        c.gossip(),
+        c.log()
+    );
+    assert!(b.gossip().is_some());
 }
