@@ -245,6 +245,8 @@ pub struct InboundPeerState {
     /// The frame layer in front of the request parser. Boxed: peers are few,
     /// and a plain client's `Conn` should not carry a framer's room.
     pub framer: Box<Framer>,
+    /// A gossip payload that arrived in pieces, until its last byte.
+    pub gossip: Vec<u8>,
 }
 
 /// Our connection to a peer node.
@@ -257,6 +259,8 @@ pub struct OutboundPeerState {
     pub parser: RspParsers,
     /// The frame layer in front of the reply parser (boxed, as inbound).
     pub framer: Box<Framer>,
+    /// A gossip payload that arrived in pieces, until its last byte.
+    pub gossip: Vec<u8>,
 }
 
 /// What a connection is for, with the state that role needs (the original
@@ -303,6 +307,7 @@ impl Role {
         Role::DnodeClient(InboundPeerState {
             client,
             framer: Box::new(Framer::new(Direction::Inbound)),
+            gossip: Vec::new(),
         })
     }
 
@@ -323,6 +328,7 @@ impl Role {
             slot,
             parser: RspParsers::default(),
             framer: Box::new(Framer::new(Direction::Outbound)),
+            gossip: Vec::new(),
         })
     }
 }

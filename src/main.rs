@@ -3,6 +3,7 @@
 
 use std::process::exit;
 
+use dynomite::cluster::seeds::{placement, ProviderConf};
 use dynomite::cluster::topology::Topology;
 use dynomite::conf::{Conf, Endpoint};
 use dynomite::core::{Context, Listeners};
@@ -36,11 +37,15 @@ fn main() {
     }
     if opts.test_conf {
         match Conf::load(&opts.conf_file) {
-            Ok(conf) => {
+            Ok(mut conf) => {
                 for w in &conf.warnings {
                     eprintln!("dynomite: warning: {w}");
                 }
-                if let Err(e) = topology_of(&conf.pool) {
+                let checked = topology_of(&mut conf.pool);
+                if let Ok((_, Some(placed))) = &checked {
+                    eprintln!("dynomite: {placed}");
+                }
+                if let Err(e) = checked {
                     eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
                     eprintln!(
                         "dynomite: configuration file '{}' syntax is invalid",
@@ -67,9 +72,22 @@ fn main() {
     exit(run(opts));
 }
 
-/// The pool's topology (refused when larger than a routing plan holds).
-fn topology_of(pool: &dynomite::conf::PoolConf) -> Result<Topology, String> {
-    Topology::from_conf(pool)
+/// The pool's topology (refused when larger than a routing plan holds),
+/// after the node took its place from its ordinal when the DNS A-record
+/// convention asks for it, and with the seed provider's settings checked.
+/// Also returns a line saying where the convention placed the node.
+fn topology_of(pool: &mut dynomite::conf::PoolConf) -> Result<(Topology, Option<String>), String> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut placed = None;
+    if let Some((rack, token, ordinal)) = placement::local_placement(pool, &env)? {
+        placed = Some(format!(
+            "ordinal {ordinal}: rack '{rack}', token {token} (DNS A-record placement)"
+        ));
+        pool.rack = rack;
+        pool.tokens = vec![token];
+    }
+    ProviderConf::from_env(pool, &env)?;
+    Ok((Topology::from_conf(pool)?, placed))
 }
 
 /// Starts the node; returns the exit status.
@@ -87,7 +105,7 @@ fn run(opts: options::Options) -> i32 {
         }
     };
     apply_stats_options(&opts, &mut conf);
-    let topology = match topology_of(&conf.pool) {
+    let (topology, placed) = match topology_of(&mut conf.pool) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
@@ -101,6 +119,9 @@ fn run(opts: options::Options) -> i32 {
             e
         );
         return 1;
+    }
+    if let Some(placed) = placed {
+        log::info!("{placed}");
     }
     raise_nofile_limit();
     // Handlers go in before anything listens: a signal that arrives as soon
@@ -220,6 +241,13 @@ fn serve(
     if let Err(e) = ctx.set_signals(signals) {
         log::error!("signal pipe setup failed: {e}");
         return 1;
+    }
+    // Checked by topology_of before anything started.
+    if let Ok(Some(seeds)) = ProviderConf::from_env(pool, &|k| std::env::var(k).ok()) {
+        if let Err(e) = ctx.start_seeds(seeds) {
+            log::error!("seed provider start failed: {e}");
+            return 1;
+        }
     }
     match ctx.run() {
         Ok(()) => 0,

@@ -192,6 +192,15 @@ pub fn gethostname(buf: &mut [u8]) -> io::Result<()> {
     .map(drop)
 }
 
+/// This host's name, when it has one.
+pub fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    gethostname(&mut buf).ok()?;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = std::str::from_utf8(&buf[..end]).ok()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// localtime_r(3): `secs` since the epoch in the local time zone.
 pub fn localtime(secs: libc::time_t) -> libc::tm {
     // SAFETY: localtime_r writes into the zeroed tm we own; secs is a valid

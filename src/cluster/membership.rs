@@ -10,16 +10,33 @@
 //!      StateSet(id)  ─► stored (DOWN keeps it out of routing)
 //! ```
 //!
-//! Today the seeds are the only source of changes (applied before the loop
-//! starts); gossip and a seed provider will call `apply_topology` while it
-//! runs.
+//! The static seeds are applied before the loop starts; a seed provider's
+//! records (`cluster/seeds`) arrive while it runs and go through
+//! `apply_seed_records`, which turns each into a change (spec §2):
+//!
+//! ```text
+//!  record (dc, rack, first token, address)
+//!      no node of that dc and rack has that first token ─► AddNode
+//!      this node has it                                 ─► nothing
+//!      a peer has it at the same address                ─► nothing
+//!      a peer has it at another address                 ─► ReplaceAddr
+//! ```
+//!
+//! The original matched a replacement on the rack name alone; here the DC
+//! must match too, so two DCs with the same rack names and tokens never take
+//! each other's nodes.
 
 use std::time::Duration;
 
-use log::info;
+use log::{info, warn};
 
-use crate::cluster::topology::{Applied, Change, TopologyError};
-use crate::core::Context;
+use std::io;
+use std::sync::Arc;
+
+use crate::cluster::seeds::{Poller, ProviderConf, SeedRecord};
+use crate::cluster::topology::{Applied, Change, NodeSpec, TopologyError};
+use crate::conf::SeedConf;
+use crate::core::{Context, SEEDS_TOKEN};
 use crate::ids::PeerId;
 use crate::msg::ConnId;
 
@@ -75,6 +92,98 @@ impl Context {
         #[cfg(debug_assertions)]
         self.check_membership();
         Ok(applied)
+    }
+
+    /// The seeds inbox, made on first use (a `Poll` has one `Waker`).
+    fn seeds_inbox(&mut self) -> io::Result<&mut Poller> {
+        if self.seeds.is_none() {
+            let waker = Arc::new(mio::Waker::new(self.poll.registry(), SEEDS_TOKEN)?);
+            self.seeds = Some(Poller::new(waker));
+        }
+        Ok(self.seeds.as_mut().expect("made above"))
+    }
+
+    /// Starts the seed provider's thread; its lists wake the loop.
+    pub fn start_seeds(&mut self, conf: ProviderConf) -> io::Result<()> {
+        self.seeds_inbox()?.spawn(conf)
+    }
+
+    /// A node learnt by host name (gossip): resolved off the loop, then
+    /// applied as a provider record.
+    pub(crate) fn resolve_later(
+        &mut self,
+        host: &str,
+        port: u16,
+        rack: &str,
+        dc: &str,
+        token: u32,
+    ) {
+        let seed = SeedConf {
+            host: host.to_string(),
+            port,
+            rack: rack.to_string(),
+            dc: dc.to_string(),
+            tokens: vec![token],
+            name: host.to_string(),
+        };
+        match self.seeds_inbox() {
+            Ok(inbox) => inbox.resolve(seed),
+            Err(e) => warn!("cannot resolve '{host}' off the event loop: {e}"),
+        }
+    }
+
+    /// The seed provider woke the loop: applies every list it sent.
+    pub(crate) fn seeds_received(&mut self) {
+        let lists = match &self.seeds {
+            Some(p) => p.drain(),
+            None => return,
+        };
+        for records in lists {
+            self.apply_seed_records(&records);
+        }
+    }
+
+    /// Applies a provider's records (spec §2, matching on DC and rack): new
+    /// nodes join, known tokens at a new address are replaced. Returns the
+    /// number of changes made.
+    pub(crate) fn apply_seed_records(&mut self, records: &[SeedRecord]) -> usize {
+        let mut changes = 0;
+        for r in records {
+            let Some(&first) = r.tokens.first() else {
+                continue;
+            };
+            let found = self.topology.peers().find_map(|(id, p)| {
+                (p.dc == r.dc && p.rack == r.rack && p.tokens.first() == Some(&first))
+                    .then_some((id, p.addr))
+            });
+            let change = match found {
+                None => Change::AddNode(NodeSpec {
+                    name: r.host.clone(),
+                    host: r.host.clone(),
+                    port: r.port,
+                    addr: Some(r.addr),
+                    dc: r.dc.clone(),
+                    rack: r.rack.clone(),
+                    tokens: r.tokens.clone(),
+                }),
+                Some((id, _)) if id.is_local() => continue,
+                Some((_, addr)) if addr == Some(r.addr) => continue,
+                Some((peer, _)) => Change::ReplaceAddr {
+                    peer,
+                    host: r.host.clone(),
+                    port: r.port,
+                    addr: r.addr,
+                },
+            };
+            match self.apply_topology(change) {
+                Ok(_) => changes += 1,
+                Err(e) => warn!(
+                    "seed record {}:{}:{}:{} not applied: {}",
+                    r.host, r.port, r.rack, r.dc, e
+                ),
+            }
+        }
+        changes
     }
 
     /// Debug builds check after each change that every node has its pool
@@ -220,6 +329,48 @@ mod tests {
         assert_eq!(ctx.stats.by_dc[1].name, "dc2");
         // The seed was not touched.
         assert!(slot_conns(&ctx, PeerId(1)).is_empty());
+    }
+
+    /// A provider record as the seeds thread delivers it.
+    fn record(addr: SocketAddr, rack: &str, dc: &str, token: u32) -> SeedRecord {
+        SeedRecord {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            rack: rack.into(),
+            dc: dc.into(),
+            tokens: vec![token],
+            addr,
+        }
+    }
+
+    #[test]
+    fn seed_records_add_replace_or_leave_alone_by_dc_rack_and_token() {
+        let (_la, a) = listener();
+        let (_lb, b) = listener();
+        let (_lc, c) = listener();
+        let mut ctx = context(a);
+        // The same rack name and token in another DC is another node.
+        let n = ctx.apply_seed_records(&[record(b, "r1", "dc2", 200)]);
+        assert_eq!(n, 1);
+        let far = PeerId(2);
+        assert_eq!(ctx.topology.peer(far).dc, "dc2");
+        // Known records change nothing: the seed, the new node, this node.
+        let here: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let n = ctx.apply_seed_records(&[
+            record(a, "r1", "dc1", 200),
+            record(b, "r1", "dc2", 200),
+            record(here, "r1", "dc1", 100),
+        ]);
+        assert_eq!(n, 0);
+        // dc2's node moves: dc1's node with the same rack and token stays.
+        let n = ctx.apply_seed_records(&[record(c, "r1", "dc2", 200)]);
+        assert_eq!(n, 1);
+        assert_eq!(ctx.topology.peer(far).addr, Some(c));
+        assert_eq!(ctx.topology.peer(PeerId(1)).addr, Some(a));
+        assert_eq!(ctx.topology.peer_count(), 3);
+        // A record naming this node's token at another address is not a
+        // replacement of this node.
+        assert_eq!(ctx.apply_seed_records(&[record(c, "r1", "dc1", 100)]), 0);
     }
 
     #[test]

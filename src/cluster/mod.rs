@@ -3,9 +3,11 @@
 //! answer a client gets.
 
 pub mod coordinator;
+pub mod gossip;
 pub mod membership;
 pub mod plan;
 pub mod response_mgr;
+pub mod seeds;
 pub mod state;
 pub mod topology;
 

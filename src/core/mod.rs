@@ -56,6 +56,8 @@ use crate::stats::Stats;
 
 /// Token of the signal pipe; connection tokens are slab keys.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Token of the seed provider's waker (`cluster/seeds`).
+pub(crate) const SEEDS_TOKEN: Token = Token(usize::MAX - 2);
 /// Most events taken from one poll.
 pub(crate) const EVENTS_MAX: usize = 1024;
 /// Longest sleep of the loop when no timer is due.
@@ -185,6 +187,11 @@ pub struct Context {
     pub(crate) next_client_id: u64,
     /// Rate limit of the log line about clients giving a wrong password.
     pub(crate) auth_log: crate::auth::LogLimit,
+    /// The seed provider's thread, when `dyn_seed_provider` names one, and
+    /// host names being resolved for gossip.
+    pub(crate) seeds: Option<crate::cluster::seeds::Poller>,
+    /// What gossip knows (`cluster/gossip.rs`).
+    pub(crate) gossip: crate::cluster::gossip::Gossip,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -259,6 +266,8 @@ impl Context {
             small: None,
             scratch: Vec::with_capacity(64),
             auth_log: crate::auth::LogLimit::default(),
+            seeds: None,
+            gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -357,6 +366,10 @@ impl Context {
         for ev in events.iter() {
             if ev.token() == SIGNAL_TOKEN {
                 self.handle_signals();
+                continue;
+            }
+            if ev.token() == SEEDS_TOKEN {
+                self.seeds_received();
                 continue;
             }
             self.dispatch_event(ConnId(ev.token().0), ev);

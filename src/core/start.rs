@@ -68,6 +68,7 @@ impl Context {
                 .inspect_err(|err| error!("listening on {name} failed: {err}"))?;
             info!("dp listening on {name} for peers, {npeers} node(s) in the cluster");
         }
+        ctx.gossip_start();
         Ok(ctx)
     }
 }

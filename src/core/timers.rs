@@ -45,6 +45,8 @@ pub enum Timer {
     PeerReconnect { peer: PeerId, slot: usize },
     /// Retry accepting after running out of descriptors.
     Accept(ConnId),
+    /// A gossip round (`cluster/gossip.rs`).
+    Gossip,
 }
 
 impl Context {
@@ -94,6 +96,7 @@ impl Context {
                 } => self.server_reconnect(server, proto, slot),
                 Timer::PeerReconnect { peer, slot } => self.peer_reconnect(peer, slot),
                 Timer::Accept(cid) => self.proxy_accept(cid),
+                Timer::Gossip => self.gossip_round(),
             }
         }
     }

@@ -8,8 +8,8 @@
 //!  bytes ─► Framer::next ─┬─ Datastore(header) ─► the datastore parser reads
 //!                         │     one request (inbound) or reply (outbound) ─►
 //!                         │     Framer::datastore_done() gives the header back
-//!                         ├─ Gossip {header, payload range} (type 7; dropped
-//!                         │     by the caller until membership is written)
+//!                         ├─ Gossip {header, payload range} (type 7; the
+//!                         │     caller gathers it for cluster/gossip.rs)
 //!                         ├─ Skipped {header}: header-only types, and
 //!                         │     datastore frames of the other direction (their
 //!                         │     payload_len bytes are skipped inside)
@@ -24,8 +24,8 @@
 //! `payload_len` ciphertext bytes in its `Payload` state, decrypts them into
 //! fresh chunks and yields [`Frame::Datastore`] for a message whose bytes come
 //! from those chunks instead of the socket's; the datastore parser after it
-//! does not change. Gossip frames are already delivered ([`Frame::Gossip`]);
-//! the gossiper will read their records with `dnode::msg::gossip_records`.
+//! does not change. Gossip frames are delivered as [`Frame::Gossip`];
+//! `cluster/gossip.rs` reads their records with `dnode::msg::gossip_records`.
 //!
 //! `Context::frame_next` (dnode/mod.rs) runs a connection's framer
 //! over its buffered bytes for `dnode_client_parse` and `peer_parse`.

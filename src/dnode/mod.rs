@@ -16,12 +16,14 @@ use crate::core::Context;
 use crate::dnode::frame::{Frame, FrameError};
 use crate::ids::ConnId;
 
+/// Largest gossip payload read (a record is under 300 bytes).
+const MAX_GOSSIP: usize = 1 << 20;
+
 impl Context {
     /// Runs the framer of a peer connection over its buffered bytes until it
     /// stands at a datastore message with bytes to parse (`Ok(true)`) or
-    /// needs more (`Ok(false)`). Gossip payloads are dropped here (membership
-    /// is the static seed list); an encrypted frame or a bad length ends the
-    /// connection.
+    /// needs more (`Ok(false)`). Gossip payloads go to `gossip_received`
+    /// once whole; an encrypted frame or a bad length ends the connection.
     pub(crate) fn frame_next(&mut self, cid: ConnId) -> io::Result<bool> {
         loop {
             let c = &mut self.conns[cid.0];
@@ -35,18 +37,48 @@ impl Context {
                 Role::DnodePeer(p) => &mut p.framer,
                 _ => unreachable!("only peer connections carry frames"),
             };
-            let (n, r) = framer.next(self.mbufs.range(buf, c.rpos, filled));
+            let start = c.rpos;
+            let (n, r) = framer.next(self.mbufs.range(buf, start, filled));
             c.rpos += n;
             debug_assert!(c.rpos <= filled);
             let tag = c.kind().tag();
             match r {
                 Ok(Frame::Again) => return Ok(false),
                 Ok(Frame::Datastore(_)) => return Ok(c.rpos < filled),
-                Ok(Frame::Gossip { header, done, .. }) => {
-                    // Gossip (type 7): membership is static in this version;
-                    // the payload is read and dropped.
+                Ok(Frame::Gossip {
+                    header,
+                    payload,
+                    done,
+                }) => {
+                    let partial = match &mut self.conns[cid.0].role {
+                        Role::DnodeClient(p) => &mut p.gossip,
+                        Role::DnodePeer(p) => &mut p.gossip,
+                        _ => unreachable!("only peer connections carry frames"),
+                    };
+                    let piece = self
+                        .mbufs
+                        .range(buf, start + payload.start, start + payload.end);
+                    if partial.len() + piece.len() > MAX_GOSSIP {
+                        if !partial.is_empty() || done {
+                            warn!(
+                                "{tag} {} gossip payload over {MAX_GOSSIP} bytes dropped",
+                                cid.0
+                            );
+                        }
+                        partial.clear();
+                        partial.shrink_to_fit();
+                        continue;
+                    }
+                    partial.extend_from_slice(piece);
                     if done {
-                        debug!("{} {} frame type {} skipped", tag, cid.0, header.ty.num());
+                        let whole = std::mem::take(partial);
+                        debug!(
+                            "{tag} {} gossip {} ({} bytes)",
+                            cid.0,
+                            header.id,
+                            whole.len()
+                        );
+                        self.gossip_received(&whole);
                     }
                 }
                 Ok(Frame::Skipped { header, unexpected }) => {

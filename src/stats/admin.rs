@@ -189,6 +189,13 @@ impl Context {
                     head,
                 )
             }
+            Admin::Gossip => http::response(
+                200,
+                http::CONTENT_TYPE_JSON,
+                self.gossip_json().as_bytes(),
+                keep_alive,
+                head,
+            ),
             Admin::Help => text(http::help_text()),
             Admin::Ping => text(http::OK_BODY),
             Admin::LogLevelUp => {

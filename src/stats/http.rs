@@ -187,6 +187,8 @@ pub enum Admin {
     Ping,
     /// `/cluster_describe`.
     ClusterDescribe,
+    /// `/gossip`: what gossip knows of every node (JSON).
+    Gossip,
     /// `/loglevelup`.
     LogLevelUp,
     /// `/logleveldown`.
@@ -248,6 +250,7 @@ pub fn route(path: &str) -> Admin {
         "/help" => return Admin::Help,
         "/ping" => return Admin::Ping,
         "/cluster_describe" => return Admin::ClusterDescribe,
+        "/gossip" => return Admin::Gossip,
         "/loglevelup" => return Admin::LogLevelUp,
         "/logleveldown" => return Admin::LogLevelDown,
         "/historeset" => return Admin::HistoReset,
@@ -471,6 +474,7 @@ pub fn help_text() -> &'static str {
      /peer/<up|down|reset>/<name|all>\n\
      /state/<get_state|standby|writes_only|normal|resuming>\n\
      /read_repairs/<enable|disable>\n\
+     /gossip\n\
      /metrics\n\
      \n"
 }
@@ -689,6 +693,7 @@ mod tests {
             ("/help", Help),
             ("/ping", Ping),
             ("/cluster_describe", ClusterDescribe),
+            ("/gossip", Gossip),
             ("/loglevelup", LogLevelUp),
             ("/logleveldown", LogLevelDown),
             ("/setloglevel/0", SetLogLevel(0)),

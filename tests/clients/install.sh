@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, memcached, curl, redis-py 8.x, pymemcache, prometheus_client (its
-# parser checks /metrics), node with npm, and the npm packages pinned in
-# package-lock.json (ioredis, node-redis). Safe to run more than once.
+# redis-cli, memcached, curl, dnsmasq (the DNS seed provider tests), redis-py
+# 8.x, pymemcache, prometheus_client (its parser checks /metrics), node with
+# npm, and the npm packages pinned in package-lock.json (ioredis,
+# node-redis). Safe to run more than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +18,9 @@ command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || apt_packages+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || apt_packages+=(memcached)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
+# dnsmasq-base: the DNS server of the seed-provider tests (the binary only,
+# no system service).
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || apt_packages+=(dnsmasq-base)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

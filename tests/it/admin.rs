@@ -237,7 +237,10 @@ const SERVER_COUNTERS: [(&str, &str); 35] = [
     ("redis_req_sortedsets", "# Redis sortedsets"),
     ("redis_req_other", "# Redis other"),
     // Beyond the original: datastore connections that refused redis_auth.
-    ("server_auth_failures", "# datastore authentication failures"),
+    (
+        "server_auth_failures",
+        "# datastore authentication failures",
+    ),
 ];
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,8 @@ mod conf_files;
 mod datastore;
 mod golden_hashkit;
 mod hash_tool;
+mod kubernetes;
+mod membership;
 mod memcached;
 mod peer_protocol;
 mod process;

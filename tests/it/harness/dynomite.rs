@@ -31,6 +31,8 @@ pub struct DynomiteProcess {
     child: Option<Child>,
     /// Command-line arguments added after `-c` and `-o` (e.g. `-v 11`).
     args: Vec<String>,
+    /// Environment variables added to the process's (seed providers).
+    env: Vec<(String, String)>,
 }
 
 impl DynomiteProcess {
@@ -40,7 +42,14 @@ impl DynomiteProcess {
             dir: TempDir::new(prefix),
             child: None,
             args: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the next launches.
+    pub fn set_env(&mut self, key: &str, value: impl ToString) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Path of the configuration file.
@@ -73,6 +82,7 @@ impl DynomiteProcess {
         cmd.arg("-c").arg(self.conf_path());
         cmd.arg("-o").arg(self.log_path());
         cmd.args(&self.args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Ok(v) = env::var("DYN_TEST_VERBOSITY") {
             cmd.args(["-v", &v]);
         }
