@@ -510,6 +510,17 @@ mod tests {
     }
 
     #[test]
+    fn pkcs8_files_hold_the_same_key() {
+        // The shipped key converted with `openssl pkcs8 -topk8 -nocrypt`
+        // (OpenSSL 3's `genrsa` writes PKCS#8 unless told otherwise).
+        let pkcs1 = PeerKey::from_pem(PEM).unwrap();
+        let pkcs8 = PeerKey::from_pem(include_str!("../../tests/data/dynomite-pkcs8.pem")).unwrap();
+        let s = SessionKey::random();
+        assert_eq!(pkcs8.unwrap(&pkcs1.wrap(&s)).unwrap(), s);
+        assert_eq!(pkcs1.unwrap(&pkcs8.wrap(&s)).unwrap(), s);
+    }
+
+    #[test]
     fn keys_never_print() {
         let pk = PeerKey::from_pem(PEM).unwrap();
         assert_eq!(format!("{pk:?}"), "PeerKey(1024 bits, <redacted>)");

@@ -691,6 +691,30 @@ fn a_pipeline_over_an_encrypted_link_is_answered_in_order() {
 }
 
 #[test]
+fn small_chunks_cut_encrypted_payloads_into_many_units() {
+    // mbuf_size 512: 448 bytes of plaintext per segment, so a 100 kB value
+    // is 229 units each way, and frame headers (one with an RSA block)
+    // straddle chunk ends.
+    let cl = one_rack_pair(&[("mbuf_size", "512")]);
+    let mut c = cl.node(0).client();
+    let mut batch = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..20 {
+        let key = cl.key_owned_by(&format!("small{i}:"), 1);
+        batch.extend(encode(&[b"SET", &key, &pattern(100 + i * 5003, i as u64)]));
+        batch.extend(encode(&[b"GET", &key]));
+        keys.push(key);
+    }
+    c.send(&batch);
+    for (i, key) in keys.iter().enumerate() {
+        let value = pattern(100 + i * 5003, i as u64);
+        assert_eq!(c.read_reply(), b"+OK\r\n", "SET {i}");
+        assert!(c.read_reply() == bulk(&value), "GET {i}");
+        assert!(cl.node(1).redis_get(key) == bulk(&value), "n1's redis {i}");
+    }
+}
+
+#[test]
 fn a_timed_out_request_over_an_encrypted_link_leaves_the_link_working() {
     let cl = one_rack_pair(&[("timeout", "1000")]);
     let key = cl.key_owned_by("slow:", 1);
