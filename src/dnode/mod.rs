@@ -22,6 +22,8 @@ pub mod crypto;
 pub mod frame;
 pub mod msg;
 pub mod peer;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 
@@ -257,11 +259,23 @@ impl Context {
     pub(crate) fn log_peer_crypto(&self) {
         let c = &self.crypto;
         match (&c.key, c.option) {
-            (None, _) => info!(
-                "secure_server_option: none, no RSA key in pem_key_file '{}': \
-                 encrypted frames from peers will be refused",
-                c.pem_key_file
-            ),
+            (None, _) => {
+                let why = match crypto::PeerKey::load(std::path::Path::new(&c.pem_key_file)) {
+                    Ok(_) => "not loaded".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                let text = format!(
+                    "secure_server_option: none, no RSA key from pem_key_file '{}' ({}): \
+                     encrypted frames from peers will be refused",
+                    c.pem_key_file, why
+                );
+                // A file that is there but unusable is worth a warning.
+                if std::path::Path::new(&c.pem_key_file).exists() {
+                    log::warn!("{text}");
+                } else {
+                    info!("{text}");
+                }
+            }
             (Some(k), crate::conf::SecureOption::None) => info!(
                 "secure_server_option: none; encrypted frames from peers are \
                  decrypted with the {}-bit key of pem_key_file '{}'",
