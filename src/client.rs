@@ -174,7 +174,7 @@ impl Context {
                     break;
                 }
                 let rsp = &self.msgs[m.peer.expect("a done request has a reply")];
-                let segs = rsp.hdr.iter().chain(rsp.segs.iter());
+                let segs = rsp.wire_segs();
                 if !self.mbufs.fill_iov(segs, &mut skip, &mut iov, &mut niov) {
                     break;
                 }

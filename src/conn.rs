@@ -648,8 +648,7 @@ impl Context {
             let mut niov = 0;
             let mut skip = c.send_off;
             for &mid in c.imsg_q.iter() {
-                let m = &self.msgs[mid];
-                let segs = m.hdr.iter().chain(m.segs.iter());
+                let segs = self.msgs[mid].wire_segs();
                 if !self.mbufs.fill_iov(segs, &mut skip, &mut iov, &mut niov) {
                     break;
                 }

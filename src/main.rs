@@ -112,6 +112,13 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     };
+    // The peer key is checked here too, so that a node that cannot encrypt
+    // fails in the foreground; Context::start loads it again.
+    let mbuf_size = conf.mbuf_size_or(opts.mbuf_size);
+    if let Err(e) = dynomite::dnode::crypto::PeerKey::for_node(&conf.pool, mbuf_size) {
+        eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
+        return 1;
+    }
     if let Err(e) = logging::init(opts.verbosity as usize, opts.output.as_deref()) {
         eprintln!(
             "opening log file '{}' failed: {}",

@@ -141,6 +141,12 @@ pub struct Msg {
     /// A peer frame header sent before `segs` (requests to peers, replies to
     /// peers); not counted in `mlen`.
     pub hdr: Option<Seg>,
+    /// An encrypted peer frame's payload (dnode/mod.rs `frame_out`): the
+    /// ciphertext of `segs`, written after `hdr` instead of them; empty for
+    /// plain frames.
+    pub enc: Vec<Seg>,
+    /// Total length of `enc` in bytes.
+    pub enc_len: u64,
     /// A reply made by this node (peer or datastore failure), as opposed to
     /// one that came from a datastore.
     pub generated: bool,
@@ -187,9 +193,26 @@ impl Msg {
             .extend(r.values.iter().map(|v| (v.start, v.end)));
     }
 
-    /// Bytes on the wire: the frame header, if any, and the message.
+    /// Bytes on the wire: the frame header, if any, and the message (its
+    /// ciphertext when encrypted).
     pub fn wire_len(&self) -> u64 {
-        self.mlen + self.hdr.map_or(0, |h| h.len() as u64)
+        let body = if self.enc.is_empty() {
+            self.mlen
+        } else {
+            self.enc_len
+        };
+        body + self.hdr.map_or(0, |h| h.len() as u64)
+    }
+
+    /// The segments written on the wire, in order: the frame header, if
+    /// any, then the message (its ciphertext when encrypted).
+    pub fn wire_segs(&self) -> impl Iterator<Item = &Seg> {
+        let body = if self.enc.is_empty() {
+            &self.segs
+        } else {
+            &self.enc
+        };
+        self.hdr.iter().chain(body.iter())
     }
 
     /// Makes a recycled message new again, keeping its vectors' capacity.
@@ -204,10 +227,13 @@ impl Msg {
         let mut values = std::mem::take(&mut self.mcr.values);
         values.clear();
         let segs = std::mem::take(&mut self.segs);
+        debug_assert!(self.enc.is_empty());
+        let enc = std::mem::take(&mut self.enc);
         let mut frag = std::mem::take(&mut self.frag);
         frag.clear();
         *self = Msg::new(id, kind);
         self.segs = segs;
+        self.enc = enc;
         self.frag = frag;
         self.req.args = args;
         self.rsp.elems = elems;
@@ -238,6 +264,8 @@ impl Msg {
             close_after: false,
             resp3: false,
             hdr: None,
+            enc: Vec::new(),
+            enc_len: 0,
             generated: false,
             dnode: None,
             failover: Failover::default(),
@@ -320,6 +348,7 @@ impl MsgPool {
     pub fn put(&mut self, mbufs: &mut MbufPool, id: MsgId) {
         let mut m = self.msgs.remove(id.0);
         mbufs.put_segs(&mut m.segs);
+        mbufs.put_segs(&mut m.enc);
         if let Some(h) = m.hdr.take() {
             mbufs.put(h.buf);
         }

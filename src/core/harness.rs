@@ -560,6 +560,11 @@ impl Cluster {
     pub(crate) fn redis(&mut self, i: usize) -> &mut Redis {
         &mut self.redis[i]
     }
+
+    /// The peer address (`dyn_listen`) of node `i`.
+    pub(crate) fn peer_addr(&self, i: usize) -> SocketAddr {
+        self.peer_addrs[i]
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -681,4 +686,15 @@ pub(crate) fn server_stats(ctx: &Context, server: usize) -> &ServerStats {
 /// Messages alive in the node (requests and replies).
 pub(crate) fn msgs_in_use(ctx: &Context) -> usize {
     ctx.msgs.in_use()
+}
+
+/// True when the node's chunks in use are only those the context keeps for
+/// its own writing (ingest, small pieces, encryption): no connection or
+/// message holds one.
+pub(crate) fn only_context_chunks(ctx: &Context) -> bool {
+    let own = [ctx.ingest, ctx.small, ctx.crypto.out]
+        .iter()
+        .filter(|c| c.is_some())
+        .count();
+    ctx.msgs.in_use() == 0 && ctx.mbufs.in_use() == own
 }

@@ -178,6 +178,8 @@ pub struct Context {
     pub(crate) ingest: Option<crate::mbuf::MbufId>,
     /// The chunk small generated pieces go into (see `small_seg`).
     pub(crate) small: Option<crate::mbuf::MbufId>,
+    /// Peer encryption: option, RSA key, buffers (dnode/crypto.rs).
+    pub(crate) crypto: crate::dnode::crypto::PeerCrypto,
     /// A reusable buffer for formatting headers, error lines and keys that
     /// span two chunks (taken and put back, never held across a call out).
     pub(crate) scratch: Vec<u8>,
@@ -264,6 +266,7 @@ impl Context {
             now: Instant::now(),
             ingest: None,
             small: None,
+            crypto: crate::dnode::crypto::PeerCrypto::new(pool),
             scratch: Vec::with_capacity(64),
             auth_log: crate::auth::LogLimit::default(),
             seeds: None,
@@ -580,6 +583,9 @@ impl Context {
         }
         if let Some(b) = c.rbuf.take() {
             self.mbufs.put(b);
+        }
+        if matches!(kind, ConnKind::DnodeClient | ConnKind::DnodePeer) {
+            self.frame_release(cid);
         }
         self.closed.push(cid);
     }

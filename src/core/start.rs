@@ -51,6 +51,11 @@ impl Context {
             error!("event loop setup failed: {e}");
         })?;
         ctx.admin_op = admin_op;
+        ctx.crypto.key = crate::dnode::crypto::PeerKey::for_node(pool, mbuf_size).map_err(|e| {
+            error!("{e}");
+            io::Error::new(io::ErrorKind::InvalidInput, e)
+        })?;
+        ctx.log_peer_crypto();
         let stats_name = proxy::endpoint_name(&pool.stats_listen);
         ctx.add_listener(listeners.stats, ConnKind::StatsProxy, stats_name.clone())
             .inspect_err(|e| error!("listening on {stats_name} failed: {e}"))?;

@@ -16,7 +16,7 @@ use std::io;
 
 use crate::conn::Role;
 use crate::core::Context;
-use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::dnode::msg::{DmsgHeader, DmsgType, FLAG_RESP3};
 use crate::msg::{ConnId, DnodeOrigin, MsgId};
 
 impl Context {
@@ -33,7 +33,12 @@ impl Context {
                 return Ok(());
             }
             let Some(rmid) = self.client_parse_req(cid) else {
-                return Ok(());
+                if self.conns[cid.0].blocked {
+                    return Ok(());
+                }
+                // Every buffered byte was taken; the framer may have more
+                // (the next decrypted unit of an encrypted frame).
+                continue;
             };
             let Role::DnodeClient(p) = &mut self.conns[cid.0].role else {
                 unreachable!("dnode_client_parse on an inbound peer");
@@ -61,14 +66,15 @@ impl Context {
         if self.msgs[req].resp3 {
             h.flags |= FLAG_RESP3;
         }
-        let mut bytes = std::mem::take(&mut self.scratch);
-        bytes.clear();
-        write_header(&mut bytes, &h, self.msgs[rsp].mlen as usize);
-        let seg = self.small_seg(&bytes);
-        self.scratch = bytes;
-        if let Some(old) = self.msgs[rsp].hdr.take() {
-            self.mbufs.put(old.buf);
-        }
-        self.msgs[rsp].hdr = Some(seg);
+        let Some(cid) = self.msgs[req].owner else {
+            return;
+        };
+        // A connection that received a session key answers encrypted
+        // (peer spec §6.3).
+        let encrypt = match &self.conns[cid.0].role {
+            Role::DnodeClient(p) => p.framer.crypt.session.is_some(),
+            _ => false,
+        };
+        self.frame_out(cid, rsp, h, encrypt);
     }
 }

@@ -10,30 +10,41 @@
 //!                         │     Framer::datastore_done() gives the header back
 //!                         ├─ Gossip {header, payload range} (type 7; the
 //!                         │     caller gathers it for cluster/gossip.rs)
+//!                         ├─ Encrypted(header): an encrypted datastore frame
+//!                         │     starts (its data field may carry a session key,
+//!                         │     `key_block`); then Cipher {payload range, done}
+//!                         │     pieces until payload_len bytes are given, and the
+//!                         │     framer stands at its Datastore message
 //!                         ├─ Skipped {header}: header-only types, and
 //!                         │     datastore frames of the other direction (their
 //!                         │     payload_len bytes are skipped inside)
 //!                         ├─ Again: every byte given was consumed
-//!                         └─ Err: a length over its cap, or an encrypted frame
+//!                         └─ Err: a length over its cap
 //! ```
 //!
-//! Where decryption goes: an encrypted frame (flags bit 0) is refused today
-//! with [`FrameError::Encrypted`] and the connection closes. With encryption,
-//! the framer keeps the connection's session key (the RSA block in the data
-//! field of the first encrypted frame, [`DmsgInfo::data`]), reads the
-//! `payload_len` ciphertext bytes in its `Payload` state, decrypts them into
-//! fresh chunks and yields [`Frame::Datastore`] for a message whose bytes come
-//! from those chunks instead of the socket's; the datastore parser after it
-//! does not change. Gossip frames are delivered as [`Frame::Gossip`];
-//! `cluster/gossip.rs` reads their records with `dnode::msg::gossip_records`.
+//! Decryption (peer spec §6): the framer also keeps what the encrypted
+//! frames of its connection need, [`FrameCrypt`]: the session key (received
+//! in the RSA block of an encrypted frame, or this node's own on an outbound
+//! connection), the ciphertext unit being collected, the decrypted units of
+//! the current frame and the socket's unread bytes set aside while the
+//! datastore parser reads those units. `Context::frame_next` (dnode/mod.rs)
+//! does the decrypting into fresh chunks and hands them to the datastore
+//! parser in place of the socket's bytes; the parser does not change.
+//! Encrypted gossip is skipped by its length (the original decrypts it and
+//! then fails in the Redis parser). Gossip frames are delivered as
+//! [`Frame::Gossip`]; `cluster/gossip.rs` reads their records with
+//! `dnode::msg::gossip_records`.
 //!
 //! `Context::frame_next` (dnode/mod.rs) runs a connection's framer
 //! over its buffered bytes for `dnode_client_parse` and `peer_parse`.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Range;
 
+use crate::dnode::crypto::{CryptoError, SessionKey};
 use crate::dnode::msg::{DmsgHeader, DmsgInfo, DmsgParser, DmsgPayload, DmsgType};
+use crate::mbuf::{MbufId, Seg};
 use crate::proto::Parse;
 
 /// Which way the connection's requests go: it decides which datastore frames
@@ -73,6 +84,19 @@ pub enum Frame {
         header: DmsgHeader,
         unexpected: bool,
     },
+    /// An encrypted datastore frame of this side's direction starts: the
+    /// caller takes the session key from [`Framer::key_block`] when
+    /// `header.carries_key()`, and checks that it has one. Its ciphertext
+    /// follows as [`Frame::Cipher`] pieces.
+    Encrypted(DmsgHeader),
+    /// Bytes `payload` of the input are (a piece of) the ciphertext of the
+    /// current encrypted frame; `done` when its last byte is in it. The
+    /// framer then stands at the frame's datastore message.
+    Cipher {
+        header: DmsgHeader,
+        payload: Range<usize>,
+        done: bool,
+    },
 }
 
 /// Why a peer connection's stream cannot be read further.
@@ -80,15 +104,18 @@ pub enum Frame {
 pub enum FrameError {
     /// The header parser refused a length.
     Header(&'static str),
-    /// An encrypted frame (not supported yet).
-    Encrypted(DmsgHeader),
+    /// An encrypted frame whose payload_len cannot be AES-CBC ciphertext
+    /// (zero, or not a multiple of 16).
+    CipherLen(DmsgHeader),
 }
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::Header(e) => f.write_str(e),
-            FrameError::Encrypted(_) => f.write_str("encrypted frame"),
+            FrameError::CipherLen(_) => {
+                f.write_str("encrypted frame with a payload_len that is no AES ciphertext")
+            }
         }
     }
 }
@@ -107,6 +134,48 @@ enum At {
         left: u64,
         gossip: bool,
     },
+    /// Inside the ciphertext of an encrypted datastore frame, `left` bytes
+    /// to go.
+    Cipher { header: DmsgHeader, left: u64 },
+}
+
+/// What encrypted frames need on one connection (peer spec §6). Filled and
+/// used by `Context` (dnode/mod.rs); the chunks it names hold one reference
+/// each, released by `Context::frame_release` when the connection closes.
+#[derive(Debug, Default)]
+pub struct FrameCrypt {
+    /// The connection's session key: received in an RSA block (inbound), or
+    /// made for the first encrypted frame sent (outbound).
+    pub session: Option<SessionKey>,
+    /// Outbound: the session key was put in a frame (the first encrypted
+    /// frame queued carries it).
+    pub key_sent: bool,
+    /// Ciphertext of the unit being collected across reads.
+    pub unit: Vec<u8>,
+    /// Decrypted units of the current frame not yet handed to the parser.
+    pub plain: VecDeque<Seg>,
+    /// While decrypted bytes stand in for the socket's (`Conn::rbuf`): the
+    /// socket's chunk and its unread range.
+    pub stash: Option<(MbufId, usize, usize)>,
+}
+
+impl FrameCrypt {
+    /// Takes ciphertext from `piece` into the unit being collected, until
+    /// it holds `unit` bytes; returns how many bytes of `piece` it took.
+    pub fn collect(&mut self, piece: &[u8], unit: usize) -> usize {
+        debug_assert!(self.unit.len() <= unit);
+        let n = piece.len().min(unit - self.unit.len());
+        self.unit.extend_from_slice(&piece[..n]);
+        n
+    }
+
+    /// Decrypts the collected unit in place with the session key; its
+    /// plaintext is `unit[..n]` for the returned `n`. The caller copies it
+    /// out and clears `unit`.
+    pub fn decrypt_unit(&mut self) -> Result<usize, CryptoError> {
+        let key = self.session.as_ref().ok_or(CryptoError::KeyBlock)?;
+        key.decrypt_unit(&mut self.unit)
+    }
 }
 
 /// The frame state of one peer connection.
@@ -121,6 +190,8 @@ pub struct Framer {
     at: At,
     /// Which datastore frames carry a message for this side.
     dir: Direction,
+    /// Session key and buffers of encrypted frames.
+    pub crypt: FrameCrypt,
 }
 
 impl Framer {
@@ -131,7 +202,19 @@ impl Framer {
             info: DmsgInfo::default(),
             at: At::Header,
             dir,
+            crypt: FrameCrypt::default(),
         }
+    }
+
+    /// The data field of the last header: the RSA block of a frame that
+    /// carries a session key.
+    pub fn key_block(&self) -> &[u8] {
+        &self.info.data
+    }
+
+    /// Which way this connection's requests go.
+    pub fn direction(&self) -> Direction {
+        self.dir
     }
 
     /// True while the connection stands at (or inside) a datastore message.
@@ -194,6 +277,31 @@ impl Framer {
                         );
                     }
                 }
+                At::Cipher { header, left } => {
+                    debug_assert!(left > 0);
+                    if pos == input.len() {
+                        return (pos, Ok(Frame::Again));
+                    }
+                    let n = left.min((input.len() - pos) as u64) as usize;
+                    let start = pos;
+                    pos += n;
+                    let left = left - n as u64;
+                    let done = left == 0;
+                    self.at = if done {
+                        At::Datastore(header)
+                    } else {
+                        At::Cipher { header, left }
+                    };
+                    let payload = start..pos;
+                    return (
+                        pos,
+                        Ok(Frame::Cipher {
+                            header,
+                            payload,
+                            done,
+                        }),
+                    );
+                }
                 At::Header => {
                     if pos == input.len() {
                         return (pos, Ok(Frame::Again));
@@ -219,8 +327,8 @@ impl Framer {
     fn header_done(&mut self) -> Option<Result<Frame, FrameError>> {
         let info = &self.info;
         let header = info.header;
-        if header.is_encrypted() {
-            return Some(Err(FrameError::Encrypted(header)));
+        if header.is_encrypted() && info.payload == DmsgPayload::Sized {
+            return Some(self.encrypted_header());
         }
         match info.payload {
             DmsgPayload::Datastore => {
@@ -245,7 +353,7 @@ impl Framer {
                 }))
             }
             DmsgPayload::Sized => {
-                // Plain gossip (encrypted frames were refused above).
+                // Plain gossip (encrypted frames were taken above).
                 debug_assert_eq!(header.ty, DmsgType::GossipSyn);
                 if info.payload_len == 0 {
                     return Some(Ok(Frame::Gossip {
@@ -267,11 +375,42 @@ impl Framer {
             })),
         }
     }
+
+    /// An encrypted frame with a sized payload: the ciphertext of a
+    /// datastore message for this side, or a frame skipped by its length
+    /// (the other direction's, or encrypted gossip).
+    fn encrypted_header(&mut self) -> Result<Frame, FrameError> {
+        let header = self.info.header;
+        let len = self.info.payload_len;
+        let expected = match self.dir {
+            Direction::Outbound => header.ty == DmsgType::Res,
+            Direction::Inbound => header.ty.is_request(),
+        };
+        if !expected {
+            if len > 0 {
+                self.at = At::Payload {
+                    header,
+                    left: len,
+                    gossip: false,
+                };
+            }
+            return Ok(Frame::Skipped {
+                header,
+                unexpected: true,
+            });
+        }
+        if len == 0 || !len.is_multiple_of(crate::dnode::crypto::BLOCK as u64) {
+            return Err(FrameError::CipherLen(header));
+        }
+        self.at = At::Cipher { header, left: len };
+        Ok(Frame::Encrypted(header))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dnode::crypto::{cipher_unit, plain_unit};
     use crate::proto::redis::{ReqInfo, ReqParser, RspInfo, RspParser};
 
     // Captured frames of the original (src/dnode/msg.rs, tests/peer_protocol.rs).
@@ -297,13 +436,60 @@ mod tests {
         Message(u64, u8, Vec<u8>),
         Gossip(u64, Vec<u8>),
         Skipped(u8, bool),
+        /// The data field of an encrypted frame carrying a session key.
+        KeyBlock(Vec<u8>),
         Error(FrameError),
+        Crypto(CryptoError),
+    }
+
+    /// The session key of the spec's example (§9.5): bytes 00 .. 1f.
+    fn spec_key() -> SessionKey {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        SessionKey::from_bytes(k)
+    }
+
+    /// The ciphertext unit of the tests' encrypted frames: that of 512-byte
+    /// chunks (448 bytes of plaintext per segment), so that payloads of a
+    /// few units stay small enough to split at every byte.
+    const MBUF: usize = 512;
+
+    /// An encrypted frame as a sender writes it: `payload` cut into
+    /// segments of `plain_unit(MBUF)` bytes, each encrypted on its own with
+    /// the spec's key; `key_block` stands for the RSA block.
+    fn encrypted(id: u64, ty: DmsgType, payload: &[u8], key_block: Option<&[u8]>) -> Vec<u8> {
+        let key = spec_key();
+        let mut cipher = Vec::new();
+        for (off, n) in crate::dnode::crypto::segments(payload.len() as u64, plain_unit(MBUF)) {
+            let mut buf = payload[off as usize..off as usize + n].to_vec();
+            buf.resize(crate::dnode::crypto::cipher_len(n), 0);
+            let k = key.encrypt_segment(&mut buf, n);
+            cipher.extend_from_slice(&buf[..k]);
+        }
+        let mut h = DmsgHeader::new(id, ty, true);
+        h.flags = crate::dnode::msg::FLAG_ENCRYPTED;
+        let mut out = Vec::new();
+        match key_block {
+            Some(b) => {
+                h.data_len = b.len() as u32;
+                crate::dnode::msg::write_header_data(&mut out, &h, b, cipher.len());
+            }
+            None => crate::dnode::msg::write_header(&mut out, &h, cipher.len()),
+        }
+        out.extend_from_slice(&cipher);
+        out
     }
 
     /// Drives a framer and the datastore parsers over `input` cut at `cuts`,
-    /// the way a peer connection does.
+    /// the way a peer connection does. Encrypted frames are decrypted in
+    /// units of `cipher_unit(MBUF)` with the spec's key, as
+    /// `Context::frame_decrypt` does, and their plaintext parsed whole.
     fn drive(dir: Direction, input: &[u8], cuts: &[usize]) -> Vec<Seen> {
         let mut f = Framer::new(dir);
+        f.crypt.session = Some(spec_key());
+        let mut plain = Vec::new();
         let mut seen = Vec::new();
         let mut gossip = Vec::new();
         let mut msg = Vec::new();
@@ -340,6 +526,49 @@ mod tests {
                     }
                     Ok(Frame::Skipped { header, unexpected }) => {
                         seen.push(Seen::Skipped(header.ty.num(), unexpected))
+                    }
+                    Ok(Frame::Encrypted(h)) => {
+                        if h.carries_key() {
+                            seen.push(Seen::KeyBlock(f.key_block().to_vec()));
+                        }
+                    }
+                    Ok(Frame::Cipher {
+                        header,
+                        payload,
+                        done,
+                    }) => {
+                        let unit = cipher_unit(MBUF);
+                        let mut piece = &piece[payload];
+                        loop {
+                            let n = f.crypt.collect(piece, unit);
+                            piece = &piece[n..];
+                            if f.crypt.unit.len() == unit || (done && piece.is_empty()) {
+                                match f.crypt.decrypt_unit() {
+                                    Ok(k) => plain.extend_from_slice(&f.crypt.unit[..k]),
+                                    Err(e) => {
+                                        seen.push(Seen::Crypto(e));
+                                        return seen;
+                                    }
+                                }
+                                f.crypt.unit.clear();
+                            }
+                            if piece.is_empty() {
+                                break;
+                            }
+                        }
+                        if done {
+                            assert!(f.at_datastore());
+                            let all = std::mem::take(&mut plain);
+                            let r = match dir {
+                                Direction::Inbound => req.parse(&all, &mut ri),
+                                Direction::Outbound => rsp.parse(&all, &mut si),
+                            };
+                            assert_eq!(r, Parse::Done(all.len()), "one whole message");
+                            assert_eq!(f.datastore_done(), Some(header));
+                            seen.push(Seen::Message(header.id, header.ty.num(), all));
+                            ri = ReqInfo::default();
+                            si = RspInfo::default();
+                        }
                     }
                     Ok(Frame::Datastore(h)) => {
                         assert!(f.at_datastore());
@@ -493,14 +722,116 @@ mod tests {
         );
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn encrypted_frames_and_huge_lengths_are_errors() {
-        let enc = b"   $2014$ 500 5 1 1 1 *1 d *16\r\n0123456789abcdef";
-        let input = [OK_79, &enc[..]].concat();
-        let seen = agree(Direction::Outbound, &input);
-        assert_eq!(seen.len(), 2);
-        assert_eq!(seen[0], Seen::Message(79, 5, payload(OK_79)));
-        assert!(matches!(seen[1], Seen::Error(FrameError::Encrypted(h)) if h.id == 500));
+    fn the_spec_encrypted_frames_decrypt_bit_exactly() {
+        // §9.5: the first request carries a 128-byte RSA block (any bytes
+        // here: the framer hands it over untouched), the reply does not.
+        let block: Vec<u8> = (0..128u8).map(|b| b.wrapping_mul(37)).collect();
+        let mut req = b"   $2014$ 500 3 1 1 1 *128 ".to_vec();
+        req.extend_from_slice(&block);
+        req.extend_from_slice(b" *32\r\n");
+        req.extend_from_slice(&hex(
+            "de40c32b0cdbfdd91147e6c16607a599 975767f66d25edea3d4d1806ab97d0de",
+        ));
+        let get: &[u8] = b"*2\r\n$3\r\nget\r\n$3\r\nfoo\r\n";
+        // A later request on the connection: `*1 d`.
+        let later = encrypted(501, DmsgType::Req, get, None);
+        let seen = agree(Direction::Inbound, &[&req[..], &later].concat());
+        assert_eq!(
+            seen,
+            vec![
+                Seen::KeyBlock(block.clone()),
+                Seen::Message(500, 3, get.to_vec()),
+                Seen::Message(501, 3, get.to_vec()),
+            ]
+        );
+        // The sender's side writes the same bytes.
+        assert_eq!(encrypted(500, DmsgType::Req, get, Some(&block)), req);
+
+        let mut reply = b"   $2014$ 500 5 1 1 1 *1 d *16\r\n".to_vec();
+        reply.extend_from_slice(&hex("4cf0424acc44be02c000b31dcab3b4bf"));
+        let seen = agree(Direction::Outbound, &reply);
+        assert_eq!(seen, vec![Seen::Message(500, 5, b"$3\r\nbar\r\n".to_vec())]);
+        assert_eq!(encrypted(500, DmsgType::Res, b"$3\r\nbar\r\n", None), reply);
+    }
+
+    #[test]
+    fn encrypted_payloads_cross_unit_boundaries() {
+        // Values around the unit (448 bytes of plaintext) and several units.
+        let unit = plain_unit(MBUF);
+        let mut frames = Vec::new();
+        let mut want = Vec::new();
+        for (i, len) in [0, 1, unit - 40, unit - 30, unit, unit + 1, 3 * unit + 7]
+            .into_iter()
+            .enumerate()
+        {
+            let value = vec![b'a' + i as u8; len];
+            let mut cmd = format!("*3\r\n$3\r\nset\r\n$1\r\nk\r\n${len}\r\n").into_bytes();
+            cmd.extend_from_slice(&value);
+            cmd.extend_from_slice(b"\r\n");
+            frames.push(encrypted(10 + i as u64, DmsgType::Req, &cmd, None));
+            want.push(Seen::Message(10 + i as u64, 3, cmd));
+        }
+        // A plain frame between encrypted ones.
+        frames.insert(2, GET_FOO_77.to_vec());
+        want.insert(2, Seen::Message(77, 3, payload(GET_FOO_77)));
+        let input = frames.concat();
+        let whole = drive(Direction::Inbound, &input, &[]);
+        assert_eq!(whole, want);
+        // Cut at every byte of the first frames (the last is long).
+        let first: usize = frames[..5].iter().map(|f| f.len()).sum();
+        for cut in 1..first {
+            assert_eq!(
+                drive(Direction::Inbound, &input, &[cut]),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let bytes: Vec<usize> = (1..input.len()).collect();
+        assert_eq!(drive(Direction::Inbound, &input, &bytes), whole);
+    }
+
+    #[test]
+    fn encrypted_frames_of_the_other_direction_are_skipped() {
+        let reply = encrypted(9, DmsgType::Res, b"+OK\r\n", None);
+        let gossip = encrypted(0, DmsgType::GossipSyn, b"dc1$rack1$1,2,4,127.0.0.1", None);
+        let input = [&reply[..], &gossip, GET_FOO_77].concat();
+        let seen = agree(Direction::Inbound, &input);
+        assert_eq!(
+            seen,
+            vec![
+                Seen::Skipped(5, true),
+                Seen::Skipped(7, true),
+                Seen::Message(77, 3, payload(GET_FOO_77))
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_ciphertext_and_huge_lengths_are_errors() {
+        // Not a whole number of blocks, or nothing at all.
+        for frame in [
+            &b"   $2014$ 500 5 1 1 1 *1 d *15\r\n0123456789abcde"[..],
+            b"   $2014$ 500 5 1 1 1 *1 d *0\r\n",
+        ] {
+            let seen = agree(Direction::Outbound, &[OK_79, frame].concat());
+            assert_eq!(seen[0], Seen::Message(79, 5, payload(OK_79)));
+            assert!(matches!(seen[1], Seen::Error(FrameError::CipherLen(h)) if h.id == 500));
+        }
+        // Bad padding: garbage that is a whole number of blocks.
+        let seen = agree(
+            Direction::Outbound,
+            b"   $2014$ 500 5 1 1 1 *1 d *16\r\n0123456789abcdef",
+        );
+        assert_eq!(seen, vec![Seen::Crypto(CryptoError::Padding)]);
         let seen = agree(Direction::Inbound, b"   $2014$ 1 3 0 1 1 *1 d *9999999999");
         assert!(matches!(seen[..], [Seen::Error(FrameError::Header(_))]));
     }

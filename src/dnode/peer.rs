@@ -34,7 +34,7 @@ use crate::core::{
     Context, FailedReq, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
     TIMEOUT_REMOTE_WRITE,
 };
-use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::dnode::msg::{DmsgHeader, DmsgType, FLAG_RESP3};
 use crate::errors::ERR_PEER_REFUSED;
 use crate::ids::PeerId;
 use crate::msg::{ConnId, MsgId};
@@ -156,7 +156,9 @@ impl Context {
     pub(crate) fn peer_parse(&mut self, cid: ConnId) -> io::Result<()> {
         while self.frame_next(cid)? {
             let Some(rsp) = self.conn_parse_reply(cid)? else {
-                return Ok(());
+                // Every buffered byte was taken; the framer may have more
+                // (the next decrypted unit of an encrypted frame).
+                continue;
             };
             let Role::DnodePeer(p) = &mut self.conns[cid.0].role else {
                 unreachable!("peer_parse on a peer connection");
@@ -195,16 +197,9 @@ impl Context {
         if m.resp3 {
             h.flags |= FLAG_RESP3;
         }
-        let mut bytes = std::mem::take(&mut self.scratch);
-        bytes.clear();
-        write_header(&mut bytes, &h, m.mlen as usize);
-        let hseg = self.small_seg(&bytes);
-        self.scratch = bytes;
+        let encrypt = self.link_encrypts(peer);
+        self.frame_out(cid, mid, h, encrypt);
         let m = &mut self.msgs[mid];
-        if let Some(old) = m.hdr.take() {
-            self.mbufs.put(old.buf);
-        }
-        m.hdr = Some(hseg);
         m.in_server = true;
         m.sent_at = Some(self.now);
         m.dest = peer.0;

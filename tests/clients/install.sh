@@ -21,6 +21,7 @@ command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 # dnsmasq-base: the DNS server of the seed-provider tests (the binary only,
 # no system service).
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || apt_packages+=(dnsmasq-base)
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

@@ -19,6 +19,7 @@ mod hash_tool;
 mod kubernetes;
 mod membership;
 mod memcached;
+mod peer_encryption;
 mod peer_protocol;
 mod process;
 mod redis_differential;

@@ -54,6 +54,18 @@ pub struct NodeSpec {
     pub rack: String,
     /// `tokens:` (at least one).
     pub tokens: Vec<u32>,
+    /// Directives of this node alone, set after the cluster's (`with`).
+    pub extra: Vec<(String, String)>,
+}
+
+impl NodeSpec {
+    /// This node with `key: value` in its configuration (overriding the
+    /// cluster-wide directives), e.g. a node with its own
+    /// `secure_server_option`.
+    pub fn with(mut self, key: &str, value: &str) -> NodeSpec {
+        self.extra.push((key.to_string(), value.to_string()));
+        self
+    }
 }
 
 /// A node of datacenter `dc`, rack `rack`, with `tokens`.
@@ -63,6 +75,7 @@ pub fn node(dc: &str, rack: &str, tokens: &[u32]) -> NodeSpec {
         dc: dc.to_string(),
         rack: rack.to_string(),
         tokens: tokens.to_vec(),
+        extra: Vec::new(),
     }
 }
 
@@ -201,6 +214,14 @@ impl Node {
             .set("read_consistency", "DC_ONE")
             .set("write_consistency", "DC_ONE")
             .set_all(extra)
+            .set_all(
+                &self
+                    .spec
+                    .extra
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<Vec<_>>(),
+            )
             .list("servers", [server(self.redis.port())])
             .list("dyn_seeds", seeds);
         self.process.write_conf(&conf);
