@@ -168,6 +168,7 @@ impl Draft {
                 dyn_write_timeout_ms: DEFAULT_DYN_TIMEOUT_MS,
                 dyn_connections: DEFAULT_DYN_CONNECTIONS,
                 dyn_port: None,
+                tls: Default::default(),
             },
             seen: HashSet::new(),
             warnings: Vec::new(),
@@ -230,6 +231,11 @@ impl Draft {
 
     pub(super) fn apply(&mut self, directive: &RawDirective) -> Result<(), ConfError> {
         let key = directive.key.as_str();
+        if let Some(slot) = super::tls::tls_slot(key) {
+            self.claim(key, slot)?;
+            let v = self.single(key, &directive.value)?;
+            return self.pool.tls.apply(slot, v).map_err(|r| self.error(key, r));
+        }
         let Some(slot) = DIRECTIVES.iter().copied().find(|d| *d == key) else {
             return Err(self.error(key, "is unknown"));
         };
@@ -444,6 +450,7 @@ impl Draft {
                 }
             }
         }
+        super::tls::check(&self.pool).map_err(|e| super::tls::check_error(&self.path, e))?;
         debug_assert!(!self.pool.servers.is_empty());
         debug_assert!((1..=255).contains(&self.pool.datastore_connections));
         Ok(Conf {

@@ -269,6 +269,8 @@ pub struct PoolConf {
     pub dyn_connections: u32,
     /// `dyn_port:`, accepted, unused.
     pub dyn_port: Option<u16>,
+    /// TLS of the client port, the datastores and the peer links (conf/tls.rs).
+    pub tls: super::tls::TlsConf,
 }
 
 /// A loaded configuration file.

@@ -167,6 +167,8 @@ pub struct Context {
     pub(crate) now: Instant,
     /// Next client id (CLIENT ID).
     pub(crate) next_client_id: u64,
+    /// TLS configurations (tls.rs), read at start and on SIGHUP.
+    pub(crate) tls: crate::tls::TlsConfigs,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -234,6 +236,7 @@ impl Context {
             ingest: None,
             small: None,
             scratch: Vec::with_capacity(64),
+            tls: Default::default(),
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -279,6 +282,9 @@ impl Context {
     /// Turns WRITABLE interest on or off.
     pub(crate) fn set_write_interest(&mut self, cid: ConnId, on: bool) {
         let c = &mut self.conns[cid.0];
+        // A TLS session's own bytes (handshake, alerts, encrypted output
+        // the socket did not take) keep WRITABLE on.
+        let on = on || c.sock.tls_wants_write();
         if c.want_write == on || c.state == ConnState::Closing {
             return;
         }
@@ -383,6 +389,7 @@ impl Context {
         for action in sig.drain() {
             match action {
                 SignalAction::Shutdown => self.shutdown = true,
+                SignalAction::Reload => self.tls_reload(),
                 SignalAction::Other => {}
             }
         }
