@@ -717,3 +717,137 @@ impl Context {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of test files, removed on drop.
+    struct Files(std::path::PathBuf);
+
+    impl Files {
+        fn new(name: &str) -> Files {
+            let dir = std::env::temp_dir().join(format!("dyn-tls-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            Files(dir)
+        }
+
+        fn put(&self, name: &str, text: &str) -> String {
+            let p = self.0.join(name);
+            std::fs::write(&p, text).expect("write");
+            p.display().to_string()
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const SECRET: &str = "c2VjcmV0LWtleS1tYXRlcmlhbC1uZXZlci1sb2dnZWQ=";
+
+    fn client_conf(cert: &str, key: &str) -> TlsConf {
+        TlsConf {
+            cert_file: Some(cert.to_string()),
+            key_file: Some(key.to_string()),
+            ..TlsConf::default()
+        }
+    }
+
+    #[test]
+    fn nothing_configured_builds_nothing() {
+        let t = TlsConfigs::load(&TlsConf::default()).expect("load");
+        assert!(!t.any());
+        assert!(t.client.is_none() && t.datastore.is_none() && t.peer_server.is_none());
+    }
+
+    #[test]
+    fn bad_files_are_named_by_key_and_path_never_by_contents() {
+        let f = Files::new("bad");
+        let missing = f.0.join("missing.pem").display().to_string();
+        let garbage = f.put("garbage.pem", "not a certificate\n");
+        let broken = f.put(
+            "broken.pem",
+            &format!("-----BEGIN CERTIFICATE-----\n{SECRET}!!\n"),
+        );
+        let secret_key = f.put(
+            "secret.key",
+            &format!("-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----\n"),
+        );
+        let cases = [
+            (
+                client_conf(&missing, &secret_key),
+                "tls_cert_file",
+                &missing,
+            ),
+            (
+                client_conf(&garbage, &secret_key),
+                "tls_cert_file",
+                &garbage,
+            ),
+            (client_conf(&broken, &secret_key), "tls_cert_file", &broken),
+        ];
+        for (conf, key, path) in cases {
+            let e = TlsConfigs::load(&conf).expect_err("must fail");
+            assert_eq!((e.key, e.path.as_str()), (key, path.as_str()), "{e}");
+            assert!(!e.to_string().contains(SECRET), "{e}");
+        }
+        // Datastore and peer keys name their own YAML keys.
+        let conf = TlsConf {
+            datastore_tls: true,
+            datastore_ca_file: Some(garbage.clone()),
+            ..TlsConf::default()
+        };
+        assert_eq!(
+            TlsConfigs::load(&conf).unwrap_err().key,
+            "datastore_tls_ca_file"
+        );
+        let conf = TlsConf {
+            peer_cert_file: Some(missing.clone()),
+            peer_key_file: Some(secret_key.clone()),
+            peer_ca_file: Some(garbage.clone()),
+            ..TlsConf::default()
+        };
+        assert_eq!(
+            TlsConfigs::load(&conf).unwrap_err().key,
+            "peer_tls_cert_file"
+        );
+        // A key file whose contents are not a usable key: the error says so
+        // without quoting it (checked with a real certificate in tests/it).
+        assert!(!format!("{:?}", load_key("tls_key_file", &secret_key)).contains(SECRET));
+        assert_eq!(
+            load_key("tls_key_file", &garbage).unwrap_err().reason,
+            "holds no private key"
+        );
+    }
+
+    #[test]
+    fn a_failed_reload_keeps_the_old_configuration() {
+        let f = Files::new("reload");
+        let garbage = f.put("garbage.pem", "x\n");
+        // Nothing loaded yet: a reload of a configuration with bad files
+        // fails and leaves it as it was.
+        let mut t = TlsConfigs {
+            conf: client_conf(&garbage, &garbage),
+            ..TlsConfigs::default()
+        };
+        assert!(t.reload().is_err());
+        assert!(t.client.is_none());
+        assert_eq!(t.conf, client_conf(&garbage, &garbage));
+    }
+
+    #[test]
+    fn server_names_for_hosts() {
+        assert!(matches!(
+            server_name("127.0.0.1"),
+            Some(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(server_name("::1"), Some(ServerName::IpAddress(_))));
+        assert!(matches!(
+            server_name("redis.internal"),
+            Some(ServerName::DnsName(_))
+        ));
+        assert!(server_name("bad name!").is_none());
+    }
+}

@@ -21,3 +21,4 @@ mod process;
 mod redis_differential;
 mod redis_proxy;
 mod soup;
+mod tls;
