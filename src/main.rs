@@ -40,7 +40,10 @@ fn main() {
                 for w in &conf.warnings {
                     eprintln!("dynomite: warning: {w}");
                 }
-                if let Err(e) = topology_of(&conf.pool) {
+                if let Err(e) = topology_of(&conf.pool)
+                    .map(|_| ())
+                    .and_then(|()| tls_of(&conf.pool))
+                {
                     eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
                     eprintln!(
                         "dynomite: configuration file '{}' syntax is invalid",
@@ -72,6 +75,14 @@ fn topology_of(pool: &dynomite::conf::PoolConf) -> Result<Topology, String> {
     Topology::from_conf(pool)
 }
 
+/// Reads the TLS certificate, key and CA files the pool names (a file that
+/// cannot be used fails in the foreground, before the node starts).
+fn tls_of(pool: &dynomite::conf::PoolConf) -> Result<(), String> {
+    dynomite::tls::TlsConfigs::load(&pool.tls)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Starts the node; returns the exit status.
 fn run(opts: options::Options) -> i32 {
     // Configuration first, so that `-d` with a bad file fails in the foreground.
@@ -94,6 +105,10 @@ fn run(opts: options::Options) -> i32 {
             return 1;
         }
     };
+    if let Err(e) = tls_of(&conf.pool) {
+        eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
+        return 1;
+    }
     if let Err(e) = logging::init(opts.verbosity as usize, opts.output.as_deref()) {
         eprintln!(
             "opening log file '{}' failed: {}",

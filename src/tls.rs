@@ -80,11 +80,7 @@ pub struct TlsError {
 
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "tls: \"{}\" file '{}': {}",
-            self.key, self.path, self.reason
-        )
+        write!(f, "tls: \"{}\" '{}': {}", self.key, self.path, self.reason)
     }
 }
 

@@ -62,8 +62,8 @@
 //! Flags: bit 0 is "encrypted" and bit 1 "compressed" (reserved). The original
 //! keeps only the low four bits of the flags number and then tests them for
 //! exactly 1, so bits 4..7 reach a C node as if they were clear. Bit 4
-//! ([`FLAG_RESP3`]) carries the client protocol between Rust nodes; see its
-//! documentation.
+//! ([`FLAG_RESP3`]) carries the client protocol between Rust nodes, and bit
+//! 5 ([`FLAG_TLS`]) asks for TLS on a peer link; see their documentation.
 
 use memchr::memchr;
 

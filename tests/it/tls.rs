@@ -940,3 +940,40 @@ fn bad_peer_tls_requests_close_that_link_only() {
         tls.node(1).redis_has(b"b:c")
     });
 }
+
+#[test]
+fn the_files_are_checked_by_dash_t_and_before_start() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("dyn-server", 81);
+    let dir = TempDir::new("tls-conf");
+    let conf_path = dir.path().join("dynomite.yml");
+    let write = |cert: &str| {
+        ConfYaml::new(POOL)
+            .set("listen", addr(free_port()))
+            .set("stats_listen", addr(free_port()))
+            .list("servers", [server(free_port())])
+            .set("tls_cert_file", cert)
+            .set("tls_key_file", leaf.key_str())
+            .write(&conf_path)
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(crate::harness::DYNOMITE_BIN);
+        cmd.args(args).arg("-c").arg(&conf_path);
+        run_with_deadline(&mut cmd, Duration::from_secs(30)).0
+    };
+    write(&leaf.cert_str());
+    let out = run(&["-t"]);
+    assert!(out.status.success(), "{out:?}");
+    // The key of another certificate: refused by -t, and at start.
+    let other = pki.leaf("other", 82);
+    write(&other.cert_str());
+    for args in [&["-t"][..], &[][..]] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("\"tls_key_file\"") && err.contains("does not fit"),
+            "{err}"
+        );
+    }
+}
