@@ -544,9 +544,7 @@ impl Context {
             let c = &mut self.conns[cid.0];
             let res = c.sock.read(self.mbufs.spare_mut(buf));
             if c.sock.is_tls() {
-                // The session may have handshake bytes, or requests written
-                // while it shook hands, to send now.
-                self.schedule_flush(cid);
+                self.tls_read_done(cid);
             }
             let c = &mut self.conns[cid.0];
             match res {

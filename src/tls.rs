@@ -333,6 +333,8 @@ pub struct TlsStream {
     preamble: Vec<u8>,
     /// The socket reached end of stream.
     eof: bool,
+    /// The end of the handshake was reported ([`TlsStream::handshake_done`]).
+    reported: bool,
 }
 
 impl fmt::Debug for TlsStream {
@@ -372,6 +374,7 @@ impl TlsStream {
             session: None,
             preamble: Vec::new(),
             eof: false,
+            reported: false,
         }
     }
 
@@ -382,6 +385,7 @@ impl TlsStream {
             session: Some(session),
             preamble: Vec::new(),
             eof: false,
+            reported: false,
         }
     }
 
@@ -426,6 +430,25 @@ impl TlsStream {
     /// not asked for it).
     pub fn is_tls(&self) -> bool {
         self.session.is_some()
+    }
+
+    /// Once, when the handshake has just finished: the protocol version and
+    /// cipher suite agreed, for the log.
+    pub fn handshake_done(&mut self) -> Option<String> {
+        let s = self.session.as_ref()?;
+        if self.reported || s.is_handshaking() {
+            return None;
+        }
+        self.reported = true;
+        let version = s.protocol_version().map(|v| format!("{v:?}"));
+        let suite = s
+            .negotiated_cipher_suite()
+            .map(|c| format!("{:?}", c.suite()));
+        Some(format!(
+            "{} {}",
+            version.as_deref().unwrap_or("?"),
+            suite.as_deref().unwrap_or("?")
+        ))
     }
 
     /// True while bytes wait for the socket (plain preamble, handshake
@@ -548,6 +571,31 @@ fn tls_error(e: rustls::Error) -> io::Error {
 }
 
 impl Context {
+    /// After a read on a TLS connection: the session may have handshake
+    /// bytes, or requests written while it shook hands, to send now, so the
+    /// connection is queued for a flush; the end of a handshake is logged
+    /// (peers and datastores at info, clients at debug).
+    pub(crate) fn tls_read_done(&mut self, cid: ConnId) {
+        let c = &mut self.conns[cid.0];
+        if let Sock::Tls(t) = &mut c.sock {
+            if let Some(what) = t.handshake_done() {
+                let kind = c.kind();
+                let line = format!(
+                    "{} {} {} TLS established: {what}",
+                    kind.tag(),
+                    cid.0,
+                    c.peer
+                );
+                if kind == ConnKind::Client {
+                    debug!("{line}");
+                } else {
+                    info!("{line}");
+                }
+            }
+        }
+        self.schedule_flush(cid);
+    }
+
     /// Writes what a TLS session holds for the socket of `cid` (the send
     /// handlers call it first). `Ok(true)` when nothing is left (always, for
     /// a plain socket); `Ok(false)` when the socket would block, WRITABLE

@@ -838,6 +838,13 @@ fn peers_replicate_over_tls_and_the_peer_port_still_takes_plain_links() {
             "n{n} holds another value"
         );
     }
+    // n0 and n1 speak TLS to each other and to n2; n2's links are plain.
+    let log = |n: usize| cluster.node(n).log();
+    assert!(log(0).contains("dn ") && log(0).contains("TLS established: TLSv1_3"));
+    assert!(log(2).contains("dc ") && log(2).contains("TLS established"));
+    assert!(!log(2)
+        .lines()
+        .any(|l| l.contains("dn ") && l.contains("TLS established")));
     // A plain link (a C node's) on a TLS node's peer port is served.
     let reply = plain_peer_get(cluster.node(0).dyn_port(), b"p:a");
     assert!(
