@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, memcached, curl, redis-py 8.x, pymemcache, prometheus_client (its
-# parser checks /metrics), node with npm, and the npm packages pinned in
+# redis-cli, memcached, curl, openssl (the TLS tests make certificates),
+# redis-py 8.x, pymemcache, prometheus_client (its parser checks /metrics),
+# node with npm, and the npm packages pinned in
 # package-lock.json (ioredis, node-redis). Safe to run more than once.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || apt_packages+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || apt_packages+=(memcached)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
