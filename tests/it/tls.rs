@@ -703,6 +703,15 @@ fn the_node_speaks_tls_to_a_tls_redis() {
         for i in 1..=500 {
             assert_eq!(c.read_reply(), format!(":{i}\r\n").into_bytes());
         }
+        // A RESP3 client: its requests go on the RESP3 pool, a second TLS
+        // connection that says HELLO 3 first.
+        let mut v3 = proxy.client();
+        assert!(v3.cmd(&[b"HELLO", b"3"]).starts_with(b"%"));
+        assert_eq!(v3.cmd(&[b"HSET", b"ds:h", b"f", b"v"]), b":1\r\n");
+        assert_eq!(
+            v3.cmd(&[b"HGETALL", b"ds:h"]),
+            b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+        );
     }
 }
 
