@@ -47,7 +47,13 @@ impl Context {
                 if e.kind() == io::ErrorKind::ConnectionReset {
                     debug!("c {} reset by peer", cid.0);
                 } else if e.kind() == io::ErrorKind::InvalidData {
-                    warn!("dc {} bad frame from peer: {}", cid.0, e);
+                    let c = &self.conns[cid.0];
+                    if c.kind() == ConnKind::Client {
+                        // Only TLS reports bad input from the socket itself.
+                        warn!("c {} from {} closed: {}", cid.0, c.peer, e);
+                    } else {
+                        warn!("dc {} bad frame from peer: {}", cid.0, e);
+                    }
                     return Outcome::Close(CloseReason::Protocol);
                 } else {
                     warn!("c {} read failed: {}", cid.0, e);
@@ -163,6 +169,14 @@ impl Context {
 
     /// Writes every reply ready at the head of the queue with one writev.
     pub(crate) fn client_send(&mut self, cid: ConnId) -> Outcome {
+        match self.tls_flush(cid) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Ok,
+            Err(e) => {
+                debug!("c {} write failed: {}", cid.0, e);
+                return Outcome::Close(CloseReason::Error);
+            }
+        }
         loop {
             let c = &self.conns[cid.0];
             let mut iov = [io::IoSlice::new(&[]); IOV_MAX];

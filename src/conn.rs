@@ -31,6 +31,7 @@ use crate::proto::memcache;
 use crate::proto::redis::{ReqParser, RspParser};
 use crate::proto::Parse;
 use crate::stats::Histogram;
+use crate::tls::TlsStream;
 
 /// Most iovecs handed to one writev (twemproxy's NC_IOV_MAX); kept on the stack.
 pub const IOV_MAX: usize = 128;
@@ -94,6 +95,10 @@ pub enum Sock {
     UnixListener(mio::net::UnixListener),
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    /// TCP through a TLS session (tls.rs): TLS clients, datastores and peer
+    /// links. Boxed: the session is large, and plain sockets should not
+    /// carry its room.
+    Tls(Box<TlsStream>),
 }
 
 impl Sock {
@@ -111,6 +116,7 @@ impl Sock {
             Sock::UnixListener(s) => s,
             Sock::Tcp(s) => s,
             Sock::Unix(s) => s,
+            Sock::Tls(t) => t.tcp_mut(),
         }
     }
 
@@ -119,6 +125,7 @@ impl Sock {
         match self {
             Sock::Tcp(s) => s.read(buf),
             Sock::Unix(s) => s.read(buf),
+            Sock::Tls(t) => t.read(buf),
             _ => Err(io::Error::from(io::ErrorKind::Unsupported)),
         }
     }
@@ -128,6 +135,7 @@ impl Sock {
         match self {
             Sock::Tcp(s) => s.write_vectored(bufs),
             Sock::Unix(s) => s.write_vectored(bufs),
+            Sock::Tls(t) => t.write_vectored(bufs),
             _ => Err(io::Error::from(io::ErrorKind::Unsupported)),
         }
     }
@@ -137,6 +145,7 @@ impl Sock {
         match self {
             Sock::Tcp(s) => s.take_error(),
             Sock::Unix(s) => s.take_error(),
+            Sock::Tls(t) => t.tcp().take_error(),
             _ => Ok(None),
         }
     }
@@ -146,7 +155,22 @@ impl Sock {
         match self {
             Sock::Tcp(s) => s.peer_addr().is_ok(),
             Sock::Unix(s) => s.peer_addr().is_ok(),
+            Sock::Tls(t) => t.tcp().peer_addr().is_ok(),
             _ => true,
+        }
+    }
+
+    /// True for a socket that speaks TLS (an inbound peer link that may
+    /// still ask for it included).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Sock::Tls(_))
+    }
+
+    /// True while a TLS session holds bytes for the socket.
+    pub fn tls_wants_write(&self) -> bool {
+        match self {
+            Sock::Tls(t) => t.wants_write(),
+            _ => false,
         }
     }
 }
@@ -548,7 +572,12 @@ impl Context {
             let buf = self.ingest_chunk();
             let start = self.mbufs.filled(buf);
             let c = &mut self.conns[cid.0];
-            match c.sock.read(self.mbufs.spare_mut(buf)) {
+            let res = c.sock.read(self.mbufs.spare_mut(buf));
+            if c.sock.is_tls() {
+                self.tls_read_done(cid);
+            }
+            let c = &mut self.conns[cid.0];
+            match res {
                 Ok(0) => return Ok(true),
                 Ok(n) => {
                     self.mbufs.commit(buf, n);
@@ -636,6 +665,9 @@ impl Context {
         cid: ConnId,
         sent: fn(&mut Context, ConnId, u64),
     ) -> io::Result<()> {
+        if self.conns[cid.0].state == ConnState::Connected && !self.tls_flush(cid)? {
+            return Ok(());
+        }
         loop {
             let c = &self.conns[cid.0];
             if c.state != ConnState::Connected || c.imsg_q.is_empty() {

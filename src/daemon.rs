@@ -12,9 +12,13 @@ pub fn daemonize(has_log_file: bool) -> io::Result<()> {
     // The process is single-threaded at this point, as fork requires.
     sys::fork_exit_parent()?;
     sys::setsid()?;
-    sys::signal(libc::SIGHUP, Disposition::Ignore);
+    // The session leader's exit sends SIGHUP to the second child: ignore it
+    // across the fork, then put back what was there (the handler that
+    // reopens the log and reloads TLS certificates), not SIG_DFL, which
+    // would make a later SIGHUP kill the daemon.
+    let hup = sys::signal_swap(libc::SIGHUP, Disposition::Ignore);
     sys::fork_exit_parent()?;
-    sys::signal(libc::SIGHUP, Disposition::Default);
+    sys::signal_restore(libc::SIGHUP, hup);
     sys::umask(0);
     let fd = sys::open_dev_null()?;
     sys::dup2(fd, libc::STDIN_FILENO)?;

@@ -30,6 +30,7 @@ pub mod server;
 pub mod signal;
 pub mod stats;
 pub mod sys;
+pub mod tls;
 
 /// The unit tests count allocations (see `sys::alloc_count`).
 #[cfg(test)]

@@ -45,7 +45,7 @@ fn main() {
                 if let Ok((_, Some(placed))) = &checked {
                     eprintln!("dynomite: {placed}");
                 }
-                if let Err(e) = checked {
+                if let Err(e) = checked.map(|_| ()).and_then(|()| tls_of(&conf.pool)) {
                     eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
                     eprintln!(
                         "dynomite: configuration file '{}' syntax is invalid",
@@ -90,6 +90,14 @@ fn topology_of(pool: &mut dynomite::conf::PoolConf) -> Result<(Topology, Option<
     Ok((Topology::from_conf(pool)?, placed))
 }
 
+/// Reads the TLS certificate, key and CA files the pool names (a file that
+/// cannot be used fails in the foreground, before the node starts).
+fn tls_of(pool: &dynomite::conf::PoolConf) -> Result<(), String> {
+    dynomite::tls::TlsConfigs::load(&pool.tls)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Starts the node; returns the exit status.
 fn run(opts: options::Options) -> i32 {
     // Configuration first, so that `-d` with a bad file fails in the foreground.
@@ -116,6 +124,10 @@ fn run(opts: options::Options) -> i32 {
     // fails in the foreground; Context::start loads it again.
     let mbuf_size = conf.mbuf_size_or(opts.mbuf_size);
     if let Err(e) = dynomite::dnode::crypto::PeerKey::for_node(&conf.pool, mbuf_size) {
+        eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
+        return 1;
+    }
+    if let Err(e) = tls_of(&conf.pool) {
         eprintln!("dynomite: configuration file '{}': {}", opts.conf_file, e);
         return 1;
     }

@@ -57,10 +57,11 @@ impl Context {
             let Some(l) = self.conns.get_mut(lid.0) else {
                 return;
             };
+            let kind = l.kind();
             let accepted = match &l.sock {
-                Sock::TcpListener(l) => l.accept().map(|(s, a)| {
+                Sock::TcpListener(l) => l.accept().and_then(|(s, a)| {
                     let _ = s.set_nodelay(true);
-                    (Sock::Tcp(s), a.to_string())
+                    Ok((self.tls_accept(kind, s)?, a.to_string()))
                 }),
                 Sock::UnixListener(l) => {
                     l.accept().map(|(s, _)| (Sock::Unix(s), "unix".to_string()))
@@ -75,7 +76,7 @@ impl Context {
                         self.settings.write_consistency,
                     );
                     self.next_client_id += 1;
-                    let role = if l.kind() == ConnKind::DnodeProxy {
+                    let role = if kind == ConnKind::DnodeProxy {
                         Role::dnode_client(client)
                     } else {
                         Role::client(client)

@@ -90,7 +90,8 @@ impl Context {
         let sock = match &endpoint {
             Endpoint::Tcp { addr, .. } => Sock::connect_tcp(*addr),
             Endpoint::Unix(path) => mio::net::UnixStream::connect(path).map(Sock::Unix),
-        };
+        }
+        .and_then(|s| self.datastore_tls_sock(s, &endpoint));
         let sock = match sock {
             Ok(s) => s,
             Err(e) => {

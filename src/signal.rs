@@ -4,7 +4,7 @@
 //! | signal | action |
 //! |---|---|
 //! | SIGTERM, SIGINT | graceful shutdown: stop, remove the pid file, exit 0 |
-//! | SIGHUP | reopen the log file |
+//! | SIGHUP | reopen the log file; reload the TLS certificates and keys |
 //! | SIGTTIN / SIGTTOU | raise / lower the log level |
 //! | SIGUSR1, SIGUSR2 | logged |
 //! | SIGPIPE | ignored |
@@ -26,6 +26,8 @@ static PIPE_WR: AtomicI32 = AtomicI32::new(-1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalAction {
     Shutdown,
+    /// SIGHUP: read the TLS certificates and keys again (tls.rs).
+    Reload,
     Other,
 }
 
@@ -103,7 +105,7 @@ fn handle(sig: libc::c_int) -> SignalAction {
         libc::SIGHUP => {
             logging::always("signal 1 (SIGHUP) received, reopening log file");
             logging::reopen();
-            SignalAction::Other
+            SignalAction::Reload
         }
         libc::SIGTTIN => {
             logging::always("signal 21 (SIGTTIN) received, up logging level");

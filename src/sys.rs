@@ -81,6 +81,31 @@ pub fn signal(sig: c_int, disposition: Disposition) {
     }
 }
 
+/// signal(2) with `SIG_DFL` or `SIG_IGN`, returning the disposition it
+/// replaced, for [`signal_restore`].
+pub fn signal_swap(sig: c_int, disposition: Disposition) -> libc::sighandler_t {
+    let handler = match disposition {
+        Disposition::Default => libc::SIG_DFL,
+        Disposition::Ignore => libc::SIG_IGN,
+    };
+    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions for any signal;
+    // an invalid signal number only makes the call fail (SIG_ERR returned).
+    unsafe { libc::signal(sig, handler) }
+}
+
+/// Puts back a disposition [`signal_swap`] returned (a handler installed
+/// earlier stays installed); SIG_ERR is ignored.
+pub fn signal_restore(sig: c_int, previous: libc::sighandler_t) {
+    if previous == libc::SIG_ERR {
+        return;
+    }
+    // SAFETY: `previous` came from signal(2) for the same signal, so it is
+    // SIG_DFL, SIG_IGN or a handler this process installed.
+    unsafe {
+        libc::signal(sig, previous);
+    }
+}
+
 /// umask(2); the previous mask is not returned.
 pub fn umask(mask: libc::mode_t) {
     // SAFETY: umask takes a plain integer and cannot fail.

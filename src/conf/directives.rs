@@ -177,6 +177,7 @@ impl Draft {
                 redis_auth: None,
                 redis_auth_user: None,
                 redis_db: 0,
+                tls: Default::default(),
             },
             seen: HashSet::new(),
             warnings: Vec::new(),
@@ -239,6 +240,11 @@ impl Draft {
 
     pub(super) fn apply(&mut self, directive: &RawDirective) -> Result<(), ConfError> {
         let key = directive.key.as_str();
+        if let Some(slot) = super::tls::tls_slot(key) {
+            self.claim(key, slot)?;
+            let v = self.single(key, &directive.value)?;
+            return self.pool.tls.apply(slot, v).map_err(|r| self.error(key, r));
+        }
         let Some(slot) = DIRECTIVES.iter().copied().find(|d| *d == key) else {
             return Err(self.error(key, "is unknown"));
         };
@@ -487,6 +493,7 @@ impl Draft {
             }
         }
         self.check_auth()?;
+        super::tls::check(&self.pool).map_err(|e| super::tls::check_error(&self.path, e))?;
         debug_assert!(!self.pool.servers.is_empty());
         debug_assert!((1..=255).contains(&self.pool.datastore_connections));
         Ok(Conf {

@@ -284,6 +284,8 @@ pub struct PoolConf {
     /// connection SELECTs (not sent for 0), and the only one clients may
     /// SELECT.
     pub redis_db: u32,
+    /// TLS of the client port, the datastores and the peer links (conf/tls.rs).
+    pub tls: super::tls::TlsConf,
 }
 
 /// A loaded configuration file.

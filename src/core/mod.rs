@@ -194,6 +194,8 @@ pub struct Context {
     pub(crate) seeds: Option<crate::cluster::seeds::Poller>,
     /// What gossip knows (`cluster/gossip.rs`).
     pub(crate) gossip: crate::cluster::gossip::Gossip,
+    /// TLS configurations (tls.rs), read at start and on SIGHUP.
+    pub(crate) tls: crate::tls::TlsConfigs,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -271,6 +273,7 @@ impl Context {
             auth_log: crate::auth::LogLimit::default(),
             seeds: None,
             gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
+            tls: Default::default(),
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -316,6 +319,9 @@ impl Context {
     /// Turns WRITABLE interest on or off.
     pub(crate) fn set_write_interest(&mut self, cid: ConnId, on: bool) {
         let c = &mut self.conns[cid.0];
+        // A TLS session's own bytes (handshake, alerts, encrypted output
+        // the socket did not take) keep WRITABLE on.
+        let on = on || c.sock.tls_wants_write();
         if c.want_write == on || c.state == ConnState::Closing {
             return;
         }
@@ -424,6 +430,7 @@ impl Context {
         for action in sig.drain() {
             match action {
                 SignalAction::Shutdown => self.shutdown = true,
+                SignalAction::Reload => self.tls_reload(),
                 SignalAction::Other => {}
             }
         }

@@ -56,6 +56,10 @@ impl Context {
             io::Error::new(io::ErrorKind::InvalidInput, e)
         })?;
         ctx.log_peer_crypto();
+        ctx.tls = crate::tls::TlsConfigs::load(&pool.tls).map_err(|e| {
+            error!("{e}");
+            io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+        })?;
         let stats_name = proxy::endpoint_name(&pool.stats_listen);
         ctx.add_listener(listeners.stats, ConnKind::StatsProxy, stats_name.clone())
             .inspect_err(|e| error!("listening on {stats_name} failed: {e}"))?;
@@ -64,7 +68,12 @@ impl Context {
         ctx.add_listener(listeners.client, ConnKind::Proxy, name.clone())
             .inspect_err(|e| error!("listening on {name} failed: {e}"))?;
         info!(
-            "p listening on {name} for clients, {} datastore(s)",
+            "p listening on {name} for clients{}, {} datastore(s)",
+            if ctx.tls.client.is_some() {
+                " (TLS)"
+            } else {
+                ""
+            },
             pool.servers.len()
         );
         if let (Some(l), Some(e)) = (listeners.peer, &pool.dyn_listen) {

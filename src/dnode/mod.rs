@@ -126,6 +126,10 @@ impl Context {
             let (n, r) = framer.next(self.mbufs.range(buf, base, filled));
             c.rpos += n;
             debug_assert!(c.rpos <= filled);
+            if self.tls_gate_frame(cid, &r)? {
+                continue; // the rest of the bytes went to a TLS session
+            }
+            let c = &mut self.conns[cid.0];
             let tag = c.kind().tag();
             match r {
                 Ok(Frame::Again) => return Ok(false),

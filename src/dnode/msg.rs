@@ -62,8 +62,8 @@
 //! Flags: bit 0 is "encrypted" and bit 1 "compressed" (reserved). The original
 //! keeps only the low four bits of the flags number and then tests them for
 //! exactly 1, so bits 4..7 reach a C node as if they were clear. Bit 4
-//! ([`FLAG_RESP3`]) carries the client protocol between Rust nodes; see its
-//! documentation.
+//! ([`FLAG_RESP3`]) carries the client protocol between Rust nodes, and bit
+//! 5 ([`FLAG_TLS`]) asks for TLS on a peer link; see their documentation.
 
 use memchr::memchr;
 
@@ -99,6 +99,23 @@ pub const FLAG_COMPRESSED: u8 = 2;
 /// coordinator to treat that reply as RESP2. No negotiation is needed and a
 /// Rust node never has to know whether a peer is C or Rust.
 pub const FLAG_RESP3: u8 = 0x10;
+/// Flags bit 5: "TLS follows" (a Rust-only extension, peer TLS in tls.rs).
+///
+/// A node with `peer_tls: true` writes one frame with this flag as the
+/// first bytes of every outbound peer connection: type 6
+/// (`CRYPTO_HANDSHAKE`), id 0, data `d`, payload_len 0, no payload
+/// ([`starttls_header`]). The TLS handshake follows at once on the same
+/// connection, and every later frame travels inside TLS. The accepting node
+/// recognises the frame ([`DmsgHeader::is_starttls`]) and turns the link
+/// into a TLS server session, giving it the bytes it already read past the
+/// header.
+///
+/// Why C nodes are safe: they never send bit 5 (they send flags 0 or 1), so
+/// a plain or encrypted link from a C node never looks like this frame; and a
+/// C node that received it would keep only the low four bits (0) and drop a
+/// type-6 frame as header-only. Bits 2 and 3 are avoided for the reason given
+/// at [`FLAG_RESP3`]; bit 4 is RESP3's.
+pub const FLAG_TLS: u8 = 0x20;
 /// The part of the flags the original keeps.
 pub const C_FLAGS_MASK: u8 = 0x0f;
 
@@ -114,6 +131,8 @@ pub const MAX_PAYLOAD_LEN: u64 = 512 * 1024 * 1024 + 1024 * 1024;
 const _: () = assert!(MAX_DATA_LEN <= u32::MAX as u64);
 const _: () = assert!(MAX_PAYLOAD_LEN <= u32::MAX as u64);
 const _: () = assert!(FLAG_RESP3 & C_FLAGS_MASK == 0);
+const _: () = assert!(FLAG_TLS & C_FLAGS_MASK == 0);
+const _: () = assert!(FLAG_TLS & FLAG_RESP3 == 0);
 const _: () = assert!(FLAG_ENCRYPTED & C_FLAGS_MASK == FLAG_ENCRYPTED);
 
 pub use crate::errors::{ERR_DATA_LEN, ERR_PAYLOAD_LEN};
@@ -261,6 +280,12 @@ impl DmsgHeader {
         self.flags & FLAG_RESP3 != 0
     }
 
+    /// The frame that asks for TLS on a peer link ([`FLAG_TLS`]): type 6
+    /// with the flag.
+    pub fn is_starttls(&self) -> bool {
+        self.ty == DmsgType::CryptoHandshake && self.flags & FLAG_TLS != 0
+    }
+
     /// This header's data field carries an RSA-encrypted session key (an
     /// encrypted frame whose data is longer than one byte).
     pub fn carries_key(&self) -> bool {
@@ -340,6 +365,15 @@ impl Default for DmsgInfo {
             payload_len: 0,
             payload: DmsgPayload::HeaderOnly,
         }
+    }
+}
+
+/// The header of the frame that asks a peer for TLS ([`FLAG_TLS`]); it is
+/// written with payload_len 0 and nothing after it but the handshake.
+pub fn starttls_header(same_dc: bool) -> DmsgHeader {
+    DmsgHeader {
+        flags: FLAG_TLS,
+        ..DmsgHeader::new(0, DmsgType::CryptoHandshake, same_dc)
     }
 }
 
@@ -1701,5 +1735,25 @@ mod tests {
         };
         write_gossip(&mut out, &[joining]).unwrap();
         assert_eq!(out, b"dc1$rack1$1000,1795404652,7,10.0.0.1");
+    }
+
+    /// The frame that asks for TLS: its exact bytes, how it parses, and
+    /// what a C node makes of it (flags masked to 0, a header-only type 6).
+    #[test]
+    fn starttls_frame() {
+        let mut out = Vec::new();
+        write_header(&mut out, &starttls_header(true), 0);
+        assert_eq!(out, b"   $2014$ 0 6 32 1 1 *1 d *0\r\n");
+        let mut info = DmsgInfo::default();
+        let mut p = DmsgParser::new();
+        assert_eq!(p.parse(&out, &mut info), Parse::Done(out.len()));
+        assert!(info.header.is_starttls());
+        assert_eq!(info.payload, DmsgPayload::HeaderOnly);
+        assert_eq!(info.header.flags & C_FLAGS_MASK, 0);
+        assert!(!info.header.is_encrypted());
+        // Neither a plain request nor the RESP3 bit nor type 6 alone asks for TLS.
+        assert!(!hdr(1, DmsgType::Req, FLAG_TLS, true).is_starttls());
+        assert!(!hdr(1, DmsgType::CryptoHandshake, FLAG_RESP3, true).is_starttls());
+        assert!(!hdr(1, DmsgType::CryptoHandshake, 0, true).is_starttls());
     }
 }

@@ -66,7 +66,7 @@ impl Context {
             return;
         };
         let name = format!("{} ({})", self.topology.peer(peer).name, addr);
-        let sock = match Sock::connect_tcp(addr) {
+        let sock = match Sock::connect_tcp(addr).and_then(|s| self.peer_tls_sock(s, peer)) {
             Ok(s) => s,
             Err(e) => {
                 warn!("connect to peer {name} failed: {e}");

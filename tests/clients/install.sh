@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, memcached, curl, dnsmasq (the DNS seed provider tests), redis-py
-# 8.x, pymemcache, prometheus_client (its parser checks /metrics), node with
-# npm, and the npm packages pinned in package-lock.json (ioredis,
-# node-redis). Safe to run more than once.
+# redis-cli, memcached, curl, dnsmasq (the DNS seed provider tests), openssl
+# (the TLS tests make certificates), redis-py 8.x, pymemcache,
+# prometheus_client (its parser checks /metrics), node with npm, and the npm
+# packages pinned in package-lock.json (ioredis, node-redis). Safe to run more
+# than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

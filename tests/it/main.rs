@@ -25,3 +25,4 @@ mod process;
 mod redis_differential;
 mod redis_proxy;
 mod soup;
+mod tls;

@@ -179,6 +179,14 @@ fn daemon_writes_pid_file_serves_and_stops_cleanly_on_sigterm() {
     let mut c = Client::connect(port);
     assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
     assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    // SIGHUP reaches the daemon's handler (log reopen, TLS reload), not the
+    // default action that would end it.
+    kill(pid, libc::SIGHUP);
+    wait_for(DEADLINE, "SIGHUP in the log", || {
+        fs::read_to_string(&log_path).is_ok_and(|l| l.contains("SIGHUP"))
+    });
+    assert!(alive(pid), "SIGHUP ended the daemon");
+    assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
     kill(pid, libc::SIGTERM);
     wait_for(DEADLINE, "the daemon to exit", || !alive(pid));
     assert!(!pid_path.exists(), "the pid file is removed on SIGTERM");

@@ -266,6 +266,27 @@ impl Cluster {
         extra: &[(&str, &str)],
         external_seeds: &[String],
     ) -> Cluster {
+        Cluster::start_nodes(layout, extra, &[], external_seeds)
+    }
+
+    /// Like `start_with`, with `per_node[i]` added to node `i`'s directives
+    /// after `extra` (nodes configured differently, e.g. one without TLS).
+    pub fn start_with_each(
+        layout: &[NodeSpec],
+        extra: &[(&str, &str)],
+        per_node: &[&[(&str, &str)]],
+    ) -> Cluster {
+        let cluster = Cluster::start_nodes(layout, extra, per_node, &[]);
+        cluster.wait_connected();
+        cluster
+    }
+
+    fn start_nodes(
+        layout: &[NodeSpec],
+        extra: &[(&str, &str)],
+        per_node: &[&[(&str, &str)]],
+        external_seeds: &[String],
+    ) -> Cluster {
         assert!(!layout.is_empty(), "a cluster needs a node");
         raise_nofile_limit();
         require_program("redis-server", &["--version"], INSTALL_HINT);
@@ -304,7 +325,9 @@ impl Cluster {
                     })
                     .collect();
                 seeds.extend(external_seeds.iter().cloned());
-                nodes[i].write_conf(&seeds, extra);
+                let mut all = extra.to_vec();
+                all.extend_from_slice(per_node.get(i).copied().unwrap_or_default());
+                nodes[i].write_conf(&seeds, &all);
             }
             // Spawn them all first so that they find each other quickly.
             let mut spawn_failed = false;

@@ -114,6 +114,14 @@ impl DynomiteProcess {
         self.await_start(ready)
     }
 
+    /// Sends `signal` to the running process (SIGHUP: reload).
+    pub fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("dynomite is not running");
+        // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
+    }
+
     /// True while a started process has not been killed or stopped.
     pub fn is_started(&self) -> bool {
         self.child.is_some()
