@@ -96,6 +96,21 @@ pub enum MsgKind {
     Response,
 }
 
+/// What a node's own request is for, so that its reply finds its way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Internal {
+    /// `DBSIZE` before `warmup_on_start`.
+    WarmCheck,
+    /// A `SCAN` of the current donor node.
+    WarmScan,
+    /// `DUMP` of copy `n`.
+    WarmDump(u32),
+    /// `PTTL` of copy `n`.
+    WarmPttl(u32),
+    /// `RESTORE` of copy `n`.
+    WarmRestore(u32),
+}
+
 /// One request or reply.
 #[derive(Debug)]
 pub struct Msg {
@@ -161,6 +176,9 @@ pub struct Msg {
     pub sent_at: Option<std::time::Instant>,
     /// The server or peer index the request was last queued to.
     pub dest: u32,
+    /// A request of the node's own (warm-up): its reply goes back to the
+    /// code that made it, never to a client.
+    pub internal: Option<Internal>,
 }
 
 /// Where a request from a peer came from, to answer it in the same frame shape.
@@ -272,6 +290,7 @@ impl Msg {
             start: None,
             sent_at: None,
             dest: 0,
+            internal: None,
         }
     }
 }

@@ -245,6 +245,13 @@ impl Context {
     /// Runs a request on this node's own datastore(s): the node-state gate,
     /// then the shard of its key, or a split over the shards.
     pub(crate) fn execute_local(&mut self, mid: MsgId) {
+        // A client's read while this node warms up: the donor rack has it.
+        if self.warmup.reads_elsewhere() && self.msgs[mid].dnode.is_none() {
+            if let Some(t) = self.warmup_read_target(mid) {
+                self.dispatch(mid, t);
+                return;
+            }
+        }
         let m = &self.msgs[mid];
         let cmd = m.cmd.expect("a routed request was looked up");
         let client = m.owner.unwrap_or(ConnId(0));

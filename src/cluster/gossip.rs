@@ -304,6 +304,10 @@ impl Context {
 
     /// JOINING (or INIT) becomes NORMAL; an operator's state stays.
     fn set_joined(&mut self, why: &str) {
+        // A warm-up ends JOINING itself, once the data is in.
+        if self.warmup.running() {
+            return;
+        }
         if matches!(self.state, NodeState::Joining | NodeState::Init) {
             info!("node state {} -> NORMAL ({why})", self.state.name());
             self.state = NodeState::Normal;

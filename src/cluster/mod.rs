@@ -10,6 +10,7 @@ pub mod response_mgr;
 pub mod seeds;
 pub mod state;
 pub mod topology;
+pub mod warmup;
 
 #[cfg(test)]
 mod tests;

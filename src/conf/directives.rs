@@ -76,7 +76,7 @@ pub(super) struct Draft {
 }
 
 /// Every directive name the loader accepts.
-pub const DIRECTIVES: [&str; 46] = [
+pub const DIRECTIVES: [&str; 47] = [
     "listen",
     "servers",
     "data_store",
@@ -97,6 +97,7 @@ pub const DIRECTIVES: [&str; 46] = [
     "read_consistency",
     "write_consistency",
     "read_repairs_enabled",
+    "warmup_on_start",
     "dyn_listen",
     "tokens",
     "dyn_seeds",
@@ -154,6 +155,7 @@ impl Draft {
                 read_consistency: Consistency::DcOne,
                 write_consistency: Consistency::DcOne,
                 read_repairs_enabled: false,
+                warmup_on_start: false,
                 tokens: Vec::new(),
                 dyn_seeds: Vec::new(),
                 dyn_seed_provider: DEFAULT_SEED_PROVIDER.to_string(),
@@ -370,6 +372,7 @@ impl Draft {
                 }
             }
             "read_repairs_enabled" => p.read_repairs_enabled = parse_bool(v).map_err(e)?,
+            "warmup_on_start" => p.warmup_on_start = parse_bool(v).map_err(e)?,
             "dyn_seed_provider" => {
                 p.dyn_seed_provider = v.to_string();
                 let known = ["simple_provider", "florida_provider", "dns_provider"];
@@ -633,6 +636,7 @@ mod tests {
                 p.write_consistency == Consistency::DcOne
             }),
             ("read_repairs_enabled: true", |p| p.read_repairs_enabled),
+            ("warmup_on_start: true", |p| p.warmup_on_start),
             ("dyn_listen: 127.0.0.1:8101", |p| {
                 p.dyn_listen.as_ref().map(Endpoint::to_string).as_deref() == Some("127.0.0.1:8101")
             }),
@@ -731,6 +735,7 @@ mod tests {
             ("auto_eject_hosts: 1", "auto_eject_hosts", "is not \"true\" or \"false\""),
             ("enable_gossip: no", "enable_gossip", "is not \"true\" or \"false\""),
             ("read_repairs_enabled: on", "read_repairs_enabled", "is not \"true\" or \"false\""),
+            ("warmup_on_start: yes", "warmup_on_start", "is not \"true\" or \"false\""),
             ("hash: MURMUR", "hash", "is not a valid hash"),
             ("hash: sha1", "hash", "is not a valid hash"),
             ("hash_tag: \"{\"", "hash_tag", "is not a valid hash tag string with two characters"),

@@ -232,6 +232,9 @@ pub struct PoolConf {
     pub write_consistency: Consistency,
     /// `read_repairs_enabled:` (default false).
     pub read_repairs_enabled: bool,
+    /// `warmup_on_start:` (default false): copy the keys this node owns
+    /// from a replica in another rack when its datastore is empty at start.
+    pub warmup_on_start: bool,
     /// This node's tokens (`tokens:`); empty when not given.
     pub tokens: Vec<u32>,
     /// Static peers (`dyn_seeds:`).

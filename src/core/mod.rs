@@ -194,6 +194,8 @@ pub struct Context {
     pub(crate) seeds: Option<crate::cluster::seeds::Poller>,
     /// What gossip knows (`cluster/gossip.rs`).
     pub(crate) gossip: crate::cluster::gossip::Gossip,
+    /// The cold-cache warm-up (`cluster/warmup.rs`).
+    pub(crate) warmup: crate::cluster::warmup::Warmup,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
     signals: Option<Signals>,
@@ -273,6 +275,7 @@ impl Context {
             auth_log: crate::auth::LogLimit::default(),
             seeds: None,
             gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
+            warmup: crate::cluster::warmup::Warmup::new(pool.warmup_on_start),
             tls: Default::default(),
             signals: None,
             shutdown: false,
@@ -356,6 +359,9 @@ impl Context {
     pub fn connect_all(&mut self) {
         self.preconnect();
         self.peers_connect();
+        if self.warmup.on_start {
+            self.warmup_start(true);
+        }
     }
 
     /// One turn of the loop: one poll (sleeping at most until the next timer,

@@ -47,6 +47,10 @@ pub enum Timer {
     Accept(ConnId),
     /// A gossip round (`cluster/gossip.rs`).
     Gossip,
+    /// The warm-up's next step (`cluster/warmup.rs`).
+    Warmup,
+    /// The warm-up's check that the datastore is empty, again.
+    WarmupCheck,
 }
 
 impl Context {
@@ -97,6 +101,8 @@ impl Context {
                 Timer::PeerReconnect { peer, slot } => self.peer_reconnect(peer, slot),
                 Timer::Accept(cid) => self.proxy_accept(cid),
                 Timer::Gossip => self.gossip_round(),
+                Timer::Warmup => self.warmup_tick(),
+                Timer::WarmupCheck => self.warmup_recheck(),
             }
         }
     }

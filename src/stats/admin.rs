@@ -196,6 +196,23 @@ impl Context {
                 keep_alive,
                 head,
             ),
+            Admin::WarmupStart => {
+                self.warmup_start(false);
+                http::response(
+                    200,
+                    http::CONTENT_TYPE_JSON,
+                    self.warmup_json().as_bytes(),
+                    keep_alive,
+                    head,
+                )
+            }
+            Admin::WarmupStatus => http::response(
+                200,
+                http::CONTENT_TYPE_JSON,
+                self.warmup_json().as_bytes(),
+                keep_alive,
+                head,
+            ),
             Admin::Help => text(http::help_text()),
             Admin::Ping => text(http::OK_BODY),
             Admin::LogLevelUp => {
@@ -431,7 +448,23 @@ impl Context {
 
     /// The `/info` JSON.
     pub(crate) fn render_info(&mut self) -> String {
-        self.with_meta(|ctx, meta| stats::render_info(&ctx.stats, meta))
+        let info = self.with_meta(|ctx, meta| stats::render_info(&ctx.stats, meta));
+        // The warm-up's progress, last: the original's fields keep their
+        // order.
+        let w = &self.warmup;
+        let tail = format!(
+            ",\"warmup\": {{\"state\": \"{}\", \"keys_scanned\": {}, \"keys_copied\": {}, \
+             \"keys_present\": {}, \"bytes_copied\": {}}}",
+            w.state.name(),
+            w.keys_scanned,
+            w.keys_copied,
+            w.keys_present,
+            w.bytes_copied
+        );
+        match info.rfind('}') {
+            Some(end) => format!("{}{}{}", &info[..end], tail, &info[end..]),
+            None => info,
+        }
     }
 
     /// The `/metrics` Prometheus text.
@@ -462,6 +495,26 @@ impl Context {
                     "timeout_factor",
                     "Multiplier of request timeouts.",
                     ctx.timeout_factor as u64,
+                ),
+                (
+                    "warmup_running",
+                    "1 while a warm-up copies keys from another rack.",
+                    u64::from(ctx.warmup.running()),
+                ),
+                (
+                    "warmup_keys_copied",
+                    "Keys the last warm-up restored here.",
+                    ctx.warmup.keys_copied,
+                ),
+                (
+                    "warmup_bytes_copied",
+                    "Bytes of DUMP payloads the last warm-up restored.",
+                    ctx.warmup.bytes_copied,
+                ),
+                (
+                    "warmup_keys_scanned",
+                    "Keys of this node the last warm-up found on its donors.",
+                    ctx.warmup.keys_scanned,
                 ),
             ];
             stats::render_prometheus(&ctx.stats, meta, &extra)

@@ -189,6 +189,10 @@ pub enum Admin {
     ClusterDescribe,
     /// `/gossip`: what gossip knows of every node (JSON).
     Gossip,
+    /// `/warmup/start`: copy this node's keys from another rack.
+    WarmupStart,
+    /// `/warmup/status`: the warm-up's progress (JSON).
+    WarmupStatus,
     /// `/loglevelup`.
     LogLevelUp,
     /// `/logleveldown`.
@@ -251,6 +255,8 @@ pub fn route(path: &str) -> Admin {
         "/ping" => return Admin::Ping,
         "/cluster_describe" => return Admin::ClusterDescribe,
         "/gossip" => return Admin::Gossip,
+        "/warmup/start" => return Admin::WarmupStart,
+        "/warmup/status" => return Admin::WarmupStatus,
         "/loglevelup" => return Admin::LogLevelUp,
         "/logleveldown" => return Admin::LogLevelDown,
         "/historeset" => return Admin::HistoReset,
@@ -475,6 +481,7 @@ pub fn help_text() -> &'static str {
      /state/<get_state|standby|writes_only|normal|resuming>\n\
      /read_repairs/<enable|disable>\n\
      /gossip\n\
+     /warmup/<start|status>\n\
      /metrics\n\
      \n"
 }
@@ -694,6 +701,8 @@ mod tests {
             ("/ping", Ping),
             ("/cluster_describe", ClusterDescribe),
             ("/gossip", Gossip),
+            ("/warmup/start", WarmupStart),
+            ("/warmup/status", WarmupStatus),
             ("/loglevelup", LogLevelUp),
             ("/logleveldown", LogLevelDown),
             ("/setloglevel/0", SetLogLevel(0)),

@@ -583,3 +583,216 @@ fn gossip_teaches_a_node_of_a_node_no_configuration_named() {
     );
     assert!(b.gossip().is_some());
 }
+
+/// A key's type reply, its value's parts and whether it expires.
+type Entry = (Vec<u8>, Vec<Vec<u8>>, bool);
+
+/// Every key of a redis with its type, value (sorted where redis does not
+/// order) and whether it expires, for comparing two replicas.
+fn dataset(c: &mut Client) -> std::collections::BTreeMap<Vec<u8>, Entry> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut cursor = b"0".to_vec();
+    loop {
+        let reply = c.cmd(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
+        let (next, keys) = parse_scan(&reply);
+        for k in keys {
+            let ty = c.cmd(&[b"TYPE", &k]);
+            let mut value = match ty.as_slice() {
+                b"+string\r\n" => vec![c.cmd(&[b"GET", &k])],
+                b"+hash\r\n" => split_array(&c.cmd(&[b"HGETALL", &k])),
+                b"+list\r\n" => split_array(&c.cmd(&[b"LRANGE", &k, b"0", b"-1"])),
+                b"+set\r\n" => split_array(&c.cmd(&[b"SMEMBERS", &k])),
+                b"+zset\r\n" => split_array(&c.cmd(&[b"ZRANGE", &k, b"0", b"-1", b"WITHSCORES"])),
+                _ => continue, // expired meanwhile
+            };
+            if matches!(ty.as_slice(), b"+hash\r\n") {
+                let mut pairs: Vec<Vec<u8>> = value.chunks(2).map(|p| p.concat()).collect();
+                pairs.sort();
+                value = pairs;
+            } else if ty.as_slice() == b"+set\r\n" {
+                value.sort();
+            }
+            let ttl = c.cmd(&[b"PTTL", &k]);
+            out.insert(k, (ty, value, ttl != b":-1\r\n"));
+        }
+        if next == b"0" {
+            return out;
+        }
+        cursor = next;
+    }
+}
+
+/// The elements of a flat RESP2 array of bulk strings.
+fn split_array(reply: &[u8]) -> Vec<Vec<u8>> {
+    let mut items = Vec::new();
+    let mut rest = reply.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(&[]);
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let len: usize = std::str::from_utf8(&rest[1..nl - 1])
+            .unwrap()
+            .parse()
+            .unwrap();
+        items.push(rest[nl + 1..nl + 1 + len].to_vec());
+        rest = &rest[nl + 1 + len + 2..];
+    }
+    items
+}
+
+/// A SCAN reply: the next cursor and the keys.
+fn parse_scan(reply: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    // *2\r\n$n\r\ncursor\r\n*m\r\n...
+    let after = &reply[4..];
+    let nl = after.iter().position(|&b| b == b'\n').unwrap();
+    let len: usize = std::str::from_utf8(&after[1..nl - 1])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let cursor = after[nl + 1..nl + 1 + len].to_vec();
+    let keys = split_array(&after[nl + 1 + len + 2..]);
+    (cursor, keys)
+}
+
+/// `GET /warmup/status` on a node, parsed.
+fn warmup_status(n: &Node) -> Option<serde_json::Value> {
+    let mut s = TcpStream::connect(("127.0.0.1", n.stats_port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /warmup/status HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+}
+
+#[test]
+fn a_replacement_on_a_new_address_is_warmed_from_the_other_rack_while_clients_work() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let florida = Florida::start(&[]);
+    let env = florida_env(&florida);
+    let a = Node::start(
+        "r1",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+    );
+    let b = Node::start(
+        "r2",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+    );
+    florida.publish(&[a.record(0), b.record(0)]);
+    assert!(replicates(&a, &b, "warm-join"), "{}", a.log());
+
+    // Data of every type, some with a TTL, written through A (and so on B).
+    let mut c = a.client();
+    for i in 0..3000u32 {
+        let k = format!("k{i}");
+        let k = k.as_bytes();
+        let v = format!("v{i}");
+        let v = v.as_bytes();
+        let r = match i % 6 {
+            0 => c.cmd(&[b"SET", k, v]),
+            1 => c.cmd(&[b"SET", k, v, b"EX", b"3600"]),
+            2 => c.cmd(&[b"HSET", k, b"f1", v, b"f2", b"x"]),
+            3 => c.cmd(&[b"RPUSH", k, v, b"b", b"c"]),
+            4 => c.cmd(&[b"SADD", k, v, b"m"]),
+            _ => c.cmd(&[b"ZADD", k, b"1.5", v, b"2", b"z"]),
+        };
+        assert!(!r.starts_with(b"-"), "write {i}: {}", show(&r));
+    }
+
+    // B goes away with its data; a writer and a reader work through A all
+    // along, and the reader also through the replacement once it is up.
+    drop(b);
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, errors, port) = (stop.clone(), errors.clone(), a.port);
+        std::thread::spawn(move || {
+            let mut c = Client::connect(port);
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                // New keys, and overwrites of old ones.
+                let k = if i.is_multiple_of(2) {
+                    format!("new{i}")
+                } else {
+                    format!("k{}", (i * 7) % 3000 / 6 * 6)
+                };
+                if c.cmd(&[b"SET", k.as_bytes(), format!("w{i}").as_bytes()]) != b"+OK\r\n" {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            i
+        })
+    };
+
+    // The replacement: new address and an empty redis; it knows A from its
+    // seeds, A learns its address from Florida.
+    let b2 = Node::start_with(
+        "r2",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+        &[a.record(0)],
+        &[("warmup_on_start", "true")],
+    );
+    florida.publish(&[a.record(0), b2.record(0)]);
+
+    // Reads through B2 while it warms: every key that exists is found.
+    let mut nils = 0;
+    let mut reads = 0;
+    let mut r = b2.client();
+    let done = poll_until(Duration::from_secs(60), || {
+        for i in (0..3000u32).step_by(97) {
+            if i % 6 == 0 || i % 6 == 1 {
+                let got = r.cmd(&[b"GET", format!("k{i}").as_bytes()]);
+                reads += 1;
+                if got == b"$-1\r\n" || got.starts_with(b"-") {
+                    nils += 1;
+                }
+            }
+        }
+        warmup_status(&b2).is_some_and(|s| s["state"] == "done")
+    });
+    assert!(
+        done,
+        "warm-up did not finish: {:?}\n{}",
+        warmup_status(&b2),
+        b2.log()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert_eq!(errors.load(Ordering::Relaxed), 0, "writes through A failed");
+    assert_eq!(nils, 0, "{nils} of {reads} reads through B2 missed a key");
+    let status = warmup_status(&b2).unwrap();
+    assert!(status["keys_copied"].as_u64().unwrap() >= 2000, "{status}");
+    assert!(written > 10, "the writer ran");
+
+    // Both replicas hold the same data: every key, value and TTL.
+    std::thread::sleep(Duration::from_millis(500));
+    let da = dataset(&mut a.redis.client());
+    let db = dataset(&mut b2.redis.client());
+    let missing: Vec<_> = da.keys().filter(|k| !db.contains_key(*k)).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} keys missing on B2, e.g. {:?}; warm-up: {status}\nA:\n{}\nB2:\n{}",
+        da.len() - db.len(),
+        missing.iter().map(|k| show(k)).collect::<Vec<_>>(),
+        a.log(),
+        b2.log()
+    );
+    assert_eq!(da.len(), db.len());
+    for (k, v) in &da {
+        assert_eq!(Some(v), db.get(k), "key {}", show(k));
+    }
+    assert!(b2.log().contains("warm-up done"), "{}", b2.log());
+}
