@@ -45,6 +45,15 @@ pub const ERR_PEER_TIMEOUT: &str = "ERR Peer: Peer Node timed out";
 pub const ERR_REFUSED: &str = "ERR Storage: Datastore refused connection";
 /// The datastore did not answer in time.
 pub const ERR_TIMEOUT: &str = "ERR Storage: Datastore timed out";
+/// Not in the original: the peer is known down (failure detection) and the
+/// request is answered at once instead of waiting for a timeout.
+pub const ERR_PEER_DOWN: &str = "ERR Peer: Peer Node is down";
+/// Not in the original: too many requests are already queued for the peer
+/// (`peer_queue_max_msgs`, `peer_queue_max_bytes`).
+pub const ERR_PEER_QUEUE_FULL: &str = "ERR Peer: Peer Node queue is full";
+/// Not in the original: the datastore does not read what is queued for it;
+/// new requests are refused rather than held.
+pub const ERR_DATASTORE_QUEUE_FULL: &str = "ERR Storage: Datastore queue is full";
 
 // ---------------------------------------------------------------------------
 // Peer frames (dyn_dnode_msg.c).

@@ -3,6 +3,7 @@
 //! answer a client gets.
 
 pub mod coordinator;
+pub mod health;
 pub mod membership;
 pub mod plan;
 pub mod response_mgr;

@@ -100,6 +100,15 @@ pub struct Settings {
     pub hash_tag: Option<[u8; 2]>,
     /// Redis or Memcached, for the whole node.
     pub memcache: bool,
+    /// Most messages queued for one peer: `peer_queue_max_msgs`, and never
+    /// more than a quarter of the message pool, so that one stuck peer
+    /// cannot take the pool from everyone else.
+    pub peer_queue_max_msgs: u64,
+    /// Most bytes queued for one peer (`peer_queue_max_bytes`).
+    pub peer_queue_max_bytes: u64,
+    /// Most requests one datastore connection holds (half the message
+    /// pool): a datastore that stops reading cannot stall the node.
+    pub server_queue_max: usize,
 }
 
 /// Names this node reports in `/info`.
@@ -194,6 +203,9 @@ impl Context {
             hash: pool.hash,
             hash_tag: pool.hash_tag,
             memcache: pool.data_store == crate::conf::DataStore::Memcache,
+            peer_queue_max_msgs: pool.peer_queue_max_msgs.min(max_msgs as u64 / 4).max(1),
+            peer_queue_max_bytes: pool.peer_queue_max_bytes.max(1),
+            server_queue_max: (max_msgs / 2).max(1),
         };
         let servers = pool
             .servers
@@ -313,6 +325,7 @@ impl Context {
     pub fn connect_all(&mut self) {
         self.preconnect();
         self.peers_connect();
+        self.add_timer(Instant::now() + timers::WATCHDOG_TICK, Timer::Watchdog);
     }
 
     /// One turn of the loop: one poll (sleeping at most until the next timer,

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::core::harness::{
     bulk, datastore_backoff, datastore_ejected, datastore_failures, datastore_timers,
-    expire_datastore_backoff, key_hash, key_shard, key_where, msgs_in_use, peer_connected,
+    expire_datastore_backoff, fault_stats, key_hash, key_shard, key_where, msgs_in_use,
+    peer_connected,
     pool_stats, pump, server_stats, spec, Cluster, Hang, Node, Redis, Refuse,
 };
 
@@ -57,15 +58,32 @@ fn a_datastore_that_never_answers_times_out_alone() {
     // The connection that saw the timeout goes on.
     assert_eq!(a.call(&mut nodes, &[b"GET", &fast]), "$-1\r\n");
 
-    // A fresh connection's request to the hung shard gets its own deadline,
-    // behind the swallowed one on the same datastore connection.
+    // A fresh connection's request to the hung shard queues behind the
+    // swallowed one; the datastore connection has answered nothing for a
+    // timeout, so the watchdog closes it and the request fails with it,
+    // without waiting for a deadline of its own.
     let mut c = nodes[0].client();
+    let reply = c.call(&mut nodes, &[b"GET", &slow]);
+    assert_eq!(reply, "-ERR Storage: Datastore timed out\r\n");
+    assert_eq!(fault_stats(&nodes[0].ctx).server_stalls, 1);
+    assert_eq!(server_stats(&nodes[0].ctx, 0).server_timedout_requests, 1);
+    assert_eq!(server_stats(&nodes[0].ctx, 1).server_timedout_requests, 0);
+    // During the reconnect back-off requests fail at once; reconnected (the
+    // hung server completes connects from its backlog), a new request gets
+    // its own deadline.
+    assert_eq!(
+        c.call(&mut nodes, &[b"GET", &slow]),
+        "-ERR Storage: Datastore refused connection\r\n"
+    );
+    expire_datastore_backoff(&mut nodes[0].ctx, 0, 0);
+    pump(&mut nodes, "the reconnect", |n| {
+        datastore_backoff(&n[0].ctx, 0, 0).1.is_none()
+    });
     let sent = Instant::now();
     let reply = c.call(&mut nodes, &[b"GET", &slow]);
     assert_eq!(reply, "-ERR Storage: Datastore timed out\r\n");
     assert!(sent.elapsed() >= Duration::from_millis(TIMEOUT_MS));
     assert_eq!(server_stats(&nodes[0].ctx, 0).server_timedout_requests, 2);
-    assert_eq!(server_stats(&nodes[0].ctx, 1).server_timedout_requests, 0);
 }
 
 #[test]
@@ -112,13 +130,14 @@ fn a_refusing_datastore_backs_off_then_is_ejected() {
     let key = key_where(&nodes[0].ctx, |ctx, k| key_shard(ctx, k) == 0);
     let mut c = nodes[0].client();
 
-    // Each failed connect doubles the back-off, up to server_retry_timeout;
-    // the third consecutive failure ejects the shard.
+    // Each failed connect doubles the back-off, up to 2 s (the reconnect
+    // probes a datastore at least that often, even while it is ejected for
+    // server_retry_timeout); the third consecutive failure ejects the shard.
     let steps = [
         (1, 1000, false),
         (2, 2000, false),
-        (3, 3000, true),
-        (4, 3000, true),
+        (3, 2000, true),
+        (4, 2000, true),
     ];
     for (failures, backoff_ms, ejected) in steps {
         if failures > 1 {

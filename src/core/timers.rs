@@ -12,12 +12,20 @@
 //!
 //! A timed-out request fails alone: it is answered with its class's error
 //! at once and marked `swallow`, so that its reply, should it come, is read
-//! and dropped.
+//! and dropped. The connection stays, unless the watchdog finds it stuck:
+//! every `WATCHDOG_TICK` it looks at each datastore and peer connection,
+//! and closes one whose connect has not completed within `timeout`, or
+//! that has requests outstanding and has answered nothing (or written
+//! nothing) for its class's read timeout. Closing it fails what it carries
+//! at once, frees the memory its queue held, and (for a peer) tells failure
+//! detection (dnode/peer.rs `peers_watchdog`, server.rs
+//! `servers_watchdog`). Timeouts are logged at most once a second per peer
+//! or datastore, with the count of those not logged.
 
 use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
-use log::debug;
+use log::warn;
 
 use crate::core::Context;
 use crate::errors::{ERR_PEER_TIMEOUT, ERR_TIMEOUT};
@@ -45,7 +53,12 @@ pub enum Timer {
     PeerReconnect { peer: PeerId, slot: usize },
     /// Retry accepting after running out of descriptors.
     Accept(ConnId),
+    /// Look for stuck connections and suspect peers; re-armed each time.
+    Watchdog,
 }
+
+/// How often the watchdog runs.
+pub const WATCHDOG_TICK: Duration = Duration::from_millis(250);
 
 impl Context {
     /// Arms a timer.
@@ -94,6 +107,11 @@ impl Context {
                 } => self.server_reconnect(server, proto, slot),
                 Timer::PeerReconnect { peer, slot } => self.peer_reconnect(peer, slot),
                 Timer::Accept(cid) => self.proxy_accept(cid),
+                Timer::Watchdog => {
+                    self.peers_watchdog(now);
+                    self.servers_watchdog(now);
+                    self.add_timer(now + WATCHDOG_TICK, Timer::Watchdog);
+                }
             }
         }
     }
@@ -108,6 +126,12 @@ impl Context {
             _ => 0,
         };
         (self.settings.timeout + Duration::from_millis(extra_ms)) * self.timeout_factor.max(1)
+    }
+
+    /// How long a datastore or peer connect may take (`timeout`, with the
+    /// admin factor).
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.settings.timeout * self.timeout_factor.max(1)
     }
 
     /// Queues a request's deadline.
@@ -126,15 +150,24 @@ impl Context {
         if m.done || !m.in_server || m.swallow {
             return;
         }
-        debug!("request {} timed out", uid);
         self.msgs[mid].swallow = true;
         let dest = self.msgs[mid].dest as usize;
         if class == TIMEOUT_DATASTORE {
-            if let Some((_, st)) = self.stats.servers.get_mut(dest) {
+            let now = Instant::now();
+            if let Some((name, st)) = self.stats.servers.get_mut(dest) {
                 st.server_timedout_requests += 1;
+                if let Some(held) = self.servers.get_mut(dest).and_then(|s| s.log.allow(now)) {
+                    warn!(
+                        "request {uid} to datastore {name} timed out ({held} more timeouts not logged)"
+                    );
+                }
             }
         } else if self.topology.get(PeerId(dest as u32)).is_some() {
-            self.stats.record_peer_timeout(PeerId(dest as u32));
+            let peer = PeerId(dest as u32);
+            self.stats.record_peer_timeout(peer);
+            let name = &self.topology.peer(peer).name;
+            let line = format!("request {uid} to peer {name} timed out");
+            self.peer_log(peer, || line);
         }
         let text = if class == TIMEOUT_DATASTORE {
             ERR_TIMEOUT
