@@ -64,7 +64,8 @@ pub struct PeerFaultCounts {
 /// One peer as `/info` and `/metrics` show its health.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerRow {
-    /// Display name (the `peer` label).
+    /// The peer's address, `host:port` (its peer port): unique where seed
+    /// names may repeat; the key in `/info` and the `peer` label.
     pub name: String,
     /// The state an operator (or gossip) set: `NORMAL`, `DOWN` …
     pub admin: &'static str,

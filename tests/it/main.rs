@@ -13,6 +13,7 @@ mod clients;
 mod cluster;
 mod conf_files;
 mod datastore;
+mod faults;
 mod golden_hashkit;
 mod hash_tool;
 mod memcached;

@@ -159,6 +159,26 @@ impl Node {
         );
     }
 
+    /// The stats and admin port (`stats_listen`).
+    pub fn stats_port(&self) -> u16 {
+        self.stats_port
+    }
+
+    /// The whole log file of the node (not only its tail).
+    pub fn full_log(&self) -> String {
+        self.process.full_log()
+    }
+
+    /// Freezes the dynomite process (SIGSTOP); its redis keeps running.
+    pub fn pause(&self) {
+        self.process.pause();
+    }
+
+    /// Lets a paused dynomite process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.process.resume();
+    }
+
     /// Kills the dynomite process (SIGKILL) and waits until it is gone. Its
     /// redis keeps running.
     pub fn kill(&mut self) {
