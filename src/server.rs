@@ -17,8 +17,8 @@
 //! are answered "Datastore queue is full" at once), and the watchdog
 //! (`servers_watchdog`) closes a connection whose connect takes longer than
 //! `timeout` or that has requests outstanding and has answered (or written)
-//! nothing for `timeout`: its requests fail, its memory is freed, and the
-//! slot reconnects. Reconnects back off from 1 s to at most 2 s (or
+//! nothing for `timeout`: its requests fail ("Datastore timed out"), its
+//! memory is freed, and the slot reconnects at once. Reconnects back off from 1 s to at most 2 s (or
 //! `server_retry_timeout` when lower), so a datastore that comes back is
 //! used within about 2 s, even while ejected: a completed connect ends the
 //! ejection.
@@ -357,11 +357,8 @@ impl Context {
         queued.extend(c.imsg_q.drain(..));
         c.send_off = 0;
         let sl = &mut self.servers[slot.server].pools[slot.proto][slot.slot];
-        let error = if sl.conn == Some(cid) && sl.fault.take().is_some() {
-            ERR_TIMEOUT
-        } else {
-            ERR_REFUSED
-        };
+        let stalled = sl.conn == Some(cid) && sl.fault.take().is_some();
+        let error = if stalled { ERR_TIMEOUT } else { ERR_REFUSED };
         let dropped = queued
             .iter()
             .filter(|&&m| !self.msgs[m].swallow && !self.msgs[m].done)
@@ -390,8 +387,26 @@ impl Context {
                 });
             }
         }
-        let sl = &self.servers[slot.server].pools[slot.proto][slot.slot];
-        if sl.conn == Some(cid) {
+        let sl = &mut self.servers[slot.server].pools[slot.proto][slot.slot];
+        if stalled {
+            // The datastore took the connection but stopped answering: a
+            // new connection is tried at once (the timeout was the wait),
+            // not after a back-off during which every request would be
+            // refused.
+            // The loop's clock: the timer fires in the round that closed
+            // the connection.
+            let now = self.now;
+            sl.conn = None;
+            sl.retry_at = Some(now);
+            self.add_timer(
+                now,
+                Timer::Reconnect {
+                    server: slot.server,
+                    proto: slot.proto,
+                    slot: slot.slot,
+                },
+            );
+        } else if sl.conn == Some(cid) {
             self.server_failed(slot.server, slot.proto, slot.slot);
         }
     }

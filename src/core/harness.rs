@@ -673,20 +673,12 @@ pub(crate) fn pool_stats(ctx: &Context) -> &PoolStats {
     &ctx.stats.pool
 }
 
-/// The counters of datastore `server`.
+/// The node's fault counters.
 pub(crate) fn fault_stats(ctx: &Context) -> &crate::stats::faults::FaultStats {
     &ctx.stats.faults
 }
 
-/// The detected health of the peer at `addr`.
-pub(crate) fn peer_health(ctx: &Context, addr: SocketAddr) -> Option<crate::cluster::state::PeerHealth> {
-    ctx.topology
-        .peers()
-        .find(|(_, p)| p.addr == Some(addr))
-        .map(|(_, p)| p.health)
-}
-
-/// Datastore counters of server `server`.
+/// The counters of datastore `server`.
 pub(crate) fn server_stats(ctx: &Context, server: usize) -> &ServerStats {
     &ctx.stats.servers[server].1
 }
