@@ -237,7 +237,9 @@ impl Context {
     fn server_sent(&mut self, cid: ConnId, n: u64) {
         self.conn_sent(cid, n, QueueStats::Server);
         if n > 0 {
-            let sl = self.conns[cid.0].server_slot().expect("server conn has a slot");
+            let sl = self.conns[cid.0]
+                .server_slot()
+                .expect("server conn has a slot");
             self.servers[sl.server].pools[sl.proto][sl.slot].written_at = Some(self.now);
         }
     }
@@ -318,7 +320,9 @@ impl Context {
             self.msgs.put(&mut self.mbufs, rsp);
             return Ok(());
         }
-        let sl = self.conns[cid.0].server_slot().expect("server conn has a slot");
+        let sl = self.conns[cid.0]
+            .server_slot()
+            .expect("server conn has a slot");
         self.servers[sl.server].pools[sl.proto][sl.slot].answered_at = Some(self.now);
         let Some(req) = self.conns[cid.0].omsg_q.pop_front() else {
             self.msgs.put(&mut self.mbufs, rsp);

@@ -76,10 +76,11 @@ class Figures:
     def __init__(self):
         self.lock = threading.Lock()
         self.v = {
-            "writes_ok": 0, "writes_err": 0, "write_max_ms": 0.0,
-            "reads_ok": 0, "reads_err": 0, "read_max_ms": 0.0,
+            "writes_ok": 0, "writes_err": 0, "writes_max_ms": 0.0,
+            "reads_ok": 0, "reads_err": 0, "reads_max_ms": 0.0,
             "quorum_ok": 0, "quorum_err": 0, "quorum_max_ms": 0.0,
-            "quorum_err_max_ms": 0.0, "first_errors": [],
+            "quorum_err_max_ms": 0.0, "quorum_err_over_100ms": 0,
+            "first_errors": [],
         }
 
     def add(self, kind, ok, ms, reply=None):
@@ -90,6 +91,7 @@ class Figures:
             if not ok:
                 if kind == "quorum":
                     v["quorum_err_max_ms"] = max(v["quorum_err_max_ms"], ms)
+                    v["quorum_err_over_100ms"] += ms > 100
                 if len(v["first_errors"]) < 5:
                     v["first_errors"].append(reply.decode(errors="replace"))
 

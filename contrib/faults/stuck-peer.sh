@@ -137,11 +137,11 @@ print("| writer rate, duration | %s SET/s, %s s |" % (rate, duration))
 print("| RSS before the stop / max / last | %.1f / %.1f / %.1f MiB |" % (
     int(rss_idle) / 1024, max(rss) / 1024, rss[-1] / 1024))
 print("| DC_ONE writes ok / errors (max latency) | %d / %d (%.0f ms) |" % (
-    c["writes_ok"], c["writes_err"], c["write_max_ms"]))
+    c["writes_ok"], c["writes_err"], c["writes_max_ms"]))
 print("| DC_ONE reads of A's redis ok / errors (max latency) | %d / %d (%.0f ms) |" % (
-    c["reads_ok"], c["reads_err"], c["read_max_ms"]))
-print("| DC_QUORUM reads ok / errors (slowest error) | %d / %d (%.0f ms) |" % (
-    c["quorum_ok"], c["quorum_err"], c["quorum_err_max_ms"]))
+    c["reads_ok"], c["reads_err"], c["reads_max_ms"]))
+print("| DC_QUORUM reads ok / errors (slowest error; errors over 100 ms) | %d / %d (%.0f ms; %d) |" % (
+    c["quorum_ok"], c["quorum_err"], c["quorum_err_max_ms"], c["quorum_err_over_100ms"]))
 print("| peer_dropped_requests / peer_timedout_requests | %d / %d |" % (
     final["peer_dropped_requests"], final["peer_timedout_requests"]))
 for k in ["peer_undeliverable", "peer_queue_full", "peer_fail_fast", "peer_stalls",

@@ -15,11 +15,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use super::types::{
     Conf, ConfError, Consistency, DataStore, Endpoint, PoolConf, SecureOption, SeedConf, ServerConf,
 };
+use super::values::MAX_ALLOC_MSGS;
 use super::values::{
     int_or, is_digits, max_msgs_value, mbuf_size_value, parse_bool, parse_int, parse_tokens,
     u8_value,
 };
-use super::values::MAX_ALLOC_MSGS;
 use super::yaml::{RawDirective, RawValue};
 use crate::hashkit::HashKind;
 
@@ -396,16 +396,15 @@ impl Draft {
                 }
             }
             "peer_queue_max_bytes" => {
-                p.peer_queue_max_bytes =
-                    match int_or(v, DEFAULT_PEER_QUEUE_MAX_BYTES).map_err(e)? {
-                        n if n >= MIN_PEER_QUEUE_BYTES => n,
-                        _ => {
-                            return Err(e(format!(
-                                "must be at least {MIN_PEER_QUEUE_BYTES} (0 selects the default \
+                p.peer_queue_max_bytes = match int_or(v, DEFAULT_PEER_QUEUE_MAX_BYTES).map_err(e)? {
+                    n if n >= MIN_PEER_QUEUE_BYTES => n,
+                    _ => {
+                        return Err(e(format!(
+                            "must be at least {MIN_PEER_QUEUE_BYTES} (0 selects the default \
                                  {DEFAULT_PEER_QUEUE_MAX_BYTES})"
-                            )))
-                        }
+                        )))
                     }
+                }
             }
             "secure_server_option" => {
                 let (option, exact) = match SecureOption::from_name(v) {
@@ -595,9 +594,15 @@ mod tests {
             ("mbuf_size: 0", |p| p.mbuf_size.is_none()),
             ("max_msgs: 100000", |p| p.max_msgs == Some(100_000)),
             ("peer_queue_max_msgs: 500", |p| p.peer_queue_max_msgs == 500),
-            ("peer_queue_max_msgs: 0", |p| p.peer_queue_max_msgs == 10_000),
-            ("peer_queue_max_bytes: 65536", |p| p.peer_queue_max_bytes == 65536),
-            ("peer_queue_max_bytes: 0", |p| p.peer_queue_max_bytes == 32 << 20),
+            ("peer_queue_max_msgs: 0", |p| {
+                p.peer_queue_max_msgs == 10_000
+            }),
+            ("peer_queue_max_bytes: 65536", |p| {
+                p.peer_queue_max_bytes == 65536
+            }),
+            ("peer_queue_max_bytes: 0", |p| {
+                p.peer_queue_max_bytes == 32 << 20
+            }),
             ("max_msgs: 1000000", |p| p.max_msgs == Some(1_000_000)),
             ("stats_listen: 127.0.0.1:22223", |p| {
                 p.stats_listen.to_string() == "127.0.0.1:22223"

@@ -15,9 +15,10 @@
 //! ```
 //!
 //! Handlers never close a connection: they return an `Outcome`, and only the
-//! dispatcher (`dispatch_event`, `resume_blocked`, `flush_all`) and admin
-//! actions call `close_conn`. Closing releases the connection's messages at
-//! once, queues those still owed an answer on `failed` (answered by
+//! dispatcher (`dispatch_event`, `resume_blocked`, `flush_all`), admin
+//! actions and the watchdog timer (a stuck connection) call `close_conn`.
+//! Closing releases the connection's messages at once, queues those still
+//! owed an answer on `failed` (answered by
 //! `fail_queued`, so that a close never re-enters routing), and leaves the
 //! slab entry (state `Closing`) for `reap`, so that a token seen later in the
 //! same event batch still names a dead connection, not a new one.

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use crate::core::harness::{
     bulk, datastore_backoff, datastore_ejected, datastore_failures, datastore_timers,
     expire_datastore_backoff, fault_stats, key_hash, key_shard, key_where, msgs_in_use,
-    peer_connected,
-    pool_stats, pump, server_stats, spec, Cluster, Hang, Node, Redis, Refuse,
+    peer_connected, pool_stats, pump, server_stats, spec, Cluster, Hang, Node, Redis, Refuse,
 };
 
 /// `timeout:` of these tests, in ms.
@@ -70,7 +69,11 @@ fn a_datastore_that_never_answers_times_out_alone() {
     assert_eq!(server_stats(&nodes[0].ctx, 1).server_timedout_requests, 0);
     // Reconnected at once (the hung server completes connects from its
     // backlog), a new request gets its own deadline.
-    assert_eq!(datastore_backoff(&nodes[0].ctx, 0, 0).1, None, "no back-off");
+    assert_eq!(
+        datastore_backoff(&nodes[0].ctx, 0, 0).1,
+        None,
+        "no back-off"
+    );
     let sent = Instant::now();
     let reply = c.call(&mut nodes, &[b"GET", &slow]);
     assert_eq!(reply, "-ERR Storage: Datastore timed out\r\n");

@@ -165,7 +165,7 @@ impl Context {
         } else if self.topology.get(PeerId(dest as u32)).is_some() {
             let peer = PeerId(dest as u32);
             self.stats.record_peer_timeout(peer);
-            let name = &self.topology.peer(peer).name;
+            let name = self.peer_label(peer);
             let line = format!("request {uid} to peer {name} timed out");
             self.peer_log(peer, || line);
         }

@@ -40,6 +40,8 @@ use std::time::Instant;
 use log::{debug, info, warn};
 use mio::Interest;
 
+use crate::cluster::health::{Fault, Transition};
+use crate::cluster::state::PeerHealth;
 use crate::conn::{CloseReason, Conn, ConnState, Outcome, QueueStats, Role, Sock};
 use crate::conn_pool::PEER_BACKOFF_MAX;
 pub use crate::conn_pool::{PeerPool, PeerPools};
@@ -48,8 +50,6 @@ use crate::core::{
     TIMEOUT_REMOTE_WRITE,
 };
 use crate::dnode::msg::{write_header, DmsgHeader, DmsgType, FLAG_RESP3};
-use crate::cluster::health::{Fault, Transition};
-use crate::cluster::state::PeerHealth;
 use crate::errors::{
     ERR_PEER_DOWN, ERR_PEER_NOT_CONNECTED, ERR_PEER_QUEUE_FULL, ERR_PEER_REFUSED, ERR_PEER_TIMEOUT,
 };
@@ -399,7 +399,7 @@ impl Context {
             _ => {}
         }
         if matches!(why, Undeliverable::Down | Undeliverable::QueueFull) {
-            let name = &self.topology.peer(peer).name;
+            let name = self.peer_label(peer);
             let line = format!("request for peer {name} answered at once: {}", why.name());
             self.peer_log(peer, || line);
         }
@@ -431,7 +431,7 @@ impl Context {
         let m = &mut self.msgs[mid];
         m.swallow = true;
         let uid = m.id;
-        let name = &self.topology.peer(peer).name;
+        let name = self.peer_label(peer);
         let line = format!("copy {uid} for peer {name} not delivered: {}", why.name());
         self.peer_log(peer, || line);
         self.try_free(mid);
@@ -471,6 +471,17 @@ impl Context {
         self.peer_health_changed(peer, change, fault.name());
     }
 
+    /// How log lines name a peer: its address, with its seed name when
+    /// that says more.
+    pub(crate) fn peer_label(&self, peer: PeerId) -> String {
+        let p = self.topology.peer(peer);
+        if p.name == p.host {
+            format!("{}:{}", p.host, p.port)
+        } else {
+            format!("{} ({}:{})", p.name, p.host, p.port)
+        }
+    }
+
     /// Applies a health change (if any): mirrored in the topology, where
     /// routing reads it, counted and logged.
     fn peer_health_changed(&mut self, peer: PeerId, change: Option<Transition>, why: &str) {
@@ -483,23 +494,19 @@ impl Context {
         let p = self.topology.peer(peer);
         let failures = self.peers[peer].detect.failures;
         let admin = p.state.name();
+        let name = self.peer_label(peer);
         if to == PeerHealth::Up {
             info!(
-                "peer {} is {} (was {}; operator state {})",
-                p.name,
+                "peer {name} is {} (was {}; operator state {admin})",
                 to.name(),
                 from.name(),
-                admin
             );
         } else {
             warn!(
-                "peer {} is {} (was {}): {}, {} failures since its last answer; operator state {}",
-                p.name,
+                "peer {name} is {} (was {}): {why}, {failures} failures since its last answer; \
+                 operator state {admin}",
                 to.name(),
                 from.name(),
-                why,
-                failures,
-                admin
             );
         }
     }
@@ -814,7 +821,8 @@ mod tests {
     fn write_copy(ctx: &mut Context) -> MsgId {
         let mid = ctx.msgs.get(MsgKind::Request);
         let mut segs = std::mem::take(&mut ctx.msgs[mid].segs);
-        ctx.mbufs.append(&mut segs, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+        ctx.mbufs
+            .append(&mut segs, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
         let m = &mut ctx.msgs[mid];
         m.segs = segs;
         m.mlen = 27;

@@ -223,7 +223,10 @@ mod tests {
             peer_undeliverable: 7,
             ..FaultStats::default()
         };
-        let text = format!("{{\"a\":1{}}}", info_objects(&faults, &[row("b\"x"), row("c")]));
+        let text = format!(
+            "{{\"a\":1{}}}",
+            info_objects(&faults, &[row("b\"x"), row("c")])
+        );
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["faults"]["peer_undeliverable"], 7);
         assert_eq!(v["faults"]["server_stalls"], 0);
@@ -239,7 +242,11 @@ mod tests {
     #[test]
     fn prometheus_families_label_each_peer_once() {
         let mut out = String::new();
-        prometheus_families(&mut out, &FaultStats::default(), &[row("z"), row("a"), row("z")]);
+        prometheus_families(
+            &mut out,
+            &FaultStats::default(),
+            &[row("z"), row("a"), row("z")],
+        );
         assert!(out.contains("# TYPE dynomite_fault_peer_stalls_total counter\n"));
         assert!(out.contains("dynomite_fault_peer_stalls_total 0\n"));
         assert!(out.contains("dynomite_peer_health{peer=\"a\"} 2\n"));

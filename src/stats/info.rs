@@ -259,7 +259,12 @@ pub fn render_cluster_describe(dcs: &[DcDesc]) -> String {
                 add_string(&mut out, "name", &node.name);
                 add_string(&mut out, "host", &node.host);
                 add_num(&mut out, "port", u64::from(node.port), false);
-                add_num(&mut out, "token", u64::from(node.token), node.health.is_none());
+                add_num(
+                    &mut out,
+                    "token",
+                    u64::from(node.token),
+                    node.health.is_none(),
+                );
                 if let Some((health, admin)) = node.health {
                     add_string(&mut out, "state", health);
                     json_str(&mut out, "admin_state");
@@ -466,9 +471,7 @@ mod tests {
             }],
         }];
         let text = render_cluster_describe(&dcs);
-        assert!(text.contains(
-            "\"token\":7,\n\"state\":\"down\",\"admin_state\":\"NORMAL\"\n}"
-        ));
+        assert!(text.contains("\"token\":7,\n\"state\":\"down\",\"admin_state\":\"NORMAL\"\n}"));
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["dcs"][0]["racks"][0]["servers"][1]["state"], "down");
         assert!(v["dcs"][0]["racks"][0]["servers"][0].get("state").is_none());

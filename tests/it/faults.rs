@@ -159,14 +159,19 @@ fn a_stopped_peer_never_reads_and_the_other_node_keeps_serving() {
     assert!(counter(&p, &["queued_msgs"]) <= 25_000, "{p}");
     let log = cl.node(0).full_log();
     assert!(log.contains("is down"), "no state change logged:\n{log}");
-    assert!(log.contains("not delivered"), "no dropped copy logged:\n{log}");
+    assert!(
+        log.contains("not delivered"),
+        "no dropped copy logged:\n{log}"
+    );
 
     // Thawed, n1 comes back by itself (its probe is answered), and new
     // writes reach it again.
     cl.node(1).resume();
     wait_state(&cl, 0, 1, "up");
     assert_eq!(c.cmd(&[b"SET", b"after", b"2"]), b"+OK\r\n");
-    let ok = poll_until(DETECT_TIMEOUT, || cl.node(1).redis_get(b"after") == bulk(b"2"));
+    let ok = poll_until(DETECT_TIMEOUT, || {
+        cl.node(1).redis_get(b"after") == bulk(b"2")
+    });
     assert!(ok, "the write after the thaw never reached n1");
     let log = cl.node(0).full_log();
     assert!(log.contains("is up"), "no recovery logged:\n{log}");
