@@ -604,7 +604,8 @@ impl Context {
                     self.peer_health_changed(peer, change, "answered");
                 }
                 let m = &mut self.msgs[req];
-                if let Some(sent) = m.sent_at {
+                // A probe (no command) is not a request in the statistics.
+                if let (Some(sent), Some(_)) = (m.sent_at, m.cmd) {
                     let micros = self.now.saturating_duration_since(sent).as_micros() as u64;
                     let dest = PeerId(m.dest);
                     let bytes = self.msgs[rsp].mlen;
