@@ -7,7 +7,8 @@
 //!   Slot: idle ──connecting(cid)──► conn ──connected()──► back-off reset
 //!            ▲                        │ failure(now): conn gone,
 //!            └── reconnect_due(now) ◄─┘ retry_at = now + back-off
-//!   back-off: 1 s, 2 s, 4 s … capped (server_retry_timeout; 2 s for peers)
+//!   back-off: 1 s, 2 s, … capped at 2 s (datastores: or server_retry_timeout
+//!   when lower): the reconnect is the probe that brings a target back
 //!
 //!   Progress (read by the watchdog, core/timers.rs): when the connect
 //!   started, when bytes were last written, when a reply last came. A

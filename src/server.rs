@@ -17,8 +17,8 @@
 //! are answered "Datastore queue is full" at once), and the watchdog
 //! (`servers_watchdog`) closes a connection whose connect takes longer than
 //! `timeout` or that has requests outstanding and has answered (or written)
-//! nothing for `timeout`: its requests fail ("Datastore timed out"), its
-//! memory is freed, and the slot reconnects at once. Reconnects back off from 1 s to at most 2 s (or
+//! nothing for twice `timeout` (at least 1 s): its requests fail ("Datastore
+//! timed out"), its memory is freed, and the slot reconnects at once. Reconnects back off from 1 s to at most 2 s (or
 //! `server_retry_timeout` when lower), so a datastore that comes back is
 //! used within about 2 s, even while ejected: a completed connect ends the
 //! ejection.
@@ -45,6 +45,10 @@ use crate::msg::{ConnId, MsgId, MsgKind};
 /// Cap of a datastore slot's reconnect back-off (or `server_retry_timeout`
 /// when lower): the reconnect is the probe that brings a datastore back.
 pub const SERVER_PROBE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The shortest time a datastore connection with requests outstanding may
+/// go without answering before the watchdog closes it.
+pub const SERVER_STALL_MIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
@@ -246,10 +250,15 @@ impl Context {
 
     /// The watchdog's round over the datastore connections (see
     /// core/timers.rs): a connect slower than `timeout`, or requests
-    /// outstanding with nothing answered or written for `timeout`, closes
-    /// the connection (its requests fail with "Datastore timed out").
+    /// outstanding with nothing answered or written for twice `timeout` (at
+    /// least 1 s), closes the connection (its requests fail with
+    /// "Datastore timed out").
     pub(crate) fn servers_watchdog(&mut self, now: Instant) {
-        let limit = self.timeout_of(TIMEOUT_DATASTORE);
+        // Twice the request timeout, and at least a second: a request that
+        // timed out is answered at once, and a datastore that resumes soon
+        // after (a pause, a slow command) keeps its connection and the
+        // writes queued on it.
+        let limit = (self.timeout_of(TIMEOUT_DATASTORE) * 2).max(SERVER_STALL_MIN);
         let connect_limit = self.connect_timeout();
         for server in 0..self.servers.len() {
             for proto in 0..2 {

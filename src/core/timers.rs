@@ -16,7 +16,8 @@
 //! every `WATCHDOG_TICK` it looks at each datastore and peer connection,
 //! and closes one whose connect has not completed within `timeout`, or
 //! that has requests outstanding and has answered nothing (or written
-//! nothing) for its class's read timeout. Closing it fails what it carries
+//! nothing) for its class's read timeout (a peer) or twice `timeout`, at
+//! least 1 s (a datastore). Closing it fails what it carries
 //! at once, frees the memory its queue held, and (for a peer) tells failure
 //! detection (dnode/peer.rs `peers_watchdog`, server.rs
 //! `servers_watchdog`). Timeouts are logged at most once a second per peer

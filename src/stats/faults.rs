@@ -43,7 +43,7 @@ fault_counters! {
     peer_connect_timeouts, "Peer connects that did not complete within the timeout.";
     peer_probes, "Probes (a PING on every new peer connection) sent.";
     peer_state_changes, "Peer health changes (up, suspect, down).";
-    server_stalls, "Datastore connections closed because requests were outstanding and nothing was answered or written for the timeout.";
+    server_stalls, "Datastore connections closed because requests were outstanding and nothing was answered or written for twice the timeout (at least 1 s).";
     server_queue_full, "Requests refused because a datastore connection already held the most requests it may hold (half of max_msgs).";
     server_connect_timeouts, "Datastore connects that did not complete within the timeout.";
 }

@@ -31,7 +31,7 @@ use super::{
 };
 
 /// How long the peers of a fresh (or restarted) cluster may take to connect
-/// to each other. Peers reconnect after 1 s, doubling up to 10 s.
+/// to each other. Peers reconnect after 1 s, then every 2 s.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default hash of the original (`hash: murmur`); the library's, whose
