@@ -1,6 +1,7 @@
 //! Faults on loopback clusters (short variants of contrib/faults/): a peer
 //! whose process is stopped (SIGSTOP: it accepts connections and reads
-//! nothing) and a peer killed with -9 and restarted. Checked: the other
+//! nothing), a peer killed with -9 and restarted, and a stopped datastore.
+//! Checked: the other
 //! nodes keep serving, the fault shows in /info and in the log, a down peer
 //! is skipped without waiting for a timeout (counted, not timed), and the
 //! peer comes back by itself.
@@ -12,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::cluster::{murmur, node, Cluster, NodeSpec};
-use crate::harness::{bulk, encode, poll_until, show, Client};
+use crate::harness::{bulk, encode, poll_until, show, Client, Dynomite, RedisServer};
 
 /// How long a fault or a recovery may take to show in /info.
 const DETECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -30,6 +31,20 @@ fn http_json(port: u16, path: &str) -> Value {
         .map_or("", |(_, b)| b)
         .to_string();
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: bad JSON ({e}): {body}"))
+}
+
+/// The value of an unlabelled sample of a node's /metrics.
+fn metric(port: u16, name: &str) -> u64 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the stats port");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read the response");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in /metrics"))
 }
 
 /// The /info JSON of node `i`.
@@ -273,4 +288,40 @@ fn an_operator_down_is_kept_whatever_is_detected() {
             .any(|s| s["admin_state"] == "DOWN" && s["state"] == "up"),
         "{d}"
     );
+}
+
+#[test]
+fn a_stopped_datastore_gets_clear_errors_and_the_node_keeps_answering() {
+    let redis = RedisServer::start();
+    let node = Dynomite::start_with(&[redis.port()], &[("timeout", "300")]);
+    let mut c = node.client();
+    assert_eq!(c.cmd(&[b"SET", b"k", b"before"]), b"+OK\r\n");
+    redis.pause();
+    // A pipeline the datastore never reads: every request is answered with
+    // an error of its own, none is held.
+    let n = 3000;
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.extend_from_slice(&encode(&[b"SET", format!("s{i}").as_bytes(), b"v"]));
+    }
+    c.send(&out);
+    for i in 0..n {
+        let r = c.read_reply();
+        assert!(
+            r == b"-ERR Storage: Datastore timed out\r\n"
+                || r == b"-ERR Storage: Datastore queue is full\r\n"
+                || r == b"-ERR Storage: Datastore refused connection\r\n",
+            "reply {i}: {}",
+            show(&r)
+        );
+    }
+    // The admin endpoint answers all along; the stuck connection is closed
+    // (it answered nothing for twice the timeout) and counted.
+    let ok = poll_until(DETECT_TIMEOUT, || {
+        metric(node.stats_port(), "dynomite_fault_server_stalls_total") >= 1
+    });
+    assert!(ok, "no stalled datastore connection counted");
+    redis.resume();
+    let ok = poll_until(DETECT_TIMEOUT, || c.cmd(&[b"GET", b"k"]) == bulk(b"before"));
+    assert!(ok, "the datastore was not used again after SIGCONT");
 }
