@@ -1,10 +1,10 @@
 //! Faults on loopback clusters (short variants of contrib/faults/): a peer
 //! whose process is stopped (SIGSTOP: it accepts connections and reads
-//! nothing), a peer killed with -9 and restarted, and a stopped datastore.
-//! Checked: the other
-//! nodes keep serving, the fault shows in /info and in the log, a down peer
-//! is skipped without waiting for a timeout (counted, not timed), and the
-//! peer comes back by itself.
+//! nothing), a peer killed with -9 and restarted, an operator's DOWN, and a
+//! stopped datastore. Checked: the other nodes keep serving, the fault
+//! shows in /info and in the log, a down peer is skipped without waiting
+//! for a timeout (counted, not timed), and the peer or datastore comes back
+//! by itself.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
