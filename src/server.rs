@@ -190,6 +190,13 @@ impl Context {
             None => None,
         };
         let Some(cid) = cid else {
+            // This node's datastore is unreachable: a DC_ONE read goes to
+            // another rack's replica.
+            if let Some(next) = self.next_failover(mid) {
+                self.stats.faults.storage_error_failovers += 1;
+                self.dispatch(mid, next);
+                return;
+            }
             self.reply_error(mid, ERR_REFUSED);
             return;
         };
@@ -392,11 +399,13 @@ impl Context {
             if m.swallow || m.done {
                 self.try_free(mid);
             } else {
+                // A DC_ONE read may still be served by another rack
+                // (`fail_queued` tries its failover list first).
                 self.failed.push_back(FailedReq {
                     mid,
                     uid: m.id,
                     error,
-                    failover: false,
+                    failover: true,
                 });
             }
         }

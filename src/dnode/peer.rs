@@ -615,9 +615,20 @@ impl Context {
                 if m.swallow || m.done {
                     self.msgs.put(&mut self.mbufs, rsp);
                     self.try_free(req);
-                } else {
-                    self.attach_reply(req, rsp);
+                    return;
                 }
+                if self.storage_error(rsp) {
+                    // The owner is up but its datastore failed: a DC_ONE
+                    // read goes to the next rack's replica.
+                    if let Some(next) = self.next_failover(req) {
+                        self.msgs.put(&mut self.mbufs, rsp);
+                        self.stats.faults.storage_error_failovers += 1;
+                        debug!("read {} fails over: the owner's datastore failed", rid);
+                        self.dispatch(req, next);
+                        return;
+                    }
+                }
+                self.attach_reply(req, rsp);
                 return;
             }
             // The peer never answered `req`: it is lost.
@@ -627,6 +638,18 @@ impl Context {
             );
             self.peer_request_failed(req, ERR_PEER_REFUSED);
         }
+    }
+
+    /// True when reply `rsp` is a node's storage error (`-ERR Storage: …`,
+    /// memcached `SERVER_ERROR Storage: …`): the node answered, its
+    /// datastore did not.
+    pub(crate) fn storage_error(&self, rsp: MsgId) -> bool {
+        const REDIS: &[u8] = b"-ERR Storage:";
+        const MEMCACHE: &[u8] = b"SERVER_ERROR Storage:";
+        let m = &self.msgs[rsp];
+        let mut head = [0u8; MEMCACHE.len()];
+        let n = self.mbufs.copy_to_slice(&m.segs, 0, &mut head);
+        head[..n].starts_with(REDIS) || head[..n].starts_with(MEMCACHE)
     }
 
     /// A request to a peer failed: try the next replica of a failover read,

@@ -325,3 +325,44 @@ fn a_stopped_datastore_gets_clear_errors_and_the_node_keeps_answering() {
     let ok = poll_until(DETECT_TIMEOUT, || c.cmd(&[b"GET", b"k"]) == bulk(b"before"));
     assert!(ok, "the datastore was not used again after SIGCONT");
 }
+
+#[test]
+fn a_dc_one_read_fails_over_when_the_owners_datastore_is_down() {
+    // Rack 1: n0 (lower half of the ring), n1 (upper half); rack 2: n2
+    // owns everything.
+    let layout = [
+        node("dc1", "rack1", &[2147483647]),
+        node("dc1", "rack1", &[4294967295]),
+        node("dc1", "rack2", &[4294967295]),
+    ];
+    let mut cl = Cluster::start(&layout);
+    let key_of = |upper: bool| -> Vec<u8> {
+        (0..)
+            .map(|i| format!("o{i}").into_bytes())
+            .find(|k| (murmur(k) > 2147483647) == upper)
+            .expect("a key")
+    };
+    let (theirs, ours) = (key_of(true), key_of(false));
+    let mut c = cl.node(0).client();
+    for k in [&theirs, &ours] {
+        assert_eq!(c.cmd(&[b"SET", k, b"kept"]), b"+OK\r\n");
+        let ok = poll_until(DETECT_TIMEOUT, || cl.node(2).redis_get(k) == bulk(b"kept"));
+        assert!(ok, "{} never reached rack 2", show(k));
+    }
+    // The owner node is up, its redis is dead: it answers a storage error,
+    // and the read is served by rack 2 instead.
+    cl.node_mut(1).redis.kill();
+    assert_eq!(c.cmd(&[b"GET", &theirs]), bulk(b"kept"));
+    // This node's own redis is dead: it serves its reads from rack 2.
+    cl.node_mut(0).redis.kill();
+    assert_eq!(c.cmd(&[b"GET", &ours]), bulk(b"kept"));
+    assert_eq!(c.cmd(&[b"GET", &theirs]), bulk(b"kept"));
+    let v = info(&cl, 0);
+    assert!(
+        counter(&v, &["faults", "storage_error_failovers"]) >= 2,
+        "{v}"
+    );
+    // Writes still need the owner's datastore: a clear error.
+    let r = c.cmd(&[b"SET", &ours, b"new"]);
+    assert!(r.starts_with(b"-ERR Storage:"), "{}", show(&r));
+}
