@@ -7,7 +7,14 @@
 //!   Slot: idle ──connecting(cid)──► conn ──connected()──► back-off reset
 //!            ▲                        │ failure(now): conn gone,
 //!            └── reconnect_due(now) ◄─┘ retry_at = now + back-off
-//!   back-off: 1 s, 2 s, 4 s … capped (server_retry_timeout; 10 s for peers)
+//!   back-off: 1 s, 2 s, … capped at 2 s (datastores: or server_retry_timeout
+//!   when lower): the reconnect is the probe that brings a target back
+//!
+//!   Progress (read by the watchdog, core/timers.rs): when the connect
+//!   started, when bytes were last written, when a reply last came. A
+//!   connection with requests outstanding and none of these for a timeout
+//!   is stuck: it is closed, and for a peer failure detection hears of it
+//!   (PeerPool::detect, cluster/health.rs).
 //!
 //!   Ejection (datastores, auto_eject_hosts): failures counted across the
 //!   server's slots; at server_failure_limit the server leaves key placement
@@ -18,13 +25,17 @@ use std::ops::{Index, IndexMut};
 use std::time::{Duration, Instant};
 
 use crate::auth::LogLimit;
+use crate::cluster::health::{Detector, Fault, RateLimit};
 use crate::conf::{PoolConf, ServerConf};
 use crate::ids::{ConnId, PeerId};
+use crate::stats::faults::PeerFaultCounts;
 
 /// Reconnect back-off starts here and doubles.
 pub const BACKOFF_START: Duration = Duration::from_secs(1);
-/// Cap of a peer slot's back-off.
-pub const PEER_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Cap of a peer slot's back-off: a peer that is down is probed (a
+/// reconnect and a request on it) at least this often, so that it is back
+/// within a few seconds of its return.
+pub const PEER_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// State of one connection slot of a pool.
 #[derive(Debug, Clone, Default)]
@@ -39,13 +50,28 @@ pub struct Slot {
     /// requests that find the slot waiting to reconnect get this error
     /// instead of the usual one. Cleared when a handshake succeeds.
     pub refused: Option<&'static str>,
+    /// When the connect of the current connection started.
+    pub since: Option<Instant>,
+    /// When bytes were last written on it.
+    pub written_at: Option<Instant>,
+    /// When a reply last came on it.
+    pub answered_at: Option<Instant>,
+    /// Bytes of the requests queued on it, written or not (peers).
+    pub queued_bytes: u64,
+    /// Why the watchdog closed it, if it did (taken by the close handler).
+    pub fault: Option<Fault>,
 }
 
 impl Slot {
     /// A connect was started on `cid`.
-    pub fn connecting(&mut self, cid: ConnId) {
+    pub fn connecting(&mut self, cid: ConnId, now: Instant) {
         self.conn = Some(cid);
         self.retry_at = None;
+        self.since = Some(now);
+        self.written_at = None;
+        self.answered_at = None;
+        self.queued_bytes = 0;
+        self.fault = None;
     }
 
     /// The connect completed: the next failure starts the back-off afresh.
@@ -58,6 +84,7 @@ impl Slot {
     /// reconnect is returned (the caller arms its timer).
     pub fn failure(&mut self, now: Instant, max: Duration) -> Instant {
         self.conn = None;
+        self.queued_bytes = 0;
         self.backoff = if self.backoff.is_zero() {
             BACKOFF_START
         } else {
@@ -67,6 +94,29 @@ impl Slot {
         let at = now + self.backoff;
         self.retry_at = Some(at);
         at
+    }
+
+    /// True when the connection is stuck at `now`: its oldest request
+    /// waiting for a reply was queued (`oldest_unanswered`), or its oldest
+    /// request not yet written (`oldest_unwritten`), longer than `limit`
+    /// ago, and nothing came back (or was written) since.
+    pub fn stalled(
+        &self,
+        now: Instant,
+        oldest_unanswered: Option<Instant>,
+        oldest_unwritten: Option<Instant>,
+        limit: Duration,
+    ) -> bool {
+        let waited = |oldest: Option<Instant>, progress: Option<Instant>| {
+            let Some(mut from) = oldest else {
+                return false;
+            };
+            for t in [progress, self.since].into_iter().flatten() {
+                from = from.max(t);
+            }
+            now.saturating_duration_since(from) > limit
+        };
+        waited(oldest_unanswered, self.answered_at) || waited(oldest_unwritten, self.written_at)
     }
 
     /// True when the reconnect timer of this slot may open a connection (it
@@ -121,6 +171,8 @@ pub struct Server {
     pub health: Ejection,
     /// Rate limit of the log line about a refused `redis_auth`.
     pub auth_log: LogLimit,
+    /// Rate limit of this datastore's fault log lines.
+    pub log: RateLimit,
 }
 
 impl Server {
@@ -131,6 +183,7 @@ impl Server {
             pools: [vec![Slot::default(); n], vec![Slot::default(); n]],
             health: Ejection::default(),
             auth_log: LogLimit::default(),
+            log: RateLimit::default(),
         }
     }
 
@@ -145,6 +198,13 @@ impl Server {
 pub struct PeerPool {
     /// One slot per connection; none for this node.
     pub slots: Vec<Slot>,
+    /// Failure detection of this peer (its health is mirrored in the
+    /// topology, where routing reads it).
+    pub detect: Detector,
+    /// Rate limit of this peer's fault log lines.
+    pub log: RateLimit,
+    /// What went wrong with this peer, counted.
+    pub counts: PeerFaultCounts,
 }
 
 /// The outgoing pools of every node, keyed by the topology's `PeerId`: a
@@ -188,12 +248,21 @@ impl PeerPools {
         debug_assert!(self.pools[id.idx()].is_none(), "peer {} added twice", id.0);
         self.pools[id.idx()] = Some(PeerPool {
             slots: vec![Slot::default(); n],
+            detect: Detector::default(),
+            log: RateLimit::default(),
+            counts: PeerFaultCounts::default(),
         });
     }
 
     /// The pool of node `id`, if it exists.
     pub fn get(&self, id: PeerId) -> Option<&PeerPool> {
         self.pools.get(id.idx()).and_then(Option::as_ref)
+    }
+
+    /// One past the largest id that may have a pool: `PeerId(0..ids_end())`
+    /// covers every pool (walked without allocating).
+    pub fn ids_end(&self) -> u32 {
+        self.pools.len() as u32
     }
 }
 
@@ -221,7 +290,7 @@ mod tests {
     fn backoff_doubles_up_to_the_cap() {
         let now = Instant::now();
         let mut s = Slot::default();
-        s.connecting(ConnId(7));
+        s.connecting(ConnId(7), now);
         let mut seen = Vec::new();
         for _ in 0..6 {
             let at = s.failure(now, 10 * S);
@@ -254,11 +323,39 @@ mod tests {
         s.failure(now, 10 * S);
         assert!(!s.reconnect_due(now + S));
         assert!(s.reconnect_due(now + 2 * S));
-        s.connecting(ConnId(3));
+        s.connecting(ConnId(3), now);
         assert!(!s.reconnect_due(now + 20 * S), "a connection is open");
         assert_eq!(s.retry_at, None);
         s.connected();
         assert_eq!(s.failure(now, 10 * S) - now, S);
+    }
+
+    #[test]
+    fn a_connection_is_stuck_when_nothing_came_back_for_the_limit() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Slot::default();
+        s.connecting(ConnId(1), t0);
+        let limit = ms(1000);
+        // Nothing outstanding: never stuck.
+        assert!(!s.stalled(t0 + 10 * S, None, None, limit));
+        // A reply outstanding since t0: stuck after the limit.
+        assert!(!s.stalled(t0 + ms(1000), Some(t0), None, limit));
+        assert!(s.stalled(t0 + ms(1001), Some(t0), None, limit));
+        // A reply came at t0 + 500 ms: the clock starts over from it.
+        s.answered_at = Some(t0 + ms(500));
+        assert!(!s.stalled(t0 + ms(1400), Some(t0), None, limit));
+        assert!(s.stalled(t0 + ms(1501), Some(t0), None, limit));
+        // A request queued later than the last answer starts its own clock.
+        assert!(!s.stalled(t0 + ms(2500), Some(t0 + ms(2000)), None, limit));
+        // Bytes not written: writes are progress for them, answers are not.
+        s.written_at = Some(t0 + ms(3000));
+        assert!(!s.stalled(t0 + ms(3900), None, Some(t0), limit));
+        assert!(s.stalled(t0 + ms(4001), None, Some(t0), limit));
+        // A new connection: the connect start is the baseline.
+        s.connecting(ConnId(2), t0 + 10 * S);
+        assert!(!s.stalled(t0 + 10 * S + ms(900), Some(t0), Some(t0), limit));
+        assert!(s.stalled(t0 + 11 * S + ms(1), Some(t0), None, limit));
     }
 
     #[test]

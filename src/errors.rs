@@ -51,6 +51,15 @@ pub const ERR_TIMEOUT: &str = "ERR Storage: Datastore timed out";
 pub const ERR_STORAGE_AUTH: &str = "ERR Storage: datastore authentication failed";
 /// The datastore refused the `SELECT` of `redis_db`.
 pub const ERR_STORAGE_DB: &str = "ERR Storage: datastore refused the database of redis_db";
+/// Not in the original: the peer is known down (failure detection) and the
+/// request is answered at once instead of waiting for a timeout.
+pub const ERR_PEER_DOWN: &str = "ERR Peer: Peer Node is down";
+/// Not in the original: too many requests are already queued for the peer
+/// (`peer_queue_max_msgs`, `peer_queue_max_bytes`).
+pub const ERR_PEER_QUEUE_FULL: &str = "ERR Peer: Peer Node queue is full";
+/// Not in the original: the datastore does not read what is queued for it;
+/// new requests are refused rather than held.
+pub const ERR_DATASTORE_QUEUE_FULL: &str = "ERR Storage: Datastore queue is full";
 
 // ---------------------------------------------------------------------------
 // Peer frames (dyn_dnode_msg.c).

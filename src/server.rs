@@ -12,6 +12,17 @@
 //!  slot reconnects after 1 s, 2 s, 4 s … up to server_retry_timeout
 //! ```
 //!
+//! A datastore that stops reading (SIGSTOP, a hung host) cannot stall the
+//! node: a connection holds at most half the message pool (more requests
+//! are answered "Datastore queue is full" at once), and the watchdog
+//! (`servers_watchdog`) closes a connection whose connect takes longer than
+//! `timeout` or that has requests outstanding and has answered (or written)
+//! nothing for twice `timeout` (at least 1 s): its requests fail ("Datastore
+//! timed out"), its memory is freed, and the slot reconnects at once. Reconnects back off from 1 s to at most 2 s (or
+//! `server_retry_timeout` when lower), so a datastore that comes back is
+//! used within about 2 s, even while ejected: a completed connect ends the
+//! ejection.
+//!
 //! Each server has two pools of `datastore_connections` connections: one for
 //! RESP2 clients and one (opened on first use, with `HELLO 3` sent first) for
 //! RESP3 clients, so that replies pass through unchanged.
@@ -48,7 +59,16 @@ use crate::conn::{
 };
 pub use crate::conn_pool::Server;
 use crate::core::{Context, FailedReq, Timer, TIMEOUT_DATASTORE};
+use crate::errors::ERR_DATASTORE_QUEUE_FULL;
 use crate::msg::{ConnId, MsgId, MsgKind};
+
+/// Cap of a datastore slot's reconnect back-off (or `server_retry_timeout`
+/// when lower): the reconnect is the probe that brings a datastore back.
+pub const SERVER_PROBE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The shortest time a datastore connection with requests outstanding may
+/// go without answering before the watchdog closes it.
+pub const SERVER_STALL_MIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The RESP3 handshake sent first on connections of the RESP3 pool.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
@@ -114,7 +134,7 @@ impl Context {
                 return None;
             }
         };
-        self.servers[server].pools[proto][slot].connecting(cid);
+        self.servers[server].pools[proto][slot].connecting(cid, Instant::now());
         debug!(
             "s {} connecting to {} (pool {} slot {})",
             cid.0, name, proto, slot
@@ -261,7 +281,7 @@ impl Context {
                 s.conf.name, retry_max, s.health.failures
             );
         }
-        let at = s.pools[proto][slot].failure(now, retry_max);
+        let at = s.pools[proto][slot].failure(now, retry_max.min(SERVER_PROBE_MAX));
         self.add_timer(
             at,
             Timer::Reconnect {
@@ -292,11 +312,34 @@ impl Context {
             None => None,
         };
         let Some(cid) = cid else {
+            // This node's datastore is unreachable: a DC_ONE read goes to
+            // another rack's replica.
+            if let Some(next) = self.next_failover(mid) {
+                self.stats.faults.storage_error_failovers += 1;
+                self.dispatch(mid, next);
+                return;
+            }
             let sl = &self.servers[server].pools[proto][slot];
             self.reply_error(mid, sl.refused.unwrap_or(ERR_REFUSED));
             return;
         };
         debug_assert_eq!(self.conns[cid.0].kind(), ConnKind::Server);
+        let c = &self.conns[cid.0];
+        if c.imsg_q.len() + c.omsg_q.len() >= self.settings.server_queue_max {
+            self.stats.faults.server_queue_full += 1;
+            let now = Instant::now();
+            if let Some(held) = self.servers[server].log.allow(now) {
+                warn!(
+                    "s {} datastore {} does not keep up: {} requests queued, request refused \
+                     ({held} more not logged)",
+                    cid.0,
+                    c.peer,
+                    c.imsg_q.len() + c.omsg_q.len()
+                );
+            }
+            self.reply_error(mid, ERR_DATASTORE_QUEUE_FULL);
+            return;
+        }
         let m = &mut self.msgs[mid];
         m.in_server = true;
         m.sent_at = Some(self.now);
@@ -327,6 +370,73 @@ impl Context {
     /// Moves fully written requests from `imsg_q` to the in-flight queue.
     fn server_sent(&mut self, cid: ConnId, n: u64) {
         self.conn_sent(cid, n, QueueStats::Server);
+        if n > 0 {
+            let sl = self.conns[cid.0]
+                .server_slot()
+                .expect("server conn has a slot");
+            self.servers[sl.server].pools[sl.proto][sl.slot].written_at = Some(self.now);
+        }
+    }
+
+    /// The watchdog's round over the datastore connections (see
+    /// core/timers.rs): a connect slower than `timeout`, or requests
+    /// outstanding with nothing answered or written for twice `timeout` (at
+    /// least 1 s), closes the connection (its requests fail with
+    /// "Datastore timed out").
+    pub(crate) fn servers_watchdog(&mut self, now: Instant) {
+        // Twice the request timeout, and at least a second: a request that
+        // timed out is answered at once, and a datastore that resumes soon
+        // after (a pause, a slow command) keeps its connection and the
+        // writes queued on it.
+        let limit = (self.timeout_of(TIMEOUT_DATASTORE) * 2).max(SERVER_STALL_MIN);
+        let connect_limit = self.connect_timeout();
+        for server in 0..self.servers.len() {
+            for proto in 0..2 {
+                for slot in 0..self.servers[server].pools[proto].len() {
+                    let sl = &self.servers[server].pools[proto][slot];
+                    let Some(cid) = sl.conn else { continue };
+                    let Some(c) = self.conns.get(cid.0) else {
+                        continue;
+                    };
+                    let front = |q: &std::collections::VecDeque<MsgId>| {
+                        q.front().and_then(|&m| self.msgs[m].sent_at)
+                    };
+                    let (stuck, what) = match c.state {
+                        ConnState::Connecting => (
+                            sl.since
+                                .is_some_and(|t| now.saturating_duration_since(t) > connect_limit),
+                            "connect timed out",
+                        ),
+                        ConnState::Connected => (
+                            sl.stalled(now, front(&c.omsg_q), front(&c.imsg_q), limit),
+                            "no progress",
+                        ),
+                        _ => (false, ""),
+                    };
+                    if !stuck {
+                        continue;
+                    }
+                    let f = &mut self.stats.faults;
+                    if c.state == ConnState::Connecting {
+                        f.server_connect_timeouts += 1;
+                    } else {
+                        f.server_stalls += 1;
+                    }
+                    let queued = c.imsg_q.len() + c.omsg_q.len();
+                    let name = c.peer.clone();
+                    if let Some(held) = self.servers[server].log.allow(now) {
+                        warn!(
+                            "s {} datastore {}: {} ({} requests queued), closing \
+                             ({held} more not logged)",
+                            cid.0, name, what, queued
+                        );
+                    }
+                    self.servers[server].pools[proto][slot].fault =
+                        Some(crate::cluster::health::Fault::Stalled);
+                    self.close_conn(cid);
+                }
+            }
+        }
     }
 
     /// Reads replies.
@@ -349,6 +459,10 @@ impl Context {
             self.msgs.put(&mut self.mbufs, rsp);
             return Ok(());
         }
+        let sl = self.conns[cid.0]
+            .server_slot()
+            .expect("server conn has a slot");
+        self.servers[sl.server].pools[sl.proto][sl.slot].answered_at = Some(self.now);
         let Some(req) = self.conns[cid.0].omsg_q.pop_front() else {
             self.msgs.put(&mut self.mbufs, rsp);
             return Err(io::Error::new(
@@ -392,14 +506,18 @@ impl Context {
     pub(crate) fn server_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
-        let error = c
-            .server_state_mut()
-            .and_then(|st| st.close_error)
-            .unwrap_or(ERR_REFUSED);
+        let close_error = c.server_state_mut().and_then(|st| st.close_error);
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
         queued.extend(c.imsg_q.drain(..));
         c.send_off = 0;
+        let sl = &mut self.servers[slot.server].pools[slot.proto][slot.slot];
+        let stalled = sl.conn == Some(cid) && sl.fault.take().is_some();
+        let error = if stalled {
+            ERR_TIMEOUT
+        } else {
+            close_error.unwrap_or(ERR_REFUSED)
+        };
         let dropped = queued
             .iter()
             .filter(|&&m| !self.msgs[m].swallow && !self.msgs[m].done)
@@ -420,16 +538,36 @@ impl Context {
             if m.swallow || m.done {
                 self.try_free(mid);
             } else {
+                // A DC_ONE read may still be served by another rack
+                // (`fail_queued` tries its failover list first).
                 self.failed.push_back(FailedReq {
                     mid,
                     uid: m.id,
                     error,
-                    failover: false,
+                    failover: true,
                 });
             }
         }
-        let sl = &self.servers[slot.server].pools[slot.proto][slot.slot];
-        if sl.conn == Some(cid) {
+        let sl = &mut self.servers[slot.server].pools[slot.proto][slot.slot];
+        if stalled {
+            // The datastore took the connection but stopped answering: a
+            // new connection is tried at once (the timeout was the wait),
+            // not after a back-off during which every request would be
+            // refused.
+            // The loop's clock: the timer fires in the round that closed
+            // the connection.
+            let now = self.now;
+            sl.conn = None;
+            sl.retry_at = Some(now);
+            self.add_timer(
+                now,
+                Timer::Reconnect {
+                    server: slot.server,
+                    proto: slot.proto,
+                    slot: slot.slot,
+                },
+            );
+        } else if sl.conn == Some(cid) {
             self.server_failed(slot.server, slot.proto, slot.slot);
         }
     }

@@ -24,6 +24,7 @@
 use crate::cluster::plan::{self, Origin, Target};
 use crate::conf::Consistency;
 use crate::core::Context;
+use crate::dnode::peer::Undeliverable;
 use crate::msg::{Coalesce, ConnId, MsgId};
 use crate::proto::redis::{self, Multi, Route};
 
@@ -166,6 +167,9 @@ impl Context {
         for candidates in plan.orphans.iter() {
             self.send_orphan(mid, candidates);
         }
+        if !plan.undeliverable.is_empty() {
+            self.undeliverable_copies(mid, &plan.undeliverable);
+        }
         if !plan.is_quorum() {
             self.msgs[mid].failover.set(&plan.failover);
             self.dispatch(mid, plan.primary);
@@ -203,14 +207,15 @@ impl Context {
         match target {
             Target::Local => self.execute_local(mid),
             Target::Peer { peer, forward } => {
-                if self.peer_forward(mid, peer, forward) {
+                let Err(why) = self.peer_forward(mid, peer, forward) else {
                     return;
-                }
+                };
+                self.peer_refused(peer, why);
                 if let Some(next) = self.next_failover(mid) {
                     self.dispatch(mid, next);
                     return;
                 }
-                self.reply_error(mid, ERR_PEER_NOT_CONNECTED);
+                self.reply_error(mid, why.error());
             }
         }
     }
@@ -223,6 +228,7 @@ impl Context {
     /// A copy whose answer nobody waits for (other racks at DC_ONE, remote
     /// DCs): tried on each candidate until one takes it.
     fn send_orphan(&mut self, mid: MsgId, candidates: &[Target]) {
+        let mut refused = None;
         for &t in candidates {
             let c = self.copy_request(mid);
             let m = &mut self.msgs[c];
@@ -232,12 +238,35 @@ impl Context {
                     self.execute_local(c);
                     return;
                 }
-                Target::Peer { peer, forward } => {
-                    if self.peer_forward(c, peer, forward) {
-                        return;
+                Target::Peer { peer, forward } => match self.peer_forward(c, peer, forward) {
+                    Ok(()) => return,
+                    Err(why) => {
+                        refused.get_or_insert((peer, why));
+                        self.msgs.put(&mut self.mbufs, c);
                     }
-                    self.msgs.put(&mut self.mbufs, c);
-                }
+                },
+            }
+        }
+        // No candidate took it: handed over as the first candidate's.
+        if let Some((peer, why)) = refused {
+            let c = self.copy_request(mid);
+            self.msgs[c].swallow = true;
+            self.copy_undeliverable(peer, c, why);
+        }
+    }
+
+    /// The copies a plan found no live peer for (`Plan::undeliverable`).
+    fn undeliverable_copies(&mut self, mid: MsgId, targets: &[Target]) {
+        for &t in targets {
+            if let Target::Peer { peer, .. } = t {
+                let c = self.copy_request(mid);
+                self.msgs[c].swallow = true;
+                let why = if self.topology.peer(peer).state.routable() {
+                    Undeliverable::Down
+                } else {
+                    Undeliverable::AdminDown
+                };
+                self.copy_undeliverable(peer, c, why);
             }
         }
     }

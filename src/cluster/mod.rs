@@ -4,6 +4,7 @@
 
 pub mod coordinator;
 pub mod gossip;
+pub mod health;
 pub mod membership;
 pub mod plan;
 pub mod response_mgr;

@@ -21,6 +21,15 @@
 //!                   d, preselected rack first (group d)
 //! ```
 //!
+//! Failure detection steers the plan (cluster/health.rs): a peer that is not
+//! routable (detected down, or set DOWN by an operator) is never a DC_ONE
+//! read's primary or failover while a live replica exists (the read goes
+//! to the next rack's owner at once), and a copy nobody waits for whose
+//! every candidate is down is listed in `undeliverable` instead of
+//! `orphans` (the coordinator hands it to `copy_undeliverable`). At the
+//! quorum levels a down replica stays counted: `dispatch` answers for it
+//! at once with an error, so the quorum is decided without waiting.
+//!
 //! A plan is a fixed-size value: no list in it is on the heap. The cluster's
 //! shape is bounded to [`MAX_DCS`] datacenters of at most [`MAX_RACKS`]
 //! racks each: `Topology::apply` refuses a node beyond them, at start and
@@ -173,6 +182,10 @@ pub struct Plan {
     /// DC_ONE reads: the replicas to try, in order, when the primary cannot
     /// be reached.
     pub failover: Fixed<Target, MAX_FAILOVER>,
+    /// Copies nobody waits for that have no routable candidate: the
+    /// target each was meant for (its first candidate). Not sent; counted
+    /// and logged as undeliverable (later kept as hints).
+    pub undeliverable: Fixed<Target, MAX_ORPHANS>,
 }
 
 impl Plan {
@@ -184,12 +197,35 @@ impl Plan {
             groups: Fixed::default(),
             orphans: Fixed::default(),
             failover: Fixed::default(),
+            undeliverable: Fixed::default(),
+        }
+    }
+
+    /// Adds a copy nobody waits for: its routable candidates, in order, or
+    /// an undeliverable entry for the first candidate when none is.
+    fn add_orphan(&mut self, topo: &Topology, candidates: &[Target]) {
+        let mut o = Orphan::default();
+        for &t in candidates.iter().filter(|&&t| routable(topo, t)) {
+            o.push(t);
+        }
+        if !o.is_empty() {
+            self.orphans.push(o);
+        } else if let Some(&first) = candidates.first() {
+            self.undeliverable.push(first);
         }
     }
 
     /// True when answers are counted by response managers (quorum levels).
     pub fn is_quorum(&self) -> bool {
         !self.counted.is_empty()
+    }
+}
+
+/// True when `t` may be sent to now (this node always may).
+fn routable(topo: &Topology, t: Target) -> bool {
+    match t {
+        Target::Local => true,
+        Target::Peer { peer, .. } => topo.routable(peer),
     }
 }
 
@@ -221,18 +257,29 @@ pub fn plan(topo: &Topology, hash: u32, level: Consistency, write: bool, origin:
     if level == Consistency::DcOne {
         if write && origin != Origin::RackOwner {
             for &t in others.iter() {
-                let mut o = Orphan::default();
-                o.push(t);
-                p.orphans.push(o);
+                p.add_orphan(topo, &[t]);
             }
         }
         if remote {
             for d in 1..ndcs {
-                p.orphans.push(remote_racks(topo, d, hash, true));
+                p.add_orphan(topo, &remote_racks(topo, d, hash, true));
             }
         }
         if !write && origin == Origin::Client {
-            p.failover = others;
+            // Down replicas are not tried; a down owner gives its place to
+            // the first live replica of another rack.
+            for &t in others.iter().filter(|&&t| routable(topo, t)) {
+                p.failover.push(t);
+            }
+            if !routable(topo, p.primary) && !p.failover.is_empty() {
+                p.primary = p.failover[0];
+                let rest: Fixed<Target, MAX_FAILOVER> = {
+                    let mut r = Fixed::default();
+                    r.set(&p.failover[1..]);
+                    r
+                };
+                p.failover = rest;
+            }
         }
         return p;
     }
@@ -254,7 +301,7 @@ pub fn plan(topo: &Topology, hash: u32, level: Consistency, write: bool, origin:
         }
     } else if remote {
         for d in 1..ndcs {
-            p.orphans.push(remote_racks(topo, d, hash, true));
+            p.add_orphan(topo, &remote_racks(topo, d, hash, true));
         }
     }
     p
@@ -678,6 +725,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A topology with the peers `down` detected down.
+    fn with_down(topo: fn() -> Topology, down: &[u32]) -> Topology {
+        let mut t = topo();
+        for &d in down {
+            t.set_health(PeerId(d), crate::cluster::state::PeerHealth::Down);
+        }
+        t
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn down_peers_are_skipped() {
+        use crate::cluster::state::PeerHealth::Suspect;
+        // (what, topo, down, hash, level, write, primary, counted, orphans,
+        //  failover, undeliverable)
+        type Case = (&'static str, fn() -> Topology, &'static [u32], u32, Consistency, bool,
+                     Target, &'static [(Target, u8)], &'static [&'static [Target]],
+                     &'static [Target], &'static [Target]);
+        let cases: &[Case] = &[
+            // DC_ONE read: the down owner gives way to the other rack's.
+            ("2 racks read, owner down", two_racks, &[1], 1500, DcOne, false, P3, &[], &[], &[], &[]),
+            ("2 racks read, replica down", two_racks, &[3], 1500, DcOne, false, P1, &[], &[], &[], &[]),
+            ("2 racks read, both down", two_racks, &[1, 3], 1500, DcOne, false, P1, &[], &[], &[], &[]),
+            ("3 racks read, one replica down", three_racks, &[1], 7, DcOne, false, L, &[], &[], &[P2], &[]),
+            ("local owner never gives way", two_racks, &[2], 500, DcOne, false, L, &[], &[], &[], &[]),
+            // DC_ONE write: a copy for a down rack is undeliverable; the
+            // primary stays (its error is the client's answer).
+            ("2 racks write, copy down", two_racks, &[3], 1500, DcOne, true, P1, &[], &[], &[], &[P3]),
+            ("2 racks write, owner down", two_racks, &[1], 1500, DcOne, true, P1, &[], &[&[P3]], &[], &[]),
+            ("3 racks write, one down", three_racks, &[2], 7, DcOne, true, L, &[], &[&[P1]], &[], &[P2]),
+            // Remote DC: down candidates are skipped; all down: undeliverable.
+            ("2 dcs write, preselected down", two_dcs, &[3], 1500, DcOne, true, P1, &[], &[&[P2], &[F4, F6]], &[], &[]),
+            ("2 dcs write, remote dc down", two_dcs, &[3, 4, 6], 1500, DcOne, true, P1, &[], &[&[P2]], &[], &[F3]),
+            // Quorum: a down replica stays counted (it fails at once).
+            ("3 racks quorum, one down", three_racks, &[1], 7, DcQuorum, true, L,
+             &[(L, 0), (P1, 0), (P2, 0)], &[], &[], &[]),
+        ];
+        for &(what, topo, down, hash, level, write, primary, counted, orph, failover, undeliv) in cases {
+            let t = with_down(topo, down);
+            let got = plan(&t, hash, level, write, Origin::Client);
+            assert_eq!(got.primary, primary, "{what}: primary");
+            assert_eq!(&*got.counted, counted, "{what}: counted");
+            assert_eq!(shape(&got).3, orphans(orph), "{what}: orphans");
+            assert_eq!(&*got.failover, failover, "{what}: failover");
+            assert_eq!(&*got.undeliverable, undeliv, "{what}: undeliverable");
+        }
+        // A suspect peer is routed as usual; an operator's DOWN is obeyed
+        // whatever was detected.
+        let mut t = two_racks();
+        t.set_health(PeerId(1), Suspect);
+        assert_eq!(plan(&t, 1500, DcOne, false, Origin::Client).primary, P1);
+        t.apply(Change::SetState { peer: PeerId(1), state: crate::cluster::state::PeerState::Down })
+            .expect("set");
+        t.set_health(PeerId(1), crate::cluster::state::PeerHealth::Up);
+        assert_eq!(plan(&t, 1500, DcOne, false, Origin::Client).primary, P3);
     }
 
     #[test]

@@ -8,6 +8,18 @@
 //! ```
 //!
 //! Both enums keep the original's numbers, which gossip carries on the wire.
+//!
+//! Apart from the state an operator (or, later, gossip) sets, each peer has
+//! a detected [`PeerHealth`] (cluster/health.rs decides it from connection
+//! failures and answers). The two never overwrite each other: a peer takes
+//! requests only when both allow it (`Peer::routable` in topology.rs).
+//!
+//! ```text
+//!  up ──first failure──► suspect ──second failure, or no answer──► down
+//!   ▲                       │          within a timeout                │
+//!   └──── an answer ────────┴──────── a probe answered ◄───────────────┘
+//!  (a connection that makes no progress for a timeout: straight to down)
+//! ```
 
 /// This node's state (spec §8), with the original's numbers. It gates the
 /// requests run on the local datastore.
@@ -90,6 +102,37 @@ impl PeerState {
     }
 }
 
+/// What this node has detected of a peer's health (failure detection),
+/// kept apart from the [`PeerState`] an operator sets. Only `Down` keeps a
+/// peer out of routing; `Suspect` peers still take requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PeerHealth {
+    /// Answering (or not seen failing yet: every peer starts here).
+    #[default]
+    Up = 0,
+    /// One failure seen (connection lost or refused, connect timed out);
+    /// routed as usual while its connections are re-made.
+    Suspect = 1,
+    /// Known unreachable: skipped by routing at once, probed with back-off.
+    Down = 2,
+}
+
+impl PeerHealth {
+    /// Name as shown in `/info`, `/cluster_describe` and the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerHealth::Up => "up",
+            PeerHealth::Suspect => "suspect",
+            PeerHealth::Down => "down",
+        }
+    }
+
+    /// The value of the `/metrics` gauge (0 up, 1 suspect, 2 down).
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +168,19 @@ mod tests {
             assert_eq!(s.number(), n);
             assert_eq!(s.routable(), routable, "{name}");
         }
+    }
+
+    #[test]
+    fn peer_health_names() {
+        let all = [
+            (PeerHealth::Up, "up", 0),
+            (PeerHealth::Suspect, "suspect", 1),
+            (PeerHealth::Down, "down", 2),
+        ];
+        for (h, name, n) in all {
+            assert_eq!(h.name(), name);
+            assert_eq!(h.number(), n);
+        }
+        assert_eq!(PeerHealth::default(), PeerHealth::Up);
     }
 }

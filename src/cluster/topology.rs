@@ -30,7 +30,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use slab::Slab;
 
-use crate::cluster::state::PeerState;
+use crate::cluster::state::{PeerHealth, PeerState};
 use crate::conf::{Endpoint, PoolConf};
 use crate::hashkit::token::Ring;
 use crate::ids::PeerId;
@@ -59,6 +59,9 @@ pub struct Peer {
     pub rack_idx: usize,
     /// What this node knows of the peer's state.
     pub state: PeerState,
+    /// What failure detection found (cluster/health.rs); set with
+    /// [`Topology::set_health`], never by an operator's `SetState`.
+    pub health: PeerHealth,
 }
 
 /// A rack: a name and the ring of its peers' tokens.
@@ -279,6 +282,9 @@ impl Topology {
                 let old = p.addr.replace(addr);
                 p.host = host;
                 p.port = port;
+                // A new address is a new process: nothing detected of the
+                // old one holds.
+                p.health = PeerHealth::Up;
                 Ok(Applied::Replaced { peer, old })
             }
             Change::SetState { peer, state } => {
@@ -429,6 +435,25 @@ impl Topology {
         self.peer(peer).dc_idx == 0
     }
 
+    /// Records what failure detection found of peer `id` (not this node);
+    /// returns the health it replaces. Not a `Change`: health is this
+    /// node's observation, not a membership fact, and never touches the
+    /// state an operator set.
+    pub fn set_health(&mut self, id: PeerId, health: PeerHealth) -> PeerHealth {
+        match self.peers.get_mut(id.idx()) {
+            Some(p) if !id.is_local() => std::mem::replace(&mut p.health, health),
+            _ => {
+                debug_assert!(false, "health of peer {} set", id.0);
+                PeerHealth::Up
+            }
+        }
+    }
+
+    /// True when `id` is this node or a peer requests may be sent to.
+    pub fn routable(&self, id: PeerId) -> bool {
+        id.is_local() || self.get(id).is_some_and(Peer::routable)
+    }
+
     /// The node `id`; it must exist.
     pub fn peer(&self, id: PeerId) -> &Peer {
         &self.peers[id.idx()]
@@ -464,7 +489,14 @@ impl Peer {
             dc_idx,
             rack_idx,
             state: PeerState::Normal,
+            health: PeerHealth::Up,
         }
+    }
+
+    /// Whether requests may be sent to this peer: the operator's state
+    /// allows it and failure detection has not found it down.
+    pub fn routable(&self) -> bool {
+        self.state.routable() && self.health != PeerHealth::Down
     }
 }
 

@@ -506,8 +506,8 @@ impl Context {
     /// Sends a request of the warm-up to a donor; one that cannot be sent
     /// fails at once (its error comes back through `warmup_reply`).
     fn dispatch_internal(&mut self, mid: MsgId, peer: PeerId) {
-        if !self.peer_forward(mid, peer, false) {
-            self.reply_error(mid, crate::errors::ERR_PEER_NOT_CONNECTED);
+        if let Err(why) = self.peer_forward(mid, peer, false) {
+            self.reply_error(mid, why.error());
         }
     }
 

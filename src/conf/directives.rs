@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use super::types::{
     Conf, ConfError, Consistency, DataStore, Endpoint, PoolConf, SecureOption, SeedConf, ServerConf,
 };
+use super::values::MAX_ALLOC_MSGS;
 use super::values::{
     int_or, is_digits, max_msgs_value, mbuf_size_value, parse_bool, parse_int, parse_tokens,
     u8_value,
@@ -41,6 +42,12 @@ pub const DEFAULT_STATS_PORT: u16 = 22222;
 pub const DEFAULT_GOS_INTERVAL_MS: u64 = 30_000;
 /// Default `conn_msg_rate:` (messages per second on a peer connection).
 pub const DEFAULT_CONN_MSG_RATE: u32 = 50_000;
+/// Default `peer_queue_max_msgs:` (messages queued for one peer).
+pub const DEFAULT_PEER_QUEUE_MAX_MSGS: u64 = 10_000;
+/// Default `peer_queue_max_bytes:` (bytes queued for one peer, 32 MiB).
+pub const DEFAULT_PEER_QUEUE_MAX_BYTES: u64 = 32 << 20;
+/// Smallest `peer_queue_max_bytes:` (one large request must fit).
+pub const MIN_PEER_QUEUE_BYTES: u64 = 64 << 10;
 /// Default `dyn_read_timeout:` and `dyn_write_timeout:`.
 pub const DEFAULT_DYN_TIMEOUT_MS: u64 = 10_000;
 /// Default `dyn_connections:`.
@@ -76,7 +83,7 @@ pub(super) struct Draft {
 }
 
 /// Every directive name the loader accepts.
-pub const DIRECTIVES: [&str; 47] = [
+pub const DIRECTIVES: [&str; 49] = [
     "listen",
     "servers",
     "data_store",
@@ -108,6 +115,8 @@ pub const DIRECTIVES: [&str; 47] = [
     "enable_gossip",
     "gos_interval",
     "conn_msg_rate",
+    "peer_queue_max_msgs",
+    "peer_queue_max_bytes",
     "local_peer_connections",
     "remote_peer_connections",
     "secure_server_option",
@@ -165,6 +174,8 @@ impl Draft {
                 enable_gossip: false,
                 gos_interval_ms: DEFAULT_GOS_INTERVAL_MS,
                 conn_msg_rate: DEFAULT_CONN_MSG_RATE,
+                peer_queue_max_msgs: DEFAULT_PEER_QUEUE_MAX_MSGS,
+                peer_queue_max_bytes: DEFAULT_PEER_QUEUE_MAX_BYTES,
                 local_peer_connections: DEFAULT_CONNECTIONS,
                 remote_peer_connections: DEFAULT_CONNECTIONS,
                 secure_server_option: SecureOption::None,
@@ -391,6 +402,28 @@ impl Draft {
             "conn_msg_rate" => {
                 p.conn_msg_rate = int_or(v, DEFAULT_CONN_MSG_RATE as u64).map_err(e)? as u32
             }
+            "peer_queue_max_msgs" => {
+                p.peer_queue_max_msgs = match int_or(v, DEFAULT_PEER_QUEUE_MAX_MSGS).map_err(e)? {
+                    n if n <= MAX_ALLOC_MSGS as u64 => n,
+                    _ => {
+                        return Err(e(format!(
+                            "must be between 1 and {MAX_ALLOC_MSGS} (0 selects the default \
+                             {DEFAULT_PEER_QUEUE_MAX_MSGS})"
+                        )))
+                    }
+                }
+            }
+            "peer_queue_max_bytes" => {
+                p.peer_queue_max_bytes = match int_or(v, DEFAULT_PEER_QUEUE_MAX_BYTES).map_err(e)? {
+                    n if n >= MIN_PEER_QUEUE_BYTES => n,
+                    _ => {
+                        return Err(e(format!(
+                            "must be at least {MIN_PEER_QUEUE_BYTES} (0 selects the default \
+                                 {DEFAULT_PEER_QUEUE_MAX_BYTES})"
+                        )))
+                    }
+                }
+            }
             "secure_server_option" => {
                 let (option, exact) = match SecureOption::from_name(v) {
                     Some(option) => (option, true),
@@ -548,6 +581,8 @@ mod tests {
         assert_eq!(p.datastore_connections, 1);
         assert_eq!(p.mbuf_size, None);
         assert_eq!(p.max_msgs, None);
+        assert_eq!(p.peer_queue_max_msgs, 10_000);
+        assert_eq!(p.peer_queue_max_bytes, 32 << 20);
         assert_eq!(p.stats_interval_ms, 30000);
         assert_eq!(p.read_consistency, Consistency::DcOne);
         assert_eq!(p.write_consistency, Consistency::DcOne);
@@ -615,6 +650,16 @@ mod tests {
             ("mbuf_size: 512000", |p| p.mbuf_size == Some(512_000)),
             ("mbuf_size: 0", |p| p.mbuf_size.is_none()),
             ("max_msgs: 100000", |p| p.max_msgs == Some(100_000)),
+            ("peer_queue_max_msgs: 500", |p| p.peer_queue_max_msgs == 500),
+            ("peer_queue_max_msgs: 0", |p| {
+                p.peer_queue_max_msgs == 10_000
+            }),
+            ("peer_queue_max_bytes: 65536", |p| {
+                p.peer_queue_max_bytes == 65536
+            }),
+            ("peer_queue_max_bytes: 0", |p| {
+                p.peer_queue_max_bytes == 32 << 20
+            }),
             ("max_msgs: 1000000", |p| p.max_msgs == Some(1_000_000)),
             ("stats_listen: 127.0.0.1:22223", |p| {
                 p.stats_listen.to_string() == "127.0.0.1:22223"
@@ -769,6 +814,19 @@ mod tests {
                 "max_msgs",
                 "is invalid: max allocated messages buffer must be between 100000 and 1000000 messages",
             ),
+            (
+                "peer_queue_max_msgs: 1000001",
+                "peer_queue_max_msgs",
+                "must be between 1 and 1000000 (0 selects the default 10000)",
+            ),
+            ("peer_queue_max_msgs: -5", "peer_queue_max_msgs", "is not a number"),
+            (
+                "peer_queue_max_bytes: 1024",
+                "peer_queue_max_bytes",
+                "must be at least 65536 (0 selects the default 33554432)",
+            ),
+            ("peer_queue_max_bytes: 1MB", "peer_queue_max_bytes", "is not a number"),
+            ("peer_queue_max_msgs: 5\n  peer_queue_max_msgs: 6", "peer_queue_max_msgs", "is a duplicate"),
             (
                 "max_msgs: 1000001",
                 "max_msgs",

@@ -253,6 +253,13 @@ pub struct PoolConf {
     pub gos_interval_ms: u64,
     /// Token bucket rate on peer connections (`conn_msg_rate:`, default 50000).
     pub conn_msg_rate: u32,
+    /// Most requests and copies queued for one peer, written or not, before
+    /// more are refused as undeliverable (`peer_queue_max_msgs:`, default
+    /// 10000; never more than a quarter of `max_msgs`).
+    pub peer_queue_max_msgs: u64,
+    /// Most bytes queued for one peer (`peer_queue_max_bytes:`, default
+    /// 32 MiB).
+    pub peer_queue_max_bytes: u64,
     /// Connections per peer in the same DC (1..=255, default 1).
     pub local_peer_connections: u32,
     /// Connections per peer in other DCs (1..=255, default 1).

@@ -678,6 +678,11 @@ pub(crate) fn pool_stats(ctx: &Context) -> &PoolStats {
     &ctx.stats.pool
 }
 
+/// The node's fault counters.
+pub(crate) fn fault_stats(ctx: &Context) -> &crate::stats::faults::FaultStats {
+    &ctx.stats.faults
+}
+
 /// The counters of datastore `server`.
 pub(crate) fn server_stats(ctx: &Context, server: usize) -> &ServerStats {
     &ctx.stats.servers[server].1

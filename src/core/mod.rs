@@ -15,9 +15,10 @@
 //! ```
 //!
 //! Handlers never close a connection: they return an `Outcome`, and only the
-//! dispatcher (`dispatch_event`, `resume_blocked`, `flush_all`) and admin
-//! actions call `close_conn`. Closing releases the connection's messages at
-//! once, queues those still owed an answer on `failed` (answered by
+//! dispatcher (`dispatch_event`, `resume_blocked`, `flush_all`), admin
+//! actions and the watchdog timer (a stuck connection) call `close_conn`.
+//! Closing releases the connection's messages at once, queues those still
+//! owed an answer on `failed` (answered by
 //! `fail_queued`, so that a close never re-enters routing), and leaves the
 //! slab entry (state `Closing`) for `reap`, so that a token seen later in the
 //! same event batch still names a dead connection, not a new one.
@@ -105,6 +106,15 @@ pub struct Settings {
     /// Passwords and database: `requirepass`, `redis_auth`,
     /// `redis_auth_user`, `redis_db`.
     pub auth: AuthSettings,
+    /// Most messages queued for one peer: `peer_queue_max_msgs`, and never
+    /// more than a quarter of the message pool, so that one stuck peer
+    /// cannot take the pool from everyone else.
+    pub peer_queue_max_msgs: u64,
+    /// Most bytes queued for one peer (`peer_queue_max_bytes`).
+    pub peer_queue_max_bytes: u64,
+    /// Most requests one datastore connection holds (half the message
+    /// pool): a datastore that stops reading cannot stall the node.
+    pub server_queue_max: usize,
 }
 
 /// The client password and what the node sends to its datastores.
@@ -231,6 +241,9 @@ impl Context {
                 redis_auth_user: pool.redis_auth_user.clone(),
                 redis_db: pool.redis_db,
             },
+            peer_queue_max_msgs: pool.peer_queue_max_msgs.min(max_msgs as u64 / 4).max(1),
+            peer_queue_max_bytes: pool.peer_queue_max_bytes.max(1),
+            server_queue_max: (max_msgs / 2).max(1),
         };
         let servers = pool
             .servers
@@ -362,6 +375,7 @@ impl Context {
         if self.warmup.on_start {
             self.warmup_start(true);
         }
+        self.add_timer(Instant::now() + timers::WATCHDOG_TICK, Timer::Watchdog);
     }
 
     /// One turn of the loop: one poll (sleeping at most until the next timer,

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::core::harness::{
     bulk, datastore_backoff, datastore_ejected, datastore_failures, datastore_timers,
-    expire_datastore_backoff, key_hash, key_shard, key_where, msgs_in_use, peer_connected,
-    pool_stats, pump, server_stats, spec, Cluster, Hang, Node, Redis, Refuse,
+    expire_datastore_backoff, fault_stats, key_hash, key_shard, key_where, msgs_in_use,
+    peer_connected, pool_stats, pump, server_stats, spec, Cluster, Hang, Node, Redis, Refuse,
 };
 
 /// `timeout:` of these tests, in ms.
@@ -66,6 +66,25 @@ fn a_datastore_that_never_answers_times_out_alone() {
     assert!(sent.elapsed() >= Duration::from_millis(TIMEOUT_MS));
     assert_eq!(server_stats(&nodes[0].ctx, 0).server_timedout_requests, 2);
     assert_eq!(server_stats(&nodes[0].ctx, 1).server_timedout_requests, 0);
+
+    // The datastore connection has answered nothing for twice the timeout
+    // (at least 1 s): the watchdog closes it and reconnects at once (the
+    // hung server completes connects from its backlog), without a back-off.
+    pump(&mut nodes, "the stuck datastore connection closed", |n| {
+        fault_stats(&n[0].ctx).server_stalls == 1
+    });
+    assert_eq!(
+        datastore_backoff(&nodes[0].ctx, 0, 0).1,
+        None,
+        "no back-off"
+    );
+    let sent = Instant::now();
+    let reply = c.call(&mut nodes, &[b"GET", &slow]);
+    assert_eq!(reply, "-ERR Storage: Datastore timed out\r\n");
+    assert!(sent.elapsed() >= Duration::from_millis(TIMEOUT_MS));
+    assert_eq!(server_stats(&nodes[0].ctx, 0).server_timedout_requests, 3);
+    // The other shard was never affected.
+    assert_eq!(a.call(&mut nodes, &[b"GET", &fast]), "$-1\r\n");
 }
 
 #[test]
@@ -112,13 +131,14 @@ fn a_refusing_datastore_backs_off_then_is_ejected() {
     let key = key_where(&nodes[0].ctx, |ctx, k| key_shard(ctx, k) == 0);
     let mut c = nodes[0].client();
 
-    // Each failed connect doubles the back-off, up to server_retry_timeout;
-    // the third consecutive failure ejects the shard.
+    // Each failed connect doubles the back-off, up to 2 s (the reconnect
+    // probes a datastore at least that often, even while it is ejected for
+    // server_retry_timeout); the third consecutive failure ejects the shard.
     let steps = [
         (1, 1000, false),
         (2, 2000, false),
-        (3, 3000, true),
-        (4, 3000, true),
+        (3, 2000, true),
+        (4, 2000, true),
     ];
     for (failures, backoff_ms, ejected) in steps {
         if failures > 1 {

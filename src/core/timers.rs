@@ -12,12 +12,21 @@
 //!
 //! A timed-out request fails alone: it is answered with its class's error
 //! at once and marked `swallow`, so that its reply, should it come, is read
-//! and dropped.
+//! and dropped. The connection stays, unless the watchdog finds it stuck:
+//! every `WATCHDOG_TICK` it looks at each datastore and peer connection,
+//! and closes one whose connect has not completed within `timeout`, or
+//! that has requests outstanding and has answered nothing (or written
+//! nothing) for its class's read timeout (a peer) or twice `timeout`, at
+//! least 1 s (a datastore). Closing it fails what it carries
+//! at once, frees the memory its queue held, and (for a peer) tells failure
+//! detection (dnode/peer.rs `peers_watchdog`, server.rs
+//! `servers_watchdog`). Timeouts are logged at most once a second per peer
+//! or datastore, with the count of those not logged.
 
 use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
-use log::debug;
+use log::warn;
 
 use crate::core::Context;
 use crate::errors::{ERR_PEER_TIMEOUT, ERR_TIMEOUT};
@@ -51,7 +60,12 @@ pub enum Timer {
     Warmup,
     /// The warm-up's check that the datastore is empty, again.
     WarmupCheck,
+    /// Look for stuck connections and suspect peers; re-armed each time.
+    Watchdog,
 }
+
+/// How often the watchdog runs.
+pub const WATCHDOG_TICK: Duration = Duration::from_millis(250);
 
 impl Context {
     /// Arms a timer.
@@ -103,6 +117,11 @@ impl Context {
                 Timer::Gossip => self.gossip_round(),
                 Timer::Warmup => self.warmup_tick(),
                 Timer::WarmupCheck => self.warmup_recheck(),
+                Timer::Watchdog => {
+                    self.peers_watchdog(now);
+                    self.servers_watchdog(now);
+                    self.add_timer(now + WATCHDOG_TICK, Timer::Watchdog);
+                }
             }
         }
     }
@@ -117,6 +136,12 @@ impl Context {
             _ => 0,
         };
         (self.settings.timeout + Duration::from_millis(extra_ms)) * self.timeout_factor.max(1)
+    }
+
+    /// How long a datastore or peer connect may take (`timeout`, with the
+    /// admin factor).
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.settings.timeout * self.timeout_factor.max(1)
     }
 
     /// Queues a request's deadline.
@@ -135,15 +160,24 @@ impl Context {
         if m.done || !m.in_server || m.swallow {
             return;
         }
-        debug!("request {} timed out", uid);
         self.msgs[mid].swallow = true;
         let dest = self.msgs[mid].dest as usize;
         if class == TIMEOUT_DATASTORE {
-            if let Some((_, st)) = self.stats.servers.get_mut(dest) {
+            let now = Instant::now();
+            if let Some((name, st)) = self.stats.servers.get_mut(dest) {
                 st.server_timedout_requests += 1;
+                if let Some(held) = self.servers.get_mut(dest).and_then(|s| s.log.allow(now)) {
+                    warn!(
+                        "request {uid} to datastore {name} timed out ({held} more timeouts not logged)"
+                    );
+                }
             }
         } else if self.topology.get(PeerId(dest as u32)).is_some() {
-            self.stats.record_peer_timeout(PeerId(dest as u32));
+            let peer = PeerId(dest as u32);
+            self.stats.record_peer_timeout(peer);
+            let name = self.peer_label(peer);
+            let line = format!("request {uid} to peer {name} timed out");
+            self.peer_log(peer, || line);
         }
         let text = if class == TIMEOUT_DATASTORE {
             ERR_TIMEOUT

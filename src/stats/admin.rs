@@ -21,7 +21,7 @@ use crate::ids::PeerId;
 use crate::logging;
 use crate::msg::ConnId;
 use crate::stats::http::{self as http, Admin, HttpParse, Method, PeerVerb};
-use crate::stats::{self, DcDesc, InfoMeta, NodeDesc, RackDesc};
+use crate::stats::{self, faults, DcDesc, InfoMeta, NodeDesc, RackDesc};
 
 impl Context {
     /// Accepts HTTP clients of the stats listener.
@@ -446,25 +446,75 @@ impl Context {
         f(self, &meta)
     }
 
-    /// The `/info` JSON.
+    /// The `/info` JSON; in a cluster, the fault counters and each peer's
+    /// health follow the pool object (`"faults"`, `"peers"`).
     pub(crate) fn render_info(&mut self) -> String {
-        let info = self.with_meta(|ctx, meta| stats::render_info(&ctx.stats, meta));
-        // The warm-up's progress, last: the original's fields keep their
-        // order.
-        let w = &self.warmup;
-        let tail = format!(
-            ",\"warmup\": {{\"state\": \"{}\", \"keys_scanned\": {}, \"keys_copied\": {}, \
-             \"keys_present\": {}, \"bytes_copied\": {}}}",
-            w.state.name(),
-            w.keys_scanned,
-            w.keys_copied,
-            w.keys_present,
-            w.bytes_copied
-        );
-        match info.rfind('}') {
-            Some(end) => format!("{}{}{}", &info[..end], tail, &info[end..]),
-            None => info,
+        let mut out = self.with_meta(|ctx, meta| stats::render_info(&ctx.stats, meta));
+        if !self.topology.is_single() {
+            let rows = self.peer_rows();
+            // Before the document's closing brace.
+            if out.ends_with("}\n") {
+                out.truncate(out.len() - 2);
+                out.push_str(&faults::info_objects(&self.stats.faults, &rows));
+                out.push_str("}\n");
+            }
         }
+        // The warm-up's progress, last, in a cluster (a single node's
+        // /info keeps the original's layout).
+        let w = &self.warmup;
+        if !self.topology.is_single() && out.ends_with("}\n") {
+            out.truncate(out.len() - 2);
+            out.push_str(&format!(
+                ",\"warmup\": {{\"state\": \"{}\", \"keys_scanned\": {}, \"keys_copied\": {}, \
+                 \"keys_present\": {}, \"bytes_copied\": {}}}}}\n",
+                w.state.name(),
+                w.keys_scanned,
+                w.keys_copied,
+                w.keys_present,
+                w.bytes_copied
+            ));
+        }
+        out
+    }
+
+    /// Each peer's health, queue and fault counts, for `/info` and
+    /// `/metrics`.
+    fn peer_rows(&self) -> Vec<faults::PeerRow> {
+        let now = std::time::Instant::now();
+        self.topology
+            .peers()
+            .filter(|(id, _)| !id.is_local())
+            .map(|(id, p)| {
+                let pool = &self.peers[id];
+                let (queued_msgs, queued_bytes) = self.peer_queued(id);
+                let connections = pool
+                    .slots
+                    .iter()
+                    .filter_map(|s| s.conn)
+                    .filter(|c| {
+                        self.conns
+                            .get(c.0)
+                            .is_some_and(|c| c.state == ConnState::Connected)
+                    })
+                    .count() as u64;
+                faults::PeerRow {
+                    name: format!("{}:{}", p.host, p.port),
+                    admin: p.state.name(),
+                    health: p.health.name(),
+                    health_number: p.health.number(),
+                    failures: pool.detect.failures,
+                    last_fault: pool.detect.last_fault.map_or("", |f| f.name()),
+                    since_secs: pool
+                        .detect
+                        .since
+                        .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+                    connections,
+                    queued_msgs,
+                    queued_bytes,
+                    counts: pool.counts.clone(),
+                }
+            })
+            .collect()
     }
 
     /// The `/metrics` Prometheus text.
@@ -517,7 +567,9 @@ impl Context {
                     ctx.warmup.keys_scanned,
                 ),
             ];
-            stats::render_prometheus(&ctx.stats, meta, &extra)
+            let mut out = stats::render_prometheus(&ctx.stats, meta, &extra);
+            faults::prometheus_families(&mut out, &ctx.stats.faults, &ctx.peer_rows());
+            out
         })
     }
 
@@ -543,6 +595,8 @@ impl Context {
                                     host: peer.host.clone(),
                                     port: peer.port,
                                     token: peer.tokens.first().copied().unwrap_or(0),
+                                    health: (!p.is_local())
+                                        .then(|| (peer.health.name(), peer.state.name())),
                                 }
                             })
                             .collect(),

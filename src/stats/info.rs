@@ -209,6 +209,10 @@ pub struct NodeDesc {
     pub port: u16,
     /// First token.
     pub token: u32,
+    /// For a peer (not this node): its detected health (`up`, `suspect`,
+    /// `down`) and the state an operator set (`NORMAL`, `DOWN` …), shown
+    /// after the original's fields as `state` and `admin_state`.
+    pub health: Option<(&'static str, &'static str)>,
 }
 
 /// One rack and its nodes.
@@ -255,7 +259,19 @@ pub fn render_cluster_describe(dcs: &[DcDesc]) -> String {
                 add_string(&mut out, "name", &node.name);
                 add_string(&mut out, "host", &node.host);
                 add_num(&mut out, "port", u64::from(node.port), false);
-                add_num(&mut out, "token", u64::from(node.token), true);
+                add_num(
+                    &mut out,
+                    "token",
+                    u64::from(node.token),
+                    node.health.is_none(),
+                );
+                if let Some((health, admin)) = node.health {
+                    add_string(&mut out, "state", health);
+                    json_str(&mut out, "admin_state");
+                    out.push(':');
+                    json_str(&mut out, admin);
+                    out.push('\n');
+                }
                 out.push('}');
             }
             out.push_str("]}");
@@ -392,6 +408,7 @@ mod tests {
             host: host.to_owned(),
             port,
             token,
+            health: None,
         };
         let dcs = vec![
             DcDesc {
@@ -442,5 +459,21 @@ mod tests {
              [{\"name\":\"1.2.3.4\",\"host\":\"host\",\"port\":8101,\n\"token\":12\n}]}]}]}\n"
         );
         assert_eq!(render_cluster_describe(&[]), "{\"dcs\": []}\n");
+
+        // A peer shows its detected health and its operator state.
+        let mut peer = node("10.0.0.2", "h", 8101, 7);
+        peer.health = Some(("down", "NORMAL"));
+        let dcs = vec![DcDesc {
+            name: "dc".to_owned(),
+            racks: vec![RackDesc {
+                name: "rack".to_owned(),
+                servers: vec![node("1.2.3.4", "host", 8101, 12), peer],
+            }],
+        }];
+        let text = render_cluster_describe(&dcs);
+        assert!(text.contains("\"token\":7,\n\"state\":\"down\",\"admin_state\":\"NORMAL\"\n}"));
+        let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["dcs"][0]["racks"][0]["servers"][1]["state"], "down");
+        assert!(v["dcs"][0]["racks"][0]["servers"][0].get("state").is_none());
     }
 }

@@ -26,6 +26,7 @@
 //! or a global.
 
 pub mod admin;
+pub mod faults;
 pub mod fields;
 pub mod histogram;
 pub mod http;
@@ -163,6 +164,8 @@ pub struct Stats {
     pub last_reset: Instant,
     /// Set by `/historeset`; honoured by the next [`Stats::maybe_reset`].
     pub reset_requested: bool,
+    /// What failure detection and the queue bounds did (faults.rs).
+    pub faults: faults::FaultStats,
 }
 
 impl Stats {
@@ -196,6 +199,7 @@ impl Stats {
             started: now,
             last_reset: now,
             reset_requested: false,
+            faults: faults::FaultStats::default(),
         }
     }
 

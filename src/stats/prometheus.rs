@@ -31,7 +31,7 @@ fn prom_label_value(out: &mut String, value: &str) {
 }
 
 /// Writes `# HELP` (backslash and newline escaped) and `# TYPE`.
-fn prom_family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn prom_family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = write!(out, "# HELP {name} ");
     for c in help.chars() {
         match c {
@@ -72,7 +72,7 @@ fn prom_sample_raw(out: &mut String, name: &str, labels: &str, value: &str) {
 }
 
 /// Writes one sample line; `value` is already formatted.
-fn prom_sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: &str) {
+pub(super) fn prom_sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: &str) {
     prom_sample_raw(out, name, &prom_labels(labels), value);
 }
 

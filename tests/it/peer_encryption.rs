@@ -516,7 +516,23 @@ fn a_node_sends_what_a_c_node_decrypts() {
     );
     let mut fake = Raw::from_stream(accept_within(&listener, Duration::from_secs(15)));
     let mut c = cl.node(0).client();
-    // Copies are dropped until the node has seen its connection complete.
+    // The first frame on a new connection is the node's probe (a PING),
+    // encrypted like everything on this link: it carries the session key.
+    let probe = fake.frame();
+    assert_eq!((probe.ty, probe.flags, probe.same_dc), (3, 1, 1));
+    assert_eq!(probe.data.len(), 128, "the first frame carries the key");
+    let session = rsa_unwrap(&probe.data);
+    assert_eq!(session.len(), 32);
+    let aes_hex = hex(&session[..16]);
+    assert_eq!(
+        decrypt_payload(&aes_hex, &probe.payload).unwrap(),
+        b"*1\r\n$4\r\nPING\r\n"
+    );
+    let pong = encrypt_payload(&aes_hex, b"+PONG\r\n");
+    let mut reply = header(probe.id, 5, 1, b"d", pong.len());
+    reply.extend(pong);
+    fake.send(&reply);
+    // Copies go out once the node has seen its connection complete.
     let deadline = Instant::now() + Duration::from_secs(15);
     let first = loop {
         assert_eq!(c.cmd(&[b"set", b"foo", b"bar"]), b"+OK\r\n");
@@ -526,10 +542,7 @@ fn a_node_sends_what_a_c_node_decrypts() {
         assert!(Instant::now() < deadline, "no frame reached the fake peer");
     };
     assert_eq!((first.ty, first.flags, first.same_dc), (3, 1, 1));
-    assert_eq!(first.data.len(), 128, "the first frame carries the key");
-    let session = rsa_unwrap(&first.data);
-    assert_eq!(session.len(), 32);
-    let aes_hex = hex(&session[..16]);
+    assert_eq!(first.data, b"d", "later frames carry `d`");
     assert_eq!(
         decrypt_payload(&aes_hex, &first.payload).unwrap(),
         b"*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$3\r\nbar\r\n"
@@ -539,8 +552,7 @@ fn a_node_sends_what_a_c_node_decrypts() {
     reply.extend(ok);
     fake.send(&reply);
 
-    // Later frames carry `d`; a value of several segments is cut at 16320
-    // bytes of plaintext.
+    // A value of several segments is cut at 16320 bytes of plaintext.
     let value = pattern(50_000, 3);
     assert_eq!(c.cmd(&[b"set", b"foo", &value]), b"+OK\r\n");
     let f = loop {

@@ -324,6 +324,16 @@ fn a_node_sends_the_captured_frame_to_a_fake_peer_and_takes_its_replies() {
     let mut fake = Raw::from_stream(accept_within(&listener, Duration::from_secs(15)));
     let mut c = cl.node(0).client();
 
+    // Every new peer connection first carries a probe: a PING whose answer
+    // tells failure detection the peer is up.
+    let probe = fake
+        .frame(Duration::from_secs(15))
+        .expect("the probe on the new connection");
+    let (id, header, payload) = split_frame(&probe);
+    assert_eq!(header, "   $2014$ <id> 3 0 1 1 *1 d *14");
+    assert_eq!(show(&payload), show(b"*1\r\n$4\r\nPING\r\n"));
+    fake.send(format!("   $2014$ {id} 5 0 1 1 *1 d *7\r\n+PONG\r\n").as_bytes());
+
     // A copy of the write goes to rack2. Until the node has seen its
     // connection complete, copies are dropped: write again.
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -31,7 +31,7 @@ use super::{
 };
 
 /// How long the peers of a fresh (or restarted) cluster may take to connect
-/// to each other. Peers reconnect after 1 s, doubling up to 10 s.
+/// to each other. Peers reconnect after 1 s, then every 2 s.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default hash of the original (`hash: murmur`); the library's, whose
@@ -170,6 +170,26 @@ impl Node {
             self.dyn_port,
             self.log()
         );
+    }
+
+    /// The stats and admin port (`stats_listen`).
+    pub fn stats_port(&self) -> u16 {
+        self.stats_port
+    }
+
+    /// The whole log file of the node (not only its tail).
+    pub fn full_log(&self) -> String {
+        self.process.full_log()
+    }
+
+    /// Freezes the dynomite process (SIGSTOP); its redis keeps running.
+    pub fn pause(&self) {
+        self.process.pause();
+    }
+
+    /// Lets a paused dynomite process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.process.resume();
     }
 
     /// Kills the dynomite process (SIGKILL) and waits until it is gone. Its

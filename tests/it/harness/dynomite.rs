@@ -114,14 +114,6 @@ impl DynomiteProcess {
         self.await_start(ready)
     }
 
-    /// Sends `signal` to the running process (SIGHUP: reload).
-    pub fn signal(&self, signal: libc::c_int) {
-        let child = self.child.as_ref().expect("dynomite is not running");
-        // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
-        let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
-    }
-
     /// True while a started process has not been killed or stopped.
     pub fn is_started(&self) -> bool {
         self.child.is_some()
@@ -139,6 +131,46 @@ impl DynomiteProcess {
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, STOP_GRACE);
         }
+    }
+
+    /// Freezes the process (SIGSTOP): its sockets stay open, and the kernel
+    /// still completes connects to its listeners, but it reads nothing
+    /// until `resume`. Waits until the process is stopped.
+    pub fn pause(&self) {
+        let pid = self.signal(libc::SIGSTOP);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            if state == Some("T") {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("dynomite {pid} did not stop");
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Sends `signal` to the running process (SIGHUP: reload; SIGSTOP,
+    /// SIGCONT: `pause`, `resume`); returns its PID.
+    pub fn signal(&self, signal: libc::c_int) -> u32 {
+        let pid = self.child.as_ref().expect("dynomite is running").id();
+        // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
+        let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+        pid
+    }
+
+    /// The whole log file.
+    pub fn full_log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     /// The tail of the log file.

@@ -197,6 +197,9 @@ fn stop_child(child: &mut Child, grace: Duration) {
         let pid = child.id() as libc::pid_t;
         // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
         unsafe { libc::kill(pid, libc::SIGTERM) };
+        // A process a test stopped (SIGSTOP) acts on SIGTERM once resumed.
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGCONT) };
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
