@@ -74,6 +74,8 @@ pub struct Gossip {
     pub heard: Vec<u64>,
     /// The state number each node last announced, by `PeerId` index.
     pub states: Vec<u8>,
+    /// Gossip ageing already reported this node's silence.
+    pub aged: Vec<bool>,
     /// Where this node says it is.
     pub address: String,
     /// The peer port of nodes learnt from gossip (this node's own).
@@ -113,6 +115,7 @@ impl Gossip {
             interval: Duration::from_millis(pool.gos_interval_ms.max(1)),
             heard: Vec::new(),
             states: Vec::new(),
+            aged: Vec::new(),
             address,
             peer_port: port,
             next_id: 0,
@@ -133,6 +136,7 @@ impl Gossip {
         if self.heard.len() <= i {
             self.heard.resize(i + 1, 0);
             self.states.resize(i + 1, NodeState::Normal.number());
+            self.aged.resize(i + 1, false);
         }
         i
     }
@@ -278,6 +282,7 @@ impl Context {
             self.set_joined("this node is the whole cluster");
             return;
         }
+        self.gossip_ageing(now);
         match self.state {
             NodeState::Standby => {}
             NodeState::Joining | NodeState::Init => {
@@ -299,6 +304,33 @@ impl Context {
                 let payload = self.gossip.state_message(&self.topology, now, local);
                 self.gossip_send(p, &payload);
             }
+        }
+    }
+
+    /// Gossip ageing feeds failure detection: a peer gossip once heard of
+    /// but silent for 40 intervals, whose connections have answered nothing
+    /// in that time either, is a fault (a peer that answers requests is
+    /// alive, whatever gossip says; hearsay about a third node never
+    /// counts). Reported once per silence.
+    fn gossip_ageing(&mut self, now: u64) {
+        let window = self.gossip.down_after();
+        let since = std::time::Duration::from_secs(window);
+        let peers: Vec<PeerId> = self.topology.peer_ids().filter(|p| !p.is_local()).collect();
+        for p in peers {
+            let i = self.gossip.slot(p);
+            let heard = self.gossip.heard[i];
+            if heard == 0 || now.saturating_sub(heard) <= window || self.gossip.aged[i] {
+                continue;
+            }
+            let answered = self.peers[p]
+                .detect
+                .answered_at
+                .is_some_and(|t| self.now.saturating_duration_since(t) < since);
+            if answered {
+                continue;
+            }
+            self.gossip.aged[i] = true;
+            self.peer_fault(p, crate::cluster::health::Fault::GossipSilent);
         }
     }
 
@@ -437,6 +469,7 @@ impl Context {
                         if n.timestamp > self.gossip.heard[i] {
                             self.gossip.heard[i] = n.timestamp;
                             self.gossip.states[i] = n.state;
+                            self.gossip.aged[i] = false;
                         }
                     } else {
                         changes.push((
@@ -595,6 +628,34 @@ mod tests {
         // An older record of a known node changes nothing.
         ctx.gossip_received(b"dc1$rack2$1000,1795404000,8,127.0.0.78");
         assert_eq!(ctx.gossip.states[seed.idx()], 4);
+    }
+
+    #[test]
+    fn gossip_silence_without_answers_is_a_fault_once() {
+        use crate::cluster::state::PeerHealth;
+        let mut ctx = context();
+        let seed = PeerId(1);
+        let i = ctx.gossip.slot(seed);
+        let t = 1_795_404_649;
+        ctx.gossip.heard[i] = t;
+        // Within 40 intervals (30 s each): nothing.
+        ctx.gossip_ageing(t + 1200);
+        assert_eq!(ctx.topology.peer(seed).health, PeerHealth::Up);
+        // Past them, with no answer on its connections: suspect, once.
+        ctx.gossip_ageing(t + 1201);
+        assert_eq!(ctx.topology.peer(seed).health, PeerHealth::Suspect);
+        ctx.gossip_ageing(t + 1300);
+        assert_eq!(ctx.topology.peer(seed).health, PeerHealth::Suspect);
+        // News of it ends the silence.
+        ctx.gossip_received(b"dc1$rack2$1000,1795405900,4,127.0.0.77");
+        assert!(!ctx.gossip.aged[i]);
+        // A peer that answers requests is alive whatever gossip says.
+        let mut ctx = context();
+        let i = ctx.gossip.slot(seed);
+        ctx.gossip.heard[i] = t;
+        ctx.peers[seed].detect.answered_at = Some(ctx.now);
+        ctx.gossip_ageing(t + 5000);
+        assert_eq!(ctx.topology.peer(seed).health, PeerHealth::Up);
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //!        up ─► suspect,   suspect ─► down
 //!   fault(Stalled)   (requests outstanding, nothing answered or written
 //!                     for a timeout):  up | suspect ─► down
+//!   fault(GossipSilent) (gossip on: no news of it for 40 intervals and no
+//!                     answer on its connections meanwhile): as a lost
+//!                     connection
 //!   tick: suspect for longer than a timeout without an answer ─► down
 //!   answered (a reply frame on any of its connections,
 //!             the probe sent on every new connection included) ─► up
@@ -34,6 +37,9 @@ pub enum Fault {
     /// Requests were outstanding and nothing was answered (or nothing could
     /// be written) for a timeout: the connection was closed.
     Stalled,
+    /// Gossip has not heard of the peer for 40 gossip intervals, and its
+    /// connections have answered nothing in that time either.
+    GossipSilent,
 }
 
 impl Fault {
@@ -44,6 +50,7 @@ impl Fault {
             Fault::ConnectTimeout => "connect timed out",
             Fault::ConnLost => "connection lost",
             Fault::Stalled => "no progress",
+            Fault::GossipSilent => "no gossip and no answer for 40 gossip intervals",
         }
     }
 }

@@ -121,12 +121,15 @@ pub struct Warmup {
     pub ended_at: u64,
     /// `warmup_on_start`.
     pub on_start: bool,
+    /// `warmup_state_file`: where the copy notes the donor and SCAN cursor
+    /// it resumes from after a restart.
+    pub state_file: Option<std::path::PathBuf>,
     /// Until when the copy waits for the donors to connect to this node.
     wait_inbound_until: Option<Instant>,
 }
 
 impl Warmup {
-    pub fn new(on_start: bool) -> Warmup {
+    pub fn new(on_start: bool, state_file: Option<std::path::PathBuf>) -> Warmup {
         Warmup {
             state: WarmState::Idle,
             reason: String::new(),
@@ -147,6 +150,7 @@ impl Warmup {
             started_at: 0,
             ended_at: 0,
             on_start,
+            state_file,
             wait_inbound_until: None,
         }
     }
@@ -260,13 +264,18 @@ impl Context {
 
     /// Starts a warm-up now (admin `/warmup/start`), or checks first that
     /// the datastore is empty (`warmup_on_start`). False when one runs.
+    /// With `warmup_on_start`, a warm-up a restart interrupted (its
+    /// `warmup_state_file` is there) resumes instead, empty or not.
     pub(crate) fn warmup_start(&mut self, only_if_empty: bool) -> bool {
         if matches!(self.warmup.state, WarmState::Running | WarmState::Checking) {
             return false;
         }
+        if only_if_empty && self.warmup_resume() {
+            return true;
+        }
         let donors = self.warmup_donors();
         let w = &mut self.warmup;
-        *w = Warmup::new(w.on_start);
+        *w = Warmup::new(w.on_start, w.state_file.take());
         w.donors = donors;
         if only_if_empty {
             // Reads go to the donors already: an empty node has nothing.
@@ -315,6 +324,93 @@ impl Context {
         info!("warm-up started from {}", names.join(", "));
         self.add_timer(self.now, Timer::Warmup);
         true
+    }
+
+    /// Notes where the copy stands (`warmup_state_file`): the donors by
+    /// name, the one being scanned and the cursor of the page about to be
+    /// asked for (every key before it is copied). Written aside and renamed.
+    fn warmup_save(&mut self) {
+        let Some(path) = self.warmup.state_file.clone() else {
+            return;
+        };
+        let w = &self.warmup;
+        let donors: Vec<&str> = w
+            .donors
+            .iter()
+            .map(|&p| self.topology.peer(p).name.as_str())
+            .collect();
+        let body = serde_json::json!({
+            "donors": donors,
+            "donor_idx": w.donor_idx,
+            "cursor": w.cursor,
+            "started_at": w.started_at,
+        });
+        let tmp = path.with_extension("tmp");
+        let r =
+            std::fs::write(&tmp, format!("{body}\n")).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = r {
+            if self.warmup.reason.is_empty() {
+                warn!("warm-up: cannot write {}: {e}", path.display());
+            }
+            self.warmup.reason = format!("cannot write {}: {e}", path.display());
+        }
+    }
+
+    /// Resumes the warm-up a restart interrupted, from its state file;
+    /// false when there is none (or it names donors this node does not
+    /// know: the copy then starts over).
+    fn warmup_resume(&mut self) -> bool {
+        let Some(path) = self.warmup.state_file.clone() else {
+            return false;
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return false;
+        };
+        let v: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(
+                    "warm-up: {} is not a warm-up state ({e}); ignored",
+                    path.display()
+                );
+                return false;
+            }
+        };
+        let names: Vec<&str> = v["donors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        let donors: Vec<PeerId> = names
+            .iter()
+            .filter_map(|n| {
+                self.topology
+                    .peers()
+                    .find(|(id, p)| !id.is_local() && p.name == *n)
+                    .map(|(id, _)| id)
+            })
+            .collect();
+        let idx = v["donor_idx"].as_u64().unwrap_or(0) as usize;
+        if donors.is_empty() || donors.len() != names.len() || idx >= donors.len() {
+            warn!(
+                "warm-up: {} names donors this node does not know; starting over",
+                path.display()
+            );
+            return false;
+        }
+        let w = &mut self.warmup;
+        *w = Warmup::new(w.on_start, w.state_file.take());
+        w.donors = donors;
+        w.donor_idx = idx;
+        w.cursor = v["cursor"].as_str().unwrap_or("0").to_string();
+        w.started_at = v["started_at"].as_u64().unwrap_or_else(unix_now);
+        info!(
+            "warm-up resumes from {} (donor {} of {}, cursor {})",
+            path.display(),
+            idx + 1,
+            w.donors.len(),
+            w.cursor
+        );
+        self.warmup_begin(false)
     }
 
     /// The repeated check of `warmup_on_start` (a timer).
@@ -443,14 +539,14 @@ impl Context {
             self.warmup_fetch(n);
         }
         let w = &self.warmup;
-        if w.scan_inflight || w.pending.len() >= WINDOW {
+        // The next page once this one is copied: the cursor it starts from
+        // is then a safe place to resume from (warmup_state_file).
+        if w.scan_inflight || !w.pending.is_empty() || !w.copies.is_empty() {
             return;
         }
         if !w.scan_done {
+            self.warmup_save();
             self.warmup_scan();
-            return;
-        }
-        if !w.pending.is_empty() || !w.copies.is_empty() {
             return;
         }
         // This donor is done.
@@ -464,6 +560,13 @@ impl Context {
         }
         w.state = WarmState::Done;
         w.ended_at = unix_now();
+        if let Some(path) = &w.state_file {
+            if let Err(e) = std::fs::remove_file(path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    warn!("warm-up: cannot remove {}: {e}", path.display());
+                }
+            }
+        }
         info!(
             "warm-up done in {} s: {} keys copied ({} bytes), {} already here, {} gone, {} errors",
             w.ended_at.saturating_sub(w.started_at),

@@ -83,7 +83,7 @@ pub(super) struct Draft {
 }
 
 /// Every directive name the loader accepts.
-pub const DIRECTIVES: [&str; 49] = [
+pub const DIRECTIVES: [&str; 50] = [
     "listen",
     "servers",
     "data_store",
@@ -105,6 +105,7 @@ pub const DIRECTIVES: [&str; 49] = [
     "write_consistency",
     "read_repairs_enabled",
     "warmup_on_start",
+    "warmup_state_file",
     "dyn_listen",
     "tokens",
     "dyn_seeds",
@@ -165,6 +166,7 @@ impl Draft {
                 write_consistency: Consistency::DcOne,
                 read_repairs_enabled: false,
                 warmup_on_start: false,
+                warmup_state_file: None,
                 tokens: Vec::new(),
                 dyn_seeds: Vec::new(),
                 dyn_seed_provider: DEFAULT_SEED_PROVIDER.to_string(),
@@ -384,6 +386,7 @@ impl Draft {
             }
             "read_repairs_enabled" => p.read_repairs_enabled = parse_bool(v).map_err(e)?,
             "warmup_on_start" => p.warmup_on_start = parse_bool(v).map_err(e)?,
+            "warmup_state_file" => p.warmup_state_file = Some(v.to_string()),
             "dyn_seed_provider" => {
                 p.dyn_seed_provider = v.to_string();
                 let known = ["simple_provider", "florida_provider", "dns_provider"];
@@ -682,6 +685,9 @@ mod tests {
             }),
             ("read_repairs_enabled: true", |p| p.read_repairs_enabled),
             ("warmup_on_start: true", |p| p.warmup_on_start),
+            ("warmup_state_file: /var/lib/dynomite/warmup.json", |p| {
+                p.warmup_state_file.as_deref() == Some("/var/lib/dynomite/warmup.json")
+            }),
             ("dyn_listen: 127.0.0.1:8101", |p| {
                 p.dyn_listen.as_ref().map(Endpoint::to_string).as_deref() == Some("127.0.0.1:8101")
             }),

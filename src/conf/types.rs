@@ -235,6 +235,9 @@ pub struct PoolConf {
     /// `warmup_on_start:` (default false): copy the keys this node owns
     /// from a replica in another rack when its datastore is empty at start.
     pub warmup_on_start: bool,
+    /// `warmup_state_file:` (default none): where a warm-up notes its
+    /// progress, so that one a restart interrupted resumes.
+    pub warmup_state_file: Option<String>,
     /// This node's tokens (`tokens:`); empty when not given.
     pub tokens: Vec<u32>,
     /// Static peers (`dyn_seeds:`).

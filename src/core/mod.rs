@@ -288,7 +288,10 @@ impl Context {
             auth_log: crate::auth::LogLimit::default(),
             seeds: None,
             gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
-            warmup: crate::cluster::warmup::Warmup::new(pool.warmup_on_start),
+            warmup: crate::cluster::warmup::Warmup::new(
+                pool.warmup_on_start,
+                pool.warmup_state_file.clone().map(Into::into),
+            ),
             tls: Default::default(),
             signals: None,
             shutdown: false,

@@ -458,7 +458,7 @@ impl Context {
                 }
             }
             Fault::ConnectTimeout => self.stats.faults.peer_connect_timeouts += 1,
-            Fault::ConnectFailed | Fault::ConnLost => {}
+            Fault::ConnectFailed | Fault::ConnLost | Fault::GossipSilent => {}
         }
         let change = self.peers[peer].detect.fault(Instant::now(), fault);
         self.peer_health_changed(peer, change, fault.name());

@@ -796,3 +796,93 @@ fn a_replacement_on_a_new_address_is_warmed_from_the_other_rack_while_clients_wo
     }
     assert!(b2.log().contains("warm-up done"), "{}", b2.log());
 }
+
+#[test]
+fn a_warm_up_a_restart_interrupts_resumes_from_its_state_file() {
+    let florida = Florida::start(&[]);
+    let env = florida_env(&florida);
+    let a = Node::start(
+        "r1",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+    );
+    // A's data, written straight into its redis (pipelined).
+    let mut r = a.redis.client();
+    let total = 40_000u32;
+    for batch in 0..(total / 1000) {
+        let mut bytes = Vec::new();
+        for i in batch * 1000..(batch + 1) * 1000 {
+            bytes.extend(crate::harness::encode(&[
+                b"SET",
+                format!("r{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+            ]));
+        }
+        r.send(&bytes);
+        for _ in 0..1000 {
+            assert_eq!(r.read_reply(), b"+OK\r\n");
+        }
+    }
+    let dir = TempDir::new("warm-state");
+    let state = dir.path().join("warmup.json");
+    let state_text = state.display().to_string();
+    let mut b = Node::start_with(
+        "r2",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+        &[a.record(0)],
+        &[
+            ("warmup_on_start", "true"),
+            ("warmup_state_file", &state_text),
+        ],
+    );
+    florida.publish(&[a.record(0), b.record(0)]);
+    // Freeze the donor in the middle of the copy, then kill the copier.
+    let started = poll_until(Duration::from_secs(30), || {
+        warmup_status(&b).is_some_and(|s| s["keys_copied"].as_u64().unwrap_or(0) >= 1000)
+    });
+    assert!(started, "{:?}\n{}", warmup_status(&b), b.log());
+    a.process.pause();
+    let copied = warmup_status(&b).unwrap()["keys_copied"].as_u64().unwrap();
+    assert!(
+        copied < u64::from(total),
+        "the copy ended before the freeze"
+    );
+    b.kill();
+    let saved = fs::read_to_string(&state).expect("the state file is written");
+    assert!(saved.contains("\"cursor\""), "{saved}");
+    // The restarted node holds part of the data: it resumes all the same.
+    b.restart();
+    a.process.resume();
+    let done = poll_until(Duration::from_secs(60), || {
+        warmup_status(&b).is_some_and(|s| s["state"] == "done")
+    });
+    assert!(done, "{:?}\n{}", warmup_status(&b), b.log());
+    assert!(b.log().contains("warm-up resumes"), "{}", b.log());
+    assert!(!state.exists(), "the state file is removed at the end");
+    // Every key on B, with its value (pipelined GETs).
+    let mut rb = b.redis.client();
+    assert_eq!(rb.cmd(&[b"DBSIZE"]), format!(":{total}\r\n").into_bytes());
+    for batch in 0..(total / 1000) {
+        let mut bytes = Vec::new();
+        for i in batch * 1000..(batch + 1) * 1000 {
+            bytes.extend(crate::harness::encode(&[
+                b"GET",
+                format!("r{i}").as_bytes(),
+            ]));
+        }
+        rb.send(&bytes);
+        for i in batch * 1000..(batch + 1) * 1000 {
+            assert_eq!(
+                rb.read_reply(),
+                crate::harness::bulk(format!("v{i}").as_bytes())
+            );
+        }
+    }
+}
