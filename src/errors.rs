@@ -109,9 +109,6 @@ pub const ERR_RSP_LEN: &str = "ERR Protocol error: invalid reply length";
 pub const ERR_RSP_INTEGER: &str = "ERR Protocol error: invalid reply integer";
 /// A reply header or bulk payload not followed by CRLF.
 pub const ERR_RSP_CRLF: &str = "ERR Protocol error: reply line not ended by CRLF";
-/// Reply aggregates nested deeper than
-/// [`RSP_MAX_DEPTH`](crate::proto::redis::RSP_MAX_DEPTH).
-pub const ERR_RSP_DEPTH: &str = "ERR Protocol error: reply nested too deep";
 /// A reply line longer than [`RSP_MAX_LINE`](crate::proto::redis::RSP_MAX_LINE).
 pub const ERR_RSP_LINE: &str = "ERR Protocol error: reply line too long";
 
@@ -328,7 +325,6 @@ mod tests {
             ERR_RSP_LEN,
             ERR_RSP_INTEGER,
             ERR_RSP_CRLF,
-            ERR_RSP_DEPTH,
             ERR_RSP_LINE,
             ERR_UNSUPPORTED,
             ERR_NOT_INTEGER,

@@ -19,5 +19,6 @@ mod memcached;
 mod peer_protocol;
 mod process;
 mod redis_differential;
+mod redis_nested_replies;
 mod redis_proxy;
 mod soup;
