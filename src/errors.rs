@@ -233,6 +233,14 @@ pub const ERR_MC_LINE_TOO_LONG: &str = "CLIENT_ERROR line too long";
 /// memcached's words for a value it cannot store; memcached then swallows the
 /// block, the proxy closes the connection.
 pub const ERR_MC_DATA_TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
+/// [`Parse::Error`](crate::proto::Parse::Error): the connection's first byte
+/// is the binary protocol's request magic (0x80). The proxy speaks the text
+/// and meta protocols only: the client gets one binary error response
+/// (status 0x0083, this text as its body) and the connection is closed.
+pub const ERR_MC_BINARY: &str = "binary protocol not supported, use the text or meta protocol";
+/// A flush_all that did not reach every datastore of the cluster: followed
+/// by what failed.
+pub const ERR_MC_FLUSH_FAILED: &str = "SERVER_ERROR flush_all failed on";
 
 // ---------------------------------------------------------------------------
 // memcached replies from the datastore (the proxy's own words).
@@ -342,6 +350,8 @@ mod tests {
             ERR_MC_DELETE_USAGE,
             ERR_MC_LINE_TOO_LONG,
             ERR_MC_DATA_TOO_LARGE,
+            ERR_MC_BINARY,
+            ERR_MC_FLUSH_FAILED,
             ERR_MC_RSP_LINE,
             ERR_MC_RSP_CRLF,
             ERR_MC_RSP_VALUE,

@@ -396,6 +396,10 @@ impl Context {
         let mut generated = false;
         let mut buf = [0u8; 32];
         match (error, coalesce) {
+            (_, Coalesce::McFlush(cluster)) => {
+                ty = self.mc_merge_flush(&frags, cluster, &mut out);
+                generated = ty == b'-';
+            }
             (Some(r), _) => {
                 self.ref_whole(&mut out, r);
                 ty = b'-';
@@ -531,6 +535,8 @@ impl Context {
             (true, Some(cid)) => {
                 if m.dnode.is_some() {
                     self.add_reply_header(req, rsp);
+                } else if self.settings.memcache {
+                    self.mc_quiet_filter(req, rsp);
                 }
                 self.schedule_flush(cid)
             }

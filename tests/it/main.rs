@@ -16,6 +16,7 @@ mod datastore;
 mod golden_hashkit;
 mod hash_tool;
 mod memcached;
+mod memcached_meta;
 mod peer_protocol;
 mod process;
 mod redis_differential;

@@ -35,7 +35,7 @@ use memchr::memchr;
 
 use super::command::McCmd;
 use crate::errors::{
-    ERR_MC_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA, ERR_MC_BAD_EXPTIME, ERR_MC_BAD_FORMAT,
+    ERR_MC_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA, ERR_MC_BAD_EXPTIME, ERR_MC_BAD_FORMAT, ERR_MC_BINARY,
     ERR_MC_DATA_TOO_LARGE, ERR_MC_DELETE_USAGE, ERR_MC_ERROR, ERR_MC_LINE_TOO_LONG,
 };
 use crate::proto::redis::Arg;
@@ -98,6 +98,19 @@ pub struct McReq {
     /// Storage commands: message offsets `[start, end)` of the data block and
     /// its CRLF (`end - start == bytes + 2`); `start` is the end of the line.
     pub data: Option<(u64, u64)>,
+    /// Meta commands: the one `q` flag token (message offsets). The proxy
+    /// blanks it before forwarding, so the datastore always answers, and
+    /// drops the replies quiet mode suppresses itself. None when there is
+    /// no `q` flag, or more than one (memcached then answers
+    /// `CLIENT_ERROR duplicate flag`, which quiet mode never suppresses).
+    pub quiet: Option<Arg>,
+    /// Meta commands: the `b` flag, the key is base64; it is hashed decoded.
+    pub b64: bool,
+    /// `mg` with a flag that changes the item (`T` touch, `N` create on miss,
+    /// `E` new CAS): routed and replicated as a write.
+    pub write: bool,
+    /// `stats dynomite`: the node's own counters, answered by the proxy.
+    pub node_stats: bool,
 }
 
 impl McReq {
@@ -112,13 +125,75 @@ impl McReq {
         self.cas = 0;
         self.delta = 0;
         self.data = None;
+        self.quiet = None;
+        self.b64 = false;
+        self.write = false;
+        self.node_stats = false;
     }
 
     fn fail(&mut self, text: &'static str) {
         self.error = Some(text);
         self.keys.clear();
         self.data = None;
+        self.quiet = None;
     }
+}
+
+/// The binary-protocol response refusing a binary request whose first bytes
+/// are `head`: magic 0x81, the request's opcode and opaque (when present),
+/// status 0x0083 (not supported) and [`ERR_MC_BINARY`] as its body.
+pub fn binary_refusal(head: &[u8]) -> Vec<u8> {
+    let body = ERR_MC_BINARY.as_bytes();
+    let mut out = vec![0u8; 24];
+    out[0] = 0x81;
+    out[1] = head.get(1).copied().unwrap_or(0);
+    out[6..8].copy_from_slice(&0x0083u16.to_be_bytes());
+    out[8..12].copy_from_slice(&(body.len() as u32).to_be_bytes());
+    if let Some(opaque) = head.get(12..16) {
+        out[12..16].copy_from_slice(opaque);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Decodes standard base64 (with or without `=` padding) into `out`
+/// (cleared first), as memcached decodes a meta key sent with the `b` flag.
+/// Returns false, with `out` unspecified, when `src` is not base64.
+pub fn base64_decode(src: &[u8], out: &mut Vec<u8>) -> bool {
+    fn val(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    out.clear();
+    let body = match src {
+        [rest @ .., b'=', b'='] => rest,
+        [rest @ .., b'='] => rest,
+        _ => src,
+    };
+    if body.len() % 4 == 1 {
+        return false;
+    }
+    for quad in body.chunks(4) {
+        let mut acc = 0u32;
+        for &c in quad {
+            let Some(v) = val(c) else {
+                return false;
+            };
+            acc = acc << 6 | v;
+        }
+        match quad.len() {
+            4 => out.extend_from_slice(&acc.to_be_bytes()[1..]),
+            3 => out.extend_from_slice(&(acc << 6).to_be_bytes()[1..3]),
+            _ => out.push((acc >> 4) as u8),
+        }
+    }
+    true
 }
 
 /// A key memcached stores and the proxy forwards: 1..=250 bytes, none of them
@@ -250,6 +325,9 @@ pub struct ReqParser {
     tok_bad: bool,
     /// Keys: the previous byte was a CR (dropped if an LF follows it).
     cr: bool,
+    /// Some byte of the stream was read: the binary magic is looked for
+    /// only in the first byte.
+    started: bool,
 }
 
 impl Default for ReqParser {
@@ -269,6 +347,7 @@ impl ReqParser {
             tok: None,
             tok_bad: false,
             cr: false,
+            started: false,
         }
     }
 
@@ -291,6 +370,13 @@ impl ReqParser {
             debug_assert!(self.line.is_empty());
             info.clear();
         }
+        if !self.started && chunk.first() == Some(&0x80) {
+            // memcached picks the binary protocol by a connection's first
+            // byte; the proxy refuses it at once.
+            self.reset();
+            return Parse::Error(ERR_MC_BINARY);
+        }
+        self.started |= !chunk.is_empty();
         let r = self.parse_inner(chunk, info);
         match r {
             Parse::Done(n) => {
@@ -634,8 +720,96 @@ impl ReqParser {
                 }
                 info.keys.push(arg(1));
             }
-            // memcached ignores any further tokens of these two.
-            McCmd::Quit | McCmd::Version => {}
+            // memcached ignores any further tokens of these three.
+            McCmd::Quit | McCmd::Version | McCmd::Mn => {}
+            McCmd::Mg | McCmd::Md | McCmd::Ma | McCmd::Me | McCmd::Ms => {
+                if count < 2 {
+                    // `me` alone is a format error, the others unknown.
+                    info.fail(if cmd == McCmd::Me {
+                        ERR_MC_BAD_FORMAT
+                    } else {
+                        ERR_MC_ERROR
+                    });
+                    return Ok(true);
+                }
+                if !key_ok(w[1].1) {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                }
+                let mut first_flag = 2;
+                let mut vlen = 0;
+                if cmd == McCmd::Ms {
+                    // `ms <key> <datalen> <flag>*`: without a valid length
+                    // memcached reads no data block.
+                    let len = if count < 3 {
+                        None
+                    } else {
+                        safe_strtol32(w[2].1)
+                    };
+                    let Some(len) = len.filter(|l| (0..=i32::MAX - 2).contains(l)) else {
+                        info.fail(ERR_MC_BAD_FORMAT);
+                        return Ok(true);
+                    };
+                    vlen = len as u64;
+                    if vlen > MAX_DATA_LEN {
+                        return Err(ERR_MC_DATA_TOO_LARGE);
+                    }
+                    first_flag = 3;
+                }
+                let mut quiet = 0;
+                for (off, flag) in words(line).skip(first_flag) {
+                    match flag[0] {
+                        b'q' => {
+                            quiet += 1;
+                            info.quiet = Some(Arg {
+                                off: off as u64,
+                                len: flag.len() as u32,
+                            });
+                        }
+                        b'b' => info.b64 = true,
+                        b'T' | b'N' | b'E' if cmd == McCmd::Mg => info.write = true,
+                        _ => {}
+                    }
+                }
+                if quiet != 1 || cmd == McCmd::Me {
+                    info.quiet = None;
+                }
+                info.keys.push(arg(1));
+                if cmd == McCmd::Ms {
+                    info.bytes = vlen as u32;
+                    info.data = Some((end, end + vlen + 2));
+                    self.state = ReqState::Data(vlen);
+                    return Ok(false);
+                }
+            }
+            McCmd::Stats => {
+                info.node_stats = count == 2 && w[1].1 == b"dynomite";
+            }
+            McCmd::FlushAll => {
+                // `flush_all[ <delay>][ noreply]`
+                info.noreply = last == b"noreply";
+                let args = count - 1 - usize::from(info.noreply);
+                if args > 1 {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                if args == 1 {
+                    let Some(delay) = safe_strtol32(w[1].1) else {
+                        info.fail(ERR_MC_BAD_EXPTIME);
+                        return Ok(true);
+                    };
+                    info.exptime = delay;
+                }
+            }
+            McCmd::Verbosity => {
+                // `verbosity <level>[ noreply]`; memcached does not check the
+                // level.
+                if !(2..=3).contains(&count) {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                info.noreply = last == b"noreply";
+            }
         }
         Ok(true)
     }
@@ -977,12 +1151,15 @@ mod tests {
                 b"delete a\x1b\r\n",
                 &["11 delete !CLIENT_ERROR bad command line format"],
             ),
+            // Meta keys with control characters.
+            (
+                b"mg a\x01 v\r\n",
+                &["9 mg !CLIENT_ERROR bad command line format"],
+            ),
             // Commands memcached serves and the proxy does not.
-            (b"flush_all\r\n", &["11 ? !ERROR"]),
-            (b"stats\r\n", &["7 ? !ERROR"]),
-            (b"verbosity 1\r\n", &["13 ? !ERROR"]),
-            (b"mg a v\r\n", &["8 ? !ERROR"]),
-            (b"mn\r\n", &["4 ? !ERROR"]),
+            (b"shutdown\r\n", &["10 ? !ERROR"]),
+            (b"slabs reassign 1 2\r\n", &["20 ? !ERROR"]),
+            (b"lru_crawler metadump all\r\n", &["26 ? !ERROR"]),
             // The rest of a refused line is not read as a request.
             (
                 b"get <K251> get a\r\nget b\r\n",
@@ -994,6 +1171,228 @@ mod tests {
             let run = req_run(&input);
             assert_eq!(run.err, None, "{}", show(&input));
             assert_eq!(render_reqs(&input, &run), *want, "{}", show(&input));
+        }
+    }
+
+    #[test]
+    fn req_meta() {
+        // (input, rendered messages, quiet flag text, b64, write, node stats)
+        type Want = (
+            &'static [&'static str],
+            Option<&'static str>,
+            bool,
+            bool,
+            bool,
+        );
+        let cases: &[(&[u8], Want)] = &[
+            (b"mg a v\r\n", (&["8 mg a"], None, false, false, false)),
+            (
+                b"mg a v q k\r\n",
+                (&["12 mg a"], Some("q"), false, false, false),
+            ),
+            (
+                b"mg a qx v\r\n",
+                (&["11 mg a"], Some("qx"), false, false, false),
+            ),
+            // Two q flags: memcached refuses them; nothing is blanked.
+            (b"mg a q q\r\n", (&["10 mg a"], None, false, false, false)),
+            (
+                b"mg YQ== b v\r\n",
+                (&["13 mg YQ=="], None, true, false, false),
+            ),
+            (b"mg a T30 v\r\n", (&["12 mg a"], None, false, true, false)),
+            (b"mg a N30 v\r\n", (&["12 mg a"], None, false, true, false)),
+            (
+                b"md a q I\r\n",
+                (&["10 md a"], Some("q"), false, false, false),
+            ),
+            (
+                b"ma n N0 J5 v\r\n",
+                (&["14 ma n"], None, false, false, false),
+            ),
+            (b"me a\r\n", (&["6 me a"], None, false, false, false)),
+            (b"me a q\r\n", (&["8 me a"], None, false, false, false)),
+            (b"mn\r\n", (&["4 mn"], None, false, false, false)),
+            (b"mn x y\r\n", (&["8 mn"], None, false, false, false)),
+            (
+                b"ms a 2 T0 q\r\nhi\r\n",
+                (&["17 ms a f=0 e=0 d=hi"], Some("q"), false, false, false),
+            ),
+            (
+                b"ms YQ== 0 b\r\n\r\n",
+                (&["15 ms YQ== f=0 e=0 d="], None, true, false, false),
+            ),
+            (b"stats\r\n", (&["7 stats"], None, false, false, false)),
+            (
+                b"stats dynomite\r\n",
+                (&["16 stats"], None, false, false, true),
+            ),
+            (
+                b"stats slabs\r\n",
+                (&["13 stats"], None, false, false, false),
+            ),
+            (
+                b"flush_all\r\n",
+                (&["11 flush_all"], None, false, false, false),
+            ),
+            (
+                b"flush_all 10\r\n",
+                (&["14 flush_all"], None, false, false, false),
+            ),
+            (
+                b"flush_all 0 noreply\r\n",
+                (&["21 flush_all noreply"], None, false, false, false),
+            ),
+            (
+                b"verbosity 1\r\n",
+                (&["13 verbosity"], None, false, false, false),
+            ),
+            (
+                b"verbosity 1 noreply\r\n",
+                (&["21 verbosity noreply"], None, false, false, false),
+            ),
+            // Refused as memcached refuses them.
+            (b"mg\r\n", (&["4 mg !ERROR"], None, false, false, false)),
+            (b"ms\r\n", (&["4 ms !ERROR"], None, false, false, false)),
+            (
+                b"me\r\n",
+                (
+                    &["4 me !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a\r\n",
+                (
+                    &["6 ms !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a x\r\nhi\r\n",
+                (
+                    &["8 ms !CLIENT_ERROR bad command line format", "12 ? !ERROR"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a -1\r\n",
+                (
+                    &["9 ms !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a 2\r\nhiXX\r\n",
+                (
+                    &["12 ms !CLIENT_ERROR bad data chunk", "14 ? !ERROR"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"mg <K251> v\r\n",
+                (
+                    &["258 mg !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"flush_all x\r\n",
+                (
+                    &["13 flush_all !CLIENT_ERROR invalid exptime argument"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"flush_all 1 2 3\r\n",
+                (&["17 flush_all !ERROR"], None, false, false, false),
+            ),
+            (
+                b"verbosity\r\n",
+                (&["11 verbosity !ERROR"], None, false, false, false),
+            ),
+        ];
+        for (input, (msgs, quiet, b64, write, node_stats)) in cases {
+            let input = expand(input);
+            let run = req_run(&input);
+            assert_eq!(run.err, None, "{}", show(&input));
+            assert_eq!(render_reqs(&input, &run), *msgs, "{}", show(&input));
+            let r = &run.msgs[0].1;
+            let q = r
+                .quiet
+                .map(|a| show(&input[a.off as usize..(a.off + u64::from(a.len)) as usize]));
+            assert_eq!(q.as_deref(), *quiet, "{}", show(&input));
+            assert_eq!(
+                (r.b64, r.write, r.node_stats),
+                (*b64, *write, *node_stats),
+                "{}",
+                show(&input)
+            );
+        }
+        assert_eq!(
+            req_run(b"ms a 1073741825\r\n").err,
+            Some(ERR_MC_DATA_TOO_LARGE)
+        );
+    }
+
+    #[test]
+    fn binary_protocol_is_refused_at_the_first_byte() {
+        let mut get = vec![0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1];
+        get.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, b'k']);
+        let run = req_run(&get);
+        assert_eq!(run.err, Some(ERR_MC_BINARY));
+        assert!(run.msgs.is_empty());
+        // Later in a text stream the byte is no magic: memcached answers
+        // ERROR.
+        let run = req_run(b"get a\r\n\x80\r\n");
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs[1].1.error, Some(ERR_MC_ERROR));
+        let r = binary_refusal(&get);
+        assert_eq!(&r[..2], &[0x81, 0x00]);
+        assert_eq!(&r[6..8], &[0x00, 0x83]);
+        assert_eq!(&r[8..12], &(ERR_MC_BINARY.len() as u32).to_be_bytes());
+        assert_eq!(&r[12..16], &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(&r[24..], ERR_MC_BINARY.as_bytes());
+        assert_eq!(binary_refusal(&[0x80]).len(), 24 + ERR_MC_BINARY.len());
+    }
+
+    #[test]
+    fn base64_keys() {
+        let mut out = Vec::new();
+        for (enc, dec) in [
+            (&b"YQ=="[..], &b"a"[..]),
+            (b"YQ", b"a"),
+            (b"YWI=", b"ab"),
+            (b"YWJj", b"abc"),
+            (b"", b""),
+            (b"/+8=", b"\xff\xef"),
+        ] {
+            assert!(base64_decode(enc, &mut out), "{}", show(enc));
+            assert_eq!(out, dec, "{}", show(enc));
+        }
+        for bad in [&b"!!!"[..], b"a", b"YQ=a", b"Y Q="] {
+            assert!(!base64_decode(bad, &mut out), "{}", show(bad));
         }
     }
 
