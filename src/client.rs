@@ -144,11 +144,11 @@ impl Context {
                 Some(rmid)
             }
             Parse::Error(text) if text == crate::errors::ERR_MC_BINARY => {
-                // A memcached binary-protocol client: one binary error
-                // response, then the connection is closed.
+                // A memcached binary-protocol packet that cannot be framed:
+                // one binary error response, then the connection is closed.
                 let reply = crate::proto::memcache::binary_refusal(chunk);
                 log::warn!(
-                    "c {} {} memcached binary protocol refused, closing",
+                    "c {} {} memcached binary protocol: bad request packet, closing",
                     cid.0,
                     c.peer
                 );

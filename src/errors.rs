@@ -233,11 +233,11 @@ pub const ERR_MC_LINE_TOO_LONG: &str = "CLIENT_ERROR line too long";
 /// memcached's words for a value it cannot store; memcached then swallows the
 /// block, the proxy closes the connection.
 pub const ERR_MC_DATA_TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
-/// [`Parse::Error`](crate::proto::Parse::Error): the connection's first byte
-/// is the binary protocol's request magic (0x80). The proxy speaks the text
-/// and meta protocols only: the client gets one binary error response
+/// [`Parse::Error`](crate::proto::Parse::Error): a binary-protocol
+/// connection sent a packet without the request magic (0x80): the stream
+/// cannot be framed any further. The client gets one binary error response
 /// (status 0x0083, this text as its body) and the connection is closed.
-pub const ERR_MC_BINARY: &str = "binary protocol not supported, use the text or meta protocol";
+pub const ERR_MC_BINARY: &str = "binary protocol: not a request packet";
 /// A flush_all that did not reach every datastore of the cluster: followed
 /// by what failed.
 pub const ERR_MC_FLUSH_FAILED: &str = "SERVER_ERROR flush_all failed on";

@@ -28,7 +28,8 @@
 //! node's datastore (the first one when there are several); `stats
 //! dynomite` answers the node's own counters; `verbosity` is answered `OK`;
 //! `flush_all` reaches every datastore of the cluster and answers `OK` only
-//! when every one did.
+//! when every one did. Binary-protocol requests are rewritten as meta
+//! commands first ([`crate::memcache_binary`]).
 
 use std::io::Write as _;
 
@@ -58,9 +59,12 @@ pub fn quiet_suppressed(cmd: McCmd, code: &[u8]) -> bool {
 impl Context {
     /// A complete memcached request arrived on client (or peer) `cid`.
     pub(crate) fn client_request_mc(&mut self, cid: ConnId, mid: MsgId) {
+        self.msgs[mid].owner = Some(cid);
+        if self.msgs[mid].mc.bin.is_some() && !self.mc_bin_request(cid, mid) {
+            return;
+        }
         let m = &mut self.msgs[mid];
         let noreply = m.mc.noreply;
-        m.owner = Some(cid);
         m.noreply = noreply;
         if let Some(err) = m.mc.error {
             if noreply {
@@ -144,10 +148,19 @@ impl Context {
     }
 
     /// A reply for client request `req` arrived: in quiet mode, the replies
-    /// memcached would not send are emptied (nothing is written for them).
+    /// memcached would not send are emptied (nothing is written for them);
+    /// a binary request's reply becomes a binary response
+    /// ([`Context::mc_bin_reply`]).
     pub(crate) fn mc_quiet_filter(&mut self, req: MsgId, rsp: MsgId) {
         let m = &self.msgs[req];
-        if m.mc.quiet.is_none() || m.dnode.is_some() {
+        if m.dnode.is_some() {
+            return;
+        }
+        if m.mc.bin.is_some() {
+            self.mc_bin_reply(req, rsp);
+            return;
+        }
+        if m.mc.quiet.is_none() {
             return;
         }
         let mut code = [0u8; 3];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, memcached, curl, redis-py 8.x, pymemcache, prometheus_client (its
+# redis-cli, memcached, libmemcached-tools (memccapable, memccp, ...), curl,
+# redis-py 8.x, pymemcache, prometheus_client (its
 # parser checks /metrics), node with npm, and the npm packages pinned in
 # package-lock.json (ioredis, node-redis). Safe to run more than once.
 set -euo pipefail
@@ -16,6 +17,7 @@ apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || apt_packages+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || apt_packages+=(memcached)
+command -v memccapable >/dev/null 2>&1 || apt_packages+=(libmemcached-tools)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)

@@ -2,17 +2,20 @@
 //! servers: the meta protocol (`mg ms md ma mn`, quiet mode, base64 keys)
 //! compared byte for byte with a direct memcached, `stats` and `version`
 //! from the datastore (pymemcache included), `stats dynomite`, `verbosity`,
-//! `flush_all` over a two-rack cluster, and binary-protocol clients, which
-//! get one binary error response and a close, never a hang.
+//! `flush_all` over a two-rack cluster, and the binary protocol
+//! (libmemcached's `memcapable` conformance run, libmemcached's tools in a
+//! two-rack cluster, a bad packet closing that client alone).
 
 use crate::harness::conf;
 use crate::harness::{
-    direct_mode, free_port, python_module_version, run_client, show, wait_for, Dynomite, McClient,
-    MemcachedServer, INSTALL_HINT,
+    direct_mode, free_port, python_module_version, require_program, run_client, run_with_deadline,
+    show, wait_for, Dynomite, McClient, MemcachedServer, TempDir, INSTALL_HINT,
 };
 use crate::memcached::{holds, rack_node};
+use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -441,59 +444,213 @@ fn flush_all_empties_every_datastore_of_a_two_rack_cluster() {
     assert_eq!(ca.cmd(b"get fl:1\r\n"), b"END\r\n");
 }
 
-/// A binary-protocol GET of `key` with `opaque`.
-fn binary_get(key: &[u8], opaque: [u8; 4]) -> Vec<u8> {
-    let mut h = vec![0x80, 0x00];
-    h.extend_from_slice(&(key.len() as u16).to_be_bytes());
-    h.extend_from_slice(&[0, 0, 0, 0]);
-    h.extend_from_slice(&(key.len() as u32).to_be_bytes());
-    h.extend_from_slice(&opaque);
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(key);
-    h
+/// A binary-protocol request packet.
+fn bin_packet(opcode: u8, extras: &[u8], key: &[u8], value: &[u8], opaque: [u8; 4]) -> Vec<u8> {
+    let mut p = vec![0x80, opcode];
+    p.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    p.push(extras.len() as u8);
+    p.extend_from_slice(&[0, 0, 0]);
+    let body = (extras.len() + key.len() + value.len()) as u32;
+    p.extend_from_slice(&body.to_be_bytes());
+    p.extend_from_slice(&opaque);
+    p.extend_from_slice(&[0; 8]);
+    p.extend_from_slice(extras);
+    p.extend_from_slice(key);
+    p.extend_from_slice(value);
+    p
+}
+
+/// Reads one binary response: (opcode, status, opaque, extras, key, value).
+type BinRsp = (u8, u16, [u8; 4], Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn read_bin(s: &mut TcpStream) -> BinRsp {
+    let mut h = [0u8; 24];
+    s.read_exact(&mut h).expect("a response header");
+    assert_eq!(h[0], 0x81, "response magic");
+    let key_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let ext = usize::from(h[4]);
+    let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+    let mut b = vec![0u8; body];
+    s.read_exact(&mut b).expect("a response body");
+    (
+        h[1],
+        u16::from_be_bytes([h[6], h[7]]),
+        [h[12], h[13], h[14], h[15]],
+        b[..ext].to_vec(),
+        b[ext..ext + key_len].to_vec(),
+        b[ext + key_len..].to_vec(),
+    )
+}
+
+/// Runs a libmemcached tool (stdout, success), with a deadline.
+fn tool(program: &str, args: &[&str]) -> (String, bool) {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    let (out, in_time) = run_with_deadline(&mut cmd, Duration::from_secs(60));
+    assert!(in_time, "`{program} {}` hung", args.join(" "));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        out.status.success(),
+    )
 }
 
 #[test]
-fn binary_protocol_clients_get_an_error_and_a_close_not_a_hang() {
+fn libmemcached_memcapable_passes_in_binary_and_text() {
+    require_program(
+        "sh",
+        &["-c", "command -v memccapable && command -v memccp"],
+        &format!("memccapable (Debian libmemcached-tools) is required ({INSTALL_HINT})"),
+    );
+    let backend = MemcachedServer::start();
+    let proxy = Dynomite::start_memcached(&[backend.port()]);
+    let port = proxy.port().to_string();
+    for protocol in ["-b", "-a"] {
+        let (out, ok) = tool(
+            "memccapable",
+            &["-h", "127.0.0.1", "-p", &port, protocol, "-v", "-t", "10"],
+        );
+        assert!(
+            ok && out.contains("All tests passed"),
+            "memcapable {protocol}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn binary_clients_are_served_in_a_two_rack_cluster() {
+    if direct_mode() {
+        return;
+    }
+    require_program(
+        "sh",
+        &[
+            "-c",
+            "command -v memccp && command -v memccat && command -v memcrm",
+        ],
+        &format!("libmemcached's tools (Debian libmemcached-tools) are required ({INSTALL_HINT})"),
+    );
+    let (ma, mb, a, b, _) = two_racks();
+    let (mut da, mut db) = (ma.client(), mb.client());
+    let dir = TempDir::new("memcp");
+    let file = dir.path().join("bin-file");
+    fs::write(&file, b"binary through the cluster\n").expect("write a file");
+    let servers = |n: &Dynomite| format!("--servers=127.0.0.1:{}", n.port());
+    let (out, ok) = tool(
+        "memccp",
+        &[&servers(&a), "--binary", file.to_str().expect("utf-8 path")],
+    );
+    assert!(ok, "memccp: {out}");
+    wait_for(
+        Duration::from_secs(5),
+        "the binary set to reach rack2",
+        || holds(&mut db, "bin-file"),
+    );
+    assert!(holds(&mut da, "bin-file"));
+    let (out, ok) = tool("memccat", &[&servers(&b), "--binary", "bin-file"]);
+    assert!(
+        ok && out.trim_end() == "binary through the cluster",
+        "memccat: {out:?}"
+    );
+    let (out, ok) = tool("memcrm", &[&servers(&b), "--binary", "bin-file"]);
+    assert!(ok, "memcrm: {out}");
+    wait_for(
+        Duration::from_secs(5),
+        "the binary delete on both racks",
+        || !holds(&mut da, "bin-file") && !holds(&mut db, "bin-file"),
+    );
+    let (_, ok) = tool("memccat", &[&servers(&a), "--binary", "bin-file"]);
+    assert!(!ok, "a deleted key was found");
+}
+
+#[test]
+fn binary_requests_and_a_bad_packet() {
     if direct_mode() {
         return;
     }
     let backend = MemcachedServer::start();
     let proxy = Dynomite::start_memcached(&[backend.port()]);
     let mut other = proxy.mc_client();
-    assert_eq!(other.cmd(b"set bin:a 0 0 1\r\na\r\n"), b"STORED\r\n");
-    for pipelined in [1, 3] {
-        let mut s = TcpStream::connect(("127.0.0.1", proxy.port())).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let mut req = Vec::new();
-        for i in 0..pipelined {
-            req.extend(binary_get(b"bin:a", [1, 2, 3, i]));
-        }
-        s.write_all(&req).expect("send");
-        let started = Instant::now();
-        let mut got = Vec::new();
-        s.read_to_end(&mut got)
-            .expect("the proxy closes the connection");
-        assert!(started.elapsed() < Duration::from_secs(5), "closed late");
-        assert!(got.len() >= 24, "{}", show(&got));
-        assert_eq!(got[0], 0x81, "response magic");
-        assert_eq!(got[1], 0x00, "opcode");
-        assert_eq!(&got[6..8], &[0x00, 0x83], "status: not supported");
-        let body = u32::from_be_bytes([got[8], got[9], got[10], got[11]]) as usize;
-        assert_eq!(&got[12..16], &[1, 2, 3, 0], "opaque");
-        assert_eq!(got.len(), 24 + body, "one response, then the close");
-        assert!(String::from_utf8_lossy(&got[24..]).contains("binary protocol"));
-    }
+    assert_eq!(other.cmd(b"set bin:a 9 0 1\r\na\r\n"), b"STORED\r\n");
+    let mut s = TcpStream::connect(("127.0.0.1", proxy.port())).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // getk of a text-set key, a quiet miss, noop, then an unknown opcode.
+    let mut req = bin_packet(0x0c, &[], b"bin:a", &[], [0, 0, 0, 1]);
+    req.extend(bin_packet(0x09, &[], b"bin:none", &[], [0, 0, 0, 2]));
+    req.extend(bin_packet(0x0a, &[], &[], &[], [0, 0, 0, 3]));
+    req.extend(bin_packet(0x2b, &[], &[], &[], [0, 0, 0, 4]));
+    s.write_all(&req).expect("send");
+    assert_eq!(
+        read_bin(&mut s),
+        (
+            0x0c,
+            0,
+            [0, 0, 0, 1],
+            9u32.to_be_bytes().to_vec(),
+            b"bin:a".to_vec(),
+            b"a".to_vec()
+        )
+    );
+    assert_eq!(
+        read_bin(&mut s),
+        (0x0a, 0, [0, 0, 0, 3], vec![], vec![], vec![])
+    );
+    let unknown = read_bin(&mut s);
+    assert_eq!(
+        (unknown.0, unknown.1, unknown.2),
+        (0x2b, 0x0081, [0, 0, 0, 4])
+    );
+    // touch, gat, and a gatq miss (not answered) before a noop.
+    let ttl = 1000u32.to_be_bytes();
+    let mut req = bin_packet(0x1c, &ttl, b"bin:a", &[], [0, 0, 0, 6]);
+    req.extend(bin_packet(0x1c, &ttl, b"bin:none", &[], [0, 0, 0, 7]));
+    req.extend(bin_packet(0x1d, &ttl, b"bin:a", &[], [0, 0, 0, 8]));
+    req.extend(bin_packet(0x1e, &ttl, b"bin:none", &[], [0, 0, 0, 9]));
+    req.extend(bin_packet(0x0a, &[], &[], &[], [0, 0, 0, 10]));
+    s.write_all(&req).expect("send");
+    assert_eq!(
+        read_bin(&mut s),
+        (0x1c, 0, [0, 0, 0, 6], vec![], vec![], vec![])
+    );
+    let miss = read_bin(&mut s);
+    assert_eq!((miss.0, miss.1, miss.2), (0x1c, 0x0001, [0, 0, 0, 7]));
+    assert_eq!(
+        read_bin(&mut s),
+        (
+            0x1d,
+            0,
+            [0, 0, 0, 8],
+            9u32.to_be_bytes().to_vec(),
+            vec![],
+            b"a".to_vec()
+        )
+    );
+    assert_eq!(
+        read_bin(&mut s),
+        (0x0a, 0, [0, 0, 0, 10], vec![], vec![], vec![])
+    );
+    let mut d = backend.client();
+    let me = String::from_utf8_lossy(&d.cmd(b"me bin:a\r\n")).into_owned();
+    assert!(!me.contains("exp=-1 "), "touch did not set an expiry: {me}");
+    // A packet without the request magic: one error response, then the
+    // close.
+    let mut bad = bin_packet(0x00, &[], b"bin:a", &[], [0, 0, 0, 5]);
+    bad[0] = 0x81;
+    s.write_all(&bad).expect("send");
+    let started = Instant::now();
+    let r = read_bin(&mut s);
+    assert_eq!(r.1, 0x0083);
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest)
+        .expect("the proxy closes the connection");
+    assert!(rest.is_empty() && started.elapsed() < Duration::from_secs(5));
     // Everyone else goes on.
     assert_eq!(
         other.cmd(b"get bin:a\r\n"),
-        b"VALUE bin:a 0 1\r\na\r\nEND\r\n"
+        b"VALUE bin:a 9 1\r\na\r\nEND\r\n"
     );
-    let mut fresh = proxy.mc_client();
-    assert_eq!(fresh.cmd(b"mg bin:a v\r\n"), b"VA 1\r\na\r\n");
     assert!(
-        proxy.log().contains("memcached binary protocol refused"),
-        "no log line"
+        proxy.log().contains("binary protocol"),
+        "no log line for the bad packet"
     );
 }

@@ -16,8 +16,8 @@ pub mod request;
 pub use command::{command, command_of, McCmd};
 pub use reply::{McRsp, McRspType, McValue, RspParser, RSP_MAX_LINE};
 pub use request::{
-    base64_decode, binary_refusal, key_ok, McReq, ReqParser, GET_MAX_SPACES, KEY_MAX_LEN,
-    MAX_DATA_LEN, MAX_GET_LINE, MAX_LINE,
+    base64_decode, bin_cmd, binary_refusal, key_ok, BinReq, McReq, ReqParser, BIN_EXTRAS_MAX,
+    BIN_HEADER_LEN, GET_MAX_SPACES, KEY_MAX_LEN, MAX_DATA_LEN, MAX_GET_LINE, MAX_LINE,
 };
 
 // The error texts live in `crate::errors`; these are the names callers knew

@@ -27,6 +27,12 @@
 //! next request line, as memcached does. A data block is skipped, not
 //! scanned, and must be followed by CRLF (`CLIENT_ERROR bad data chunk`).
 //!
+//! Meta commands (`mg ms md ma me mn`) are lines of the same shape: the key
+//! is the second token, flags follow (`ms` has its data length first and a
+//! data block like `set`). A stream whose first byte is 0x80 is in the
+//! binary protocol: one message is one packet, its header read into
+//! [`BinReq`] and its command given as the meta command that serves it.
+//!
 //! Lines other than get/gets are gathered in a buffer of at most
 //! [`MAX_LINE`] bytes; get/gets keys are streamed, so a multi-get line may be
 //! up to [`MAX_GET_LINE`] bytes long.
@@ -111,6 +117,63 @@ pub struct McReq {
     pub write: bool,
     /// `stats dynomite`: the node's own counters, answered by the proxy.
     pub node_stats: bool,
+    /// A binary-protocol request: its header fields. `cmd` is the meta (or
+    /// other text) command it is served as, `keys` its key.
+    pub bin: Option<BinReq>,
+}
+
+/// Length of a binary-protocol header.
+pub const BIN_HEADER_LEN: usize = 24;
+/// Most extras bytes a binary request may carry (incr/decr: 20).
+pub const BIN_EXTRAS_MAX: usize = 20;
+
+/// The header of a binary-protocol request (magic 0x80).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BinReq {
+    /// The opcode (`0x00` get, `0x01` set, …).
+    pub opcode: u8,
+    /// Echoed in the response.
+    pub opaque: [u8; 4],
+    /// The compare-and-swap value (0: none).
+    pub cas: u64,
+    /// The extras, as sent (the first `extras_len` bytes).
+    pub extras: [u8; BIN_EXTRAS_MAX],
+    /// How many extras bytes were sent.
+    pub extras_len: u8,
+    /// Message offsets `[start, end)` of the value.
+    pub value: (u64, u64),
+}
+
+impl BinReq {
+    /// The big-endian number in extras bytes `at..at + n`, if sent.
+    pub fn extra(&self, at: usize, n: usize) -> Option<u64> {
+        if at + n > usize::from(self.extras_len) {
+            return None;
+        }
+        Some(
+            self.extras[at..at + n]
+                .iter()
+                .fold(0u64, |v, &b| v << 8 | u64::from(b)),
+        )
+    }
+}
+
+/// The command a binary opcode is served as (Unknown: not served).
+pub fn bin_cmd(opcode: u8) -> McCmd {
+    match opcode {
+        // get, getq, getk, getkq, touch, gat, gatq, gatk, gatkq
+        0x00 | 0x09 | 0x0c | 0x0d | 0x1c | 0x1d | 0x1e | 0x23 | 0x24 => McCmd::Mg,
+        // set, add, replace, append, prepend and their quiet forms
+        0x01..=0x03 | 0x0e | 0x0f | 0x11..=0x13 | 0x19 | 0x1a => McCmd::Ms,
+        0x04 | 0x14 => McCmd::Md,
+        0x05 | 0x06 | 0x15 | 0x16 => McCmd::Ma,
+        0x07 | 0x17 => McCmd::Quit,
+        0x08 | 0x18 => McCmd::FlushAll,
+        0x0a => McCmd::Mn,
+        0x0b => McCmd::Version,
+        0x10 => McCmd::Stats,
+        _ => McCmd::Unknown,
+    }
 }
 
 impl McReq {
@@ -129,6 +192,7 @@ impl McReq {
         self.b64 = false;
         self.write = false;
         self.node_stats = false;
+        self.bin = None;
     }
 
     fn fail(&mut self, text: &'static str) {
@@ -139,8 +203,13 @@ impl McReq {
     }
 }
 
-/// The binary-protocol response refusing a binary request whose first bytes
-/// are `head`: magic 0x81, the request's opcode and opaque (when present),
+/// A big-endian u16.
+fn bin_u16(b: &[u8]) -> usize {
+    usize::from(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// The binary-protocol response to a packet that cannot be framed, whose
+/// first bytes are `head`: magic 0x81, its opcode and opaque (when present),
 /// status 0x0083 (not supported) and [`ERR_MC_BINARY`] as its body.
 pub fn binary_refusal(head: &[u8]) -> Vec<u8> {
     let body = ERR_MC_BINARY.as_bytes();
@@ -307,6 +376,10 @@ enum ReqState {
     /// The two bytes after a data block: None before the first, then whether
     /// the first was CR.
     Trailer(Option<bool>),
+    /// Binary protocol: the header, extras and key, into `line`.
+    BinHead,
+    /// Binary protocol: value bytes still to skip.
+    BinValue(u64),
 }
 
 /// Resumable memcached ASCII request parser.
@@ -328,6 +401,8 @@ pub struct ReqParser {
     /// Some byte of the stream was read: the binary magic is looked for
     /// only in the first byte.
     started: bool,
+    /// The stream is in the binary protocol (its first byte was 0x80).
+    binary: bool,
 }
 
 impl Default for ReqParser {
@@ -348,6 +423,7 @@ impl ReqParser {
             tok_bad: false,
             cr: false,
             started: false,
+            binary: false,
         }
     }
 
@@ -372,12 +448,15 @@ impl ReqParser {
         }
         if !self.started && chunk.first() == Some(&0x80) {
             // memcached picks the binary protocol by a connection's first
-            // byte; the proxy refuses it at once.
-            self.reset();
-            return Parse::Error(ERR_MC_BINARY);
+            // byte.
+            self.binary = true;
         }
         self.started |= !chunk.is_empty();
-        let r = self.parse_inner(chunk, info);
+        let r = if self.binary {
+            self.parse_binary(chunk, info)
+        } else {
+            self.parse_inner(chunk, info)
+        };
         match r {
             Parse::Done(n) => {
                 debug_assert!(n >= 1 && n <= chunk.len());
@@ -503,6 +582,9 @@ impl ReqParser {
                     };
                     continue;
                 }
+                ReqState::BinHead | ReqState::BinValue(_) => {
+                    unreachable!("text stream in a binary state")
+                }
                 ReqState::Trailer(None) => self.state = ReqState::Trailer(Some(b == b'\r')),
                 ReqState::Trailer(Some(cr)) => {
                     // memcached reads `bytes + 2` bytes and then checks the
@@ -517,6 +599,128 @@ impl ReqParser {
         }
         self.off = base + chunk.len() as u64;
         Parse::Again
+    }
+
+    /// The binary protocol: one message is one packet (header, extras, key,
+    /// value). A packet that is not a request (bad magic) or claims more
+    /// than [`MAX_DATA_LEN`] ends the stream.
+    fn parse_binary(&mut self, chunk: &[u8], info: &mut McReq) -> Parse {
+        let base = self.off;
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.state == ReqState::Name {
+                self.state = ReqState::BinHead;
+            }
+            match self.state {
+                ReqState::BinHead => {
+                    let need = if self.line.len() < BIN_HEADER_LEN {
+                        BIN_HEADER_LEN
+                    } else {
+                        BIN_HEADER_LEN + usize::from(self.line[4]) + bin_u16(&self.line[2..4])
+                    };
+                    let take = (need - self.line.len()).min(chunk.len() - i);
+                    self.line.extend_from_slice(&chunk[i..i + take]);
+                    i += take;
+                    if self.line.len() < need {
+                        continue;
+                    }
+                    if need == BIN_HEADER_LEN {
+                        let h = &self.line;
+                        let (ext, key) = (usize::from(h[4]), bin_u16(&h[2..4]));
+                        let body = u64::from(u32::from_be_bytes([h[8], h[9], h[10], h[11]]));
+                        if h[0] != 0x80 {
+                            return Parse::Error(ERR_MC_BINARY);
+                        }
+                        if body < (ext + key) as u64 || body - ((ext + key) as u64) > MAX_DATA_LEN {
+                            return Parse::Error(ERR_MC_DATA_TOO_LARGE);
+                        }
+                        if ext > BIN_EXTRAS_MAX || key > KEY_MAX_LEN {
+                            // Framed, then refused (memcached answers
+                            // "invalid arguments" and goes on).
+                            info.cmd = bin_cmd(h[1]);
+                            info.bin = Some(BinReq {
+                                opcode: h[1],
+                                opaque: [h[12], h[13], h[14], h[15]],
+                                ..BinReq::default()
+                            });
+                            info.fail(ERR_MC_BAD_FORMAT);
+                            self.line.truncate(BIN_HEADER_LEN);
+                            self.state = ReqState::BinValue(body);
+                            if body == 0 {
+                                return Parse::Done(i);
+                            }
+                            continue;
+                        }
+                        if ext + key > 0 {
+                            continue;
+                        }
+                    }
+                    let at = base + i as u64;
+                    match self.bin_request(at, info) {
+                        0 => return Parse::Done(i),
+                        left => self.state = ReqState::BinValue(left),
+                    }
+                }
+                ReqState::BinValue(left) => {
+                    let take = left.min((chunk.len() - i) as u64);
+                    i += take as usize;
+                    if take == left {
+                        return Parse::Done(i);
+                    }
+                    self.state = ReqState::BinValue(left - take);
+                }
+                _ => unreachable!("binary stream in a text state"),
+            }
+        }
+        self.off = base + chunk.len() as u64;
+        Parse::Again
+    }
+
+    /// The header, extras and key of a binary request are in `line`; `at` is
+    /// the message offset after them. Fills `info`; returns the value's
+    /// length.
+    fn bin_request(&mut self, at: u64, info: &mut McReq) -> u64 {
+        let h = &self.line;
+        let (ext, key) = (usize::from(h[4]), bin_u16(&h[2..4]));
+        let body = u64::from(u32::from_be_bytes([h[8], h[9], h[10], h[11]]));
+        let value_len = body - (ext + key) as u64;
+        let mut bin = BinReq {
+            opcode: h[1],
+            opaque: [h[12], h[13], h[14], h[15]],
+            cas: u64::from_be_bytes(h[16..24].try_into().expect("8 bytes")),
+            extras_len: ext as u8,
+            value: (at, at + value_len),
+            ..BinReq::default()
+        };
+        bin.extras[..ext].copy_from_slice(&h[BIN_HEADER_LEN..BIN_HEADER_LEN + ext]);
+        info.bin = Some(bin);
+        info.cmd = bin_cmd(bin.opcode);
+        let keyed = matches!(info.cmd, McCmd::Mg | McCmd::Ms | McCmd::Md | McCmd::Ma);
+        if info.cmd == McCmd::Unknown {
+            info.fail(ERR_MC_ERROR);
+        } else if keyed && !key_ok(&h[BIN_HEADER_LEN + ext..]) {
+            info.fail(ERR_MC_BAD_FORMAT);
+        } else if info.cmd == McCmd::Stats && key > 0 {
+            // stat <group>: the group travels as the key.
+            let group = &h[BIN_HEADER_LEN + ext..];
+            info.node_stats = group == b"dynomite";
+            info.keys.push(Arg {
+                off: (BIN_HEADER_LEN + ext) as u64,
+                len: key as u32,
+            });
+        } else if keyed {
+            info.keys.push(Arg {
+                off: (BIN_HEADER_LEN + ext) as u64,
+                len: key as u32,
+            });
+            // touch and the gat family change the item.
+            info.write = matches!(bin.opcode, 0x1c | 0x1d | 0x1e | 0x23 | 0x24);
+            if info.cmd == McCmd::Ms {
+                info.bytes = value_len as u32;
+                info.data = Some(bin.value);
+            }
+        }
+        value_len
     }
 
     /// Offset a get/gets line must end before.
@@ -1356,25 +1560,84 @@ mod tests {
         );
     }
 
+    /// A binary request packet: header, extras, key, value.
+    fn bin_packet(opcode: u8, extras: &[u8], key: &[u8], value: &[u8], opaque: u8) -> Vec<u8> {
+        let mut p = vec![0x80, opcode];
+        p.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        p.push(extras.len() as u8);
+        p.extend_from_slice(&[0, 0, 0]);
+        let body = (extras.len() + key.len() + value.len()) as u32;
+        p.extend_from_slice(&body.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, opaque]);
+        p.extend_from_slice(&7u64.to_be_bytes());
+        p.extend_from_slice(extras);
+        p.extend_from_slice(key);
+        p.extend_from_slice(value);
+        p
+    }
+
     #[test]
-    fn binary_protocol_is_refused_at_the_first_byte() {
-        let mut get = vec![0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1];
-        get.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, b'k']);
-        let run = req_run(&get);
-        assert_eq!(run.err, Some(ERR_MC_BINARY));
-        assert!(run.msgs.is_empty());
+    fn binary_requests_are_framed() {
+        let set_extras = [0, 0, 0, 5, 0, 0, 0, 100];
+        let mut input = bin_packet(0x00, &[], b"k1", &[], 1);
+        let get_end = input.len() as u64;
+        input.extend(bin_packet(0x11, &set_extras, b"key", b"value\r\n", 2));
+        let set_end = input.len() as u64;
+        input.extend(bin_packet(0x0a, &[], &[], &[], 3));
+        input.extend(bin_packet(0x10, &[], b"dynomite", &[], 4));
+        input.extend(bin_packet(0x2b, &[], b"k", &[], 5));
+        input.extend(bin_packet(0x00, &[], &[b'k'; 251], &[], 6));
+        input.extend(bin_packet(0x05, &[0; 20], b"n", &[], 7));
+        let run = req_run(&input);
+        assert_eq!(run.err, None);
+        let got: Vec<(u64, McCmd, Option<&str>, u8)> = run
+            .msgs
+            .iter()
+            .map(|(end, r)| (*end, r.cmd, r.error, r.bin.expect("binary").opcode))
+            .collect();
+        let want = [
+            (get_end, McCmd::Mg, None, 0x00),
+            (set_end, McCmd::Ms, None, 0x11),
+            (set_end + 24, McCmd::Mn, None, 0x0a),
+            (set_end + 56, McCmd::Stats, None, 0x10),
+            (set_end + 81, McCmd::Unknown, Some(ERR_MC_ERROR), 0x2b),
+            (set_end + 356, McCmd::Mg, Some(ERR_MC_BAD_FORMAT), 0x00),
+            (set_end + 401, McCmd::Ma, None, 0x05),
+        ];
+        assert_eq!(got, want);
+        let get = &run.msgs[0].1;
+        assert_eq!(get.keys, vec![Arg { off: 24, len: 2 }]);
+        let set = &run.msgs[1].1;
+        let bin = set.bin.expect("binary");
+        assert_eq!(set.keys, vec![Arg { off: 32, len: 3 }]);
+        assert_eq!((bin.extra(0, 4), bin.extra(4, 4)), (Some(5), Some(100)));
+        assert_eq!(bin.extra(8, 4), None);
+        assert_eq!((bin.opaque, bin.cas), ([0, 0, 0, 2], 7));
+        assert_eq!(bin.value, (35, 42));
+        assert_eq!(set.data, Some((35, 42)));
+        assert!(run.msgs[3].1.node_stats);
+        // A packet without the request magic ends the stream.
+        let mut bad = bin_packet(0x00, &[], b"k", &[], 1);
+        bad.extend(bin_packet(0x00, &[], b"k", &[], 1));
+        bad[25] = 0x81;
+        let run = req_run(&bad);
+        assert_eq!((run.msgs.len(), run.err), (1, Some(ERR_MC_BINARY)));
         // Later in a text stream the byte is no magic: memcached answers
         // ERROR.
         let run = req_run(b"get a\r\n\x80\r\n");
         assert_eq!(run.err, None);
         assert_eq!(run.msgs[1].1.error, Some(ERR_MC_ERROR));
-        let r = binary_refusal(&get);
+        let r = binary_refusal(&bad);
         assert_eq!(&r[..2], &[0x81, 0x00]);
         assert_eq!(&r[6..8], &[0x00, 0x83]);
         assert_eq!(&r[8..12], &(ERR_MC_BINARY.len() as u32).to_be_bytes());
-        assert_eq!(&r[12..16], &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(&r[12..16], &[0, 0, 0, 1]);
         assert_eq!(&r[24..], ERR_MC_BINARY.as_bytes());
         assert_eq!(binary_refusal(&[0x80]).len(), 24 + ERR_MC_BINARY.len());
+        // A value over the largest item ends the stream.
+        let mut huge = bin_packet(0x01, &set_extras, b"k", &[], 1);
+        huge[8..12].copy_from_slice(&(MAX_DATA_LEN as u32 + 10).to_be_bytes());
+        assert_eq!(req_run(&huge).err, Some(ERR_MC_DATA_TOO_LARGE));
     }
 
     #[test]
