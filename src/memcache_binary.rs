@@ -15,8 +15,12 @@
 //! mode and their suppressed responses (misses of getq/getkq/gatq/gatkq,
 //! successes of the other quiet opcodes) are dropped here, as with the meta
 //! `q` flag. `noop` and `quit` are answered by the node; opcodes it does not
-//! serve (stat, verbosity, SASL, ...) get "Unknown command" and the
-//! connection goes on.
+//! serve (verbosity, SASL, ...) get "Unknown command" and the connection
+//! goes on.
+//!
+//! Unlike the text and meta paths, a binary request allocates: its
+//! translated line and its response header are built in small vectors
+//! (values are still referenced, never copied).
 
 use std::io::Write as _;
 
