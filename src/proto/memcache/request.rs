@@ -700,6 +700,8 @@ impl ReqParser {
             info.fail(ERR_MC_ERROR);
         } else if keyed && !key_ok(&h[BIN_HEADER_LEN + ext..]) {
             info.fail(ERR_MC_BAD_FORMAT);
+        } else if info.cmd == McCmd::Stats && key > 0 && !key_ok(&h[BIN_HEADER_LEN + ext..]) {
+            info.fail(ERR_MC_BAD_FORMAT);
         } else if info.cmd == McCmd::Stats && key > 0 {
             // stat <group>: the group travels as the key.
             let group = &h[BIN_HEADER_LEN + ext..];
@@ -1638,6 +1640,35 @@ mod tests {
         let mut huge = bin_packet(0x01, &set_extras, b"k", &[], 1);
         huge[8..12].copy_from_slice(&(MAX_DATA_LEN as u32 + 10).to_be_bytes());
         assert_eq!(req_run(&huge).err, Some(ERR_MC_DATA_TOO_LARGE));
+    }
+
+    /// Random binary streams (valid headers with random fields, lengths
+    /// kept small) parse alike whole, split at every byte and byte by byte.
+    #[test]
+    fn binary_streams_split_anywhere() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let mut input = Vec::new();
+            for _ in 0..1 + next(4) {
+                let op = [0x00, 0x01, 0x05, 0x0a, 0x0c, 0x10, 0x11, 0x1c, 0x2b][next(9) as usize];
+                let extras: Vec<u8> = (0..next(22)).map(|_| next(256) as u8).collect();
+                let key: Vec<u8> = (0..next(6)).map(|_| b'a' + next(26) as u8).collect();
+                let value: Vec<u8> = (0..next(10)).map(|_| next(256) as u8).collect();
+                input.extend(bin_packet(op, &extras, &key, &value, next(256) as u8));
+            }
+            if next(4) == 0 {
+                // A truncated or corrupted tail.
+                let at = next(input.len() as u64) as usize;
+                input[at] = next(256) as u8;
+            }
+            let _ = req_run(&input);
+        }
     }
 
     #[test]
