@@ -698,9 +698,9 @@ impl ReqParser {
         let keyed = matches!(info.cmd, McCmd::Mg | McCmd::Ms | McCmd::Md | McCmd::Ma);
         if info.cmd == McCmd::Unknown {
             info.fail(ERR_MC_ERROR);
-        } else if keyed && !key_ok(&h[BIN_HEADER_LEN + ext..]) {
-            info.fail(ERR_MC_BAD_FORMAT);
-        } else if info.cmd == McCmd::Stats && key > 0 && !key_ok(&h[BIN_HEADER_LEN + ext..]) {
+        } else if (keyed || (info.cmd == McCmd::Stats && key > 0))
+            && !key_ok(&h[BIN_HEADER_LEN + ext..])
+        {
             info.fail(ERR_MC_BAD_FORMAT);
         } else if info.cmd == McCmd::Stats && key > 0 {
             // stat <group>: the group travels as the key.
