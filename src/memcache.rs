@@ -177,6 +177,58 @@ impl Context {
         r.mlen = 0;
     }
 
+    /// The CRC-32 a quorum compares replicas' answers by: the reply's bytes
+    /// without its CAS values (the `c<n>` flag of a meta reply line, the
+    /// fifth token of a `VALUE` line). Each memcached numbers its own items,
+    /// so replicas that agree on everything else answer different CAS
+    /// values; the client gets the picked replica's.
+    pub(crate) fn mc_reply_checksum(&self, rsp: MsgId) -> u32 {
+        let m = &self.msgs[rsp];
+        // Where each reply line that may carry a CAS value starts.
+        let starts = std::iter::once(0).chain(m.mcr.values.iter().map(|v| v.start));
+        let mut skip: Vec<(u64, u64)> = Vec::new();
+        let mut buf = [0u8; 512];
+        for at in starts {
+            let n = self.mbufs.copy_to_slice(
+                &m.segs,
+                at,
+                &mut buf[..(m.mlen - at.min(m.mlen)).min(512) as usize],
+            );
+            let line = &buf[..n];
+            let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(n)];
+            let value = line.starts_with(b"VALUE ");
+            let meta = matches!(
+                line.get(..3),
+                Some(b"VA " | b"HD " | b"EN " | b"NF " | b"NS " | b"EX ")
+            );
+            if !value && !meta {
+                continue;
+            }
+            let mut pos = 0usize;
+            for (i, tok) in line.split(|&b| b == b' ').enumerate() {
+                let tok = tok.strip_suffix(b"\r").unwrap_or(tok);
+                let cas = if value {
+                    i == 4
+                } else {
+                    i > 0 && tok.first() == Some(&b'c')
+                };
+                if cas {
+                    skip.push((at + pos as u64, at + (pos + tok.len()) as u64));
+                }
+                pos += tok.len() + 1;
+            }
+        }
+        let mut crc = !0u32;
+        let mut from = 0u64;
+        for (a, b) in skip.into_iter().chain(std::iter::once((m.mlen, m.mlen))) {
+            for part in seg_ranges(&m.segs, from, a.saturating_sub(from)) {
+                crc = crate::hashkit::crc32::crc32_update(crc, self.mbufs.bytes(part));
+            }
+            from = b;
+        }
+        !crc
+    }
+
     /// `stats dynomite`: the node's own counters as memcached stats lines
     /// (the pool counters of `/info`, then each datastore's as
     /// `server_<n>_<counter>`, `n` counting from 0 in configuration order).

@@ -359,7 +359,7 @@ fn pymemcache_stats_version_and_flush_all() {
 }
 
 /// Two single-node racks of one DC, each in front of its own memcached,
-/// connected to each other.
+/// connected to each other, at DC_ONE.
 fn two_racks() -> (MemcachedServer, MemcachedServer, Dynomite, Dynomite, u16) {
     let (ma, mb) = (MemcachedServer::start(), MemcachedServer::start());
     let (pa, pb) = (free_port(), free_port());
@@ -442,6 +442,78 @@ fn flush_all_empties_every_datastore_of_a_two_rack_cluster() {
     );
     // The node goes on serving.
     assert_eq!(ca.cmd(b"get fl:1\r\n"), b"END\r\n");
+}
+
+#[test]
+fn cas_values_do_not_break_a_quorum() {
+    if direct_mode() {
+        return;
+    }
+    // Each memcached numbers its items itself: make the two counters differ,
+    // then read and write through a DC_SAFE_QUORUM cluster (every answer
+    // must agree). Replicas that agree on everything but the CAS value
+    // agree.
+    let (ma, mb, a, b, _) = two_racks();
+    for node in [&a, &b] {
+        for what in ["read", "write"] {
+            let mut http = TcpStream::connect(("127.0.0.1", node.stats_port())).expect("admin");
+            let req = format!("GET /set_consistency/{what}/dc_safe_quorum HTTP/1.0\r\n\r\n");
+            http.write_all(req.as_bytes()).expect("admin request");
+            let mut answer = String::new();
+            http.read_to_string(&mut answer).expect("admin answer");
+            assert!(answer.contains("OK"), "{answer}");
+        }
+    }
+    let mut da = ma.client();
+    for i in 0..5 {
+        assert_eq!(
+            da.cmd(format!("set skew:{i} 0 0 1\r\nx\r\n").as_bytes()),
+            b"STORED\r\n"
+        );
+    }
+    let mut c = a.mc_client();
+    assert_eq!(c.cmd(b"set q:a 3 0 2\r\nhi\r\n"), b"STORED\r\n");
+    let (mut ra, mut rb) = (ma.client(), mb.client());
+    let (ga, gb) = (ra.cmd(b"gets q:a\r\n"), rb.cmd(b"gets q:a\r\n"));
+    assert!(
+        ga != gb,
+        "the CAS values agree: {} {}",
+        show(&ga),
+        show(&gb)
+    );
+    let gets = String::from_utf8_lossy(&c.cmd(b"gets q:a\r\n")).into_owned();
+    assert!(
+        gets.starts_with("VALUE q:a 3 2 ") && gets.ends_with("\r\nhi\r\nEND\r\n"),
+        "{gets}"
+    );
+    let mg = String::from_utf8_lossy(&c.cmd(b"mg q:a v c f\r\n")).into_owned();
+    assert!(
+        mg.starts_with("VA 2 c") && mg.ends_with(" f3\r\nhi\r\n"),
+        "{mg}"
+    );
+    let ms = String::from_utf8_lossy(&c.cmd(b"ms q:b 1 c\r\nz\r\n")).into_owned();
+    assert!(ms.starts_with("HD c"), "{ms}");
+    // Binary get and set carry CAS values too.
+    let mut s = TcpStream::connect(("127.0.0.1", a.port())).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let extras = [0, 0, 0, 1, 0, 0, 0, 0];
+    let mut req = bin_packet(0x01, &extras, b"q:c", b"bin", [0, 0, 0, 1]);
+    req.extend(bin_packet(0x00, &[], b"q:c", &[], [0, 0, 0, 2]));
+    s.write_all(&req).expect("send");
+    let set = read_bin(&mut s);
+    assert_eq!((set.0, set.1), (0x01, 0), "binary set");
+    let get = read_bin(&mut s);
+    assert_eq!(
+        (get.1, get.3, get.5),
+        (0, vec![0, 0, 0, 1], b"bin".to_vec()),
+        "binary get"
+    );
+    // Replicas that really disagree still fail the quorum.
+    assert_eq!(rb.cmd(b"set q:d 0 0 1\r\nb\r\n"), b"STORED\r\n");
+    assert_eq!(ra.cmd(b"set q:d 0 0 1\r\na\r\n"), b"STORED\r\n");
+    let reply = c.cmd(b"get q:d\r\n");
+    assert!(reply.starts_with(b"SERVER_ERROR"), "{}", show(&reply));
 }
 
 /// A binary-protocol request packet.
