@@ -135,7 +135,7 @@ impl Context {
         if let Some(q) = self.msgs[mid].mc.quiet {
             // The datastore must answer: blank the flag (memcached skips
             // repeated spaces); the reply is dropped on its way back if
-            // quiet mode suppresses it (`mc_quiet_filter`).
+            // quiet mode suppresses it (`mc_client_reply`).
             let m = &mut self.msgs[mid];
             self.mbufs.overwrite(&m.segs, q.off, q.len as u64, b' ');
         }
@@ -151,7 +151,7 @@ impl Context {
     /// memcached would not send are emptied (nothing is written for them);
     /// a binary request's reply becomes a binary response
     /// ([`Context::mc_bin_reply`]).
-    pub(crate) fn mc_quiet_filter(&mut self, req: MsgId, rsp: MsgId) {
+    pub(crate) fn mc_client_reply(&mut self, req: MsgId, rsp: MsgId) {
         let m = &self.msgs[req];
         if m.dnode.is_some() {
             return;

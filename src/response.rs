@@ -550,7 +550,7 @@ impl Context {
                 if m.dnode.is_some() {
                     self.add_reply_header(req, rsp);
                 } else if self.settings.memcache {
-                    self.mc_quiet_filter(req, rsp);
+                    self.mc_client_reply(req, rsp);
                 }
                 self.schedule_flush(cid)
             }
