@@ -149,6 +149,26 @@ impl Context {
                 self.msg_add_range(rmid, buf, start, start + k);
                 Some(rmid)
             }
+            Parse::Error(text) if text == crate::errors::ERR_MC_BINARY => {
+                // A memcached binary-protocol packet that cannot be framed:
+                // one binary error response, then the connection is closed.
+                let reply = crate::proto::memcache::binary_refusal(chunk);
+                log::warn!(
+                    "c {} {} memcached binary protocol: bad request packet, closing",
+                    cid.0,
+                    c.peer
+                );
+                c.rpos = filled;
+                c.rmsg = None;
+                c.no_more_input = true;
+                let m = &mut self.msgs[rmid];
+                m.owner = Some(cid);
+                m.in_client = true;
+                m.close_after = true;
+                self.conns[cid.0].omsg_q.push_back(rmid);
+                self.reply_bytes(rmid, &reply);
+                None
+            }
             Parse::Error(text) => {
                 debug!("c {} protocol error: {}", cid.0, text);
                 c.rpos = filled;

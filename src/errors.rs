@@ -124,9 +124,6 @@ pub const ERR_RSP_LEN: &str = "ERR Protocol error: invalid reply length";
 pub const ERR_RSP_INTEGER: &str = "ERR Protocol error: invalid reply integer";
 /// A reply header or bulk payload not followed by CRLF.
 pub const ERR_RSP_CRLF: &str = "ERR Protocol error: reply line not ended by CRLF";
-/// Reply aggregates nested deeper than
-/// [`RSP_MAX_DEPTH`](crate::proto::redis::RSP_MAX_DEPTH).
-pub const ERR_RSP_DEPTH: &str = "ERR Protocol error: reply nested too deep";
 /// A reply line longer than [`RSP_MAX_LINE`](crate::proto::redis::RSP_MAX_LINE).
 pub const ERR_RSP_LINE: &str = "ERR Protocol error: reply line too long";
 
@@ -263,6 +260,14 @@ pub const ERR_MC_LINE_TOO_LONG: &str = "CLIENT_ERROR line too long";
 /// memcached's words for a value it cannot store; memcached then swallows the
 /// block, the proxy closes the connection.
 pub const ERR_MC_DATA_TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
+/// [`Parse::Error`](crate::proto::Parse::Error): a binary-protocol
+/// connection sent a packet without the request magic (0x80): the stream
+/// cannot be framed any further. The client gets one binary error response
+/// (status 0x0083, this text as its body) and the connection is closed.
+pub const ERR_MC_BINARY: &str = "binary protocol: not a request packet";
+/// A flush_all that did not reach every datastore of the cluster: followed
+/// by what failed.
+pub const ERR_MC_FLUSH_FAILED: &str = "SERVER_ERROR flush_all failed on";
 
 // ---------------------------------------------------------------------------
 // memcached replies from the datastore (the proxy's own words).
@@ -362,7 +367,6 @@ mod tests {
             ERR_RSP_LEN,
             ERR_RSP_INTEGER,
             ERR_RSP_CRLF,
-            ERR_RSP_DEPTH,
             ERR_RSP_LINE,
             ERR_UNSUPPORTED,
             ERR_NOT_INTEGER,
@@ -380,6 +384,8 @@ mod tests {
             ERR_MC_DELETE_USAGE,
             ERR_MC_LINE_TOO_LONG,
             ERR_MC_DATA_TOO_LARGE,
+            ERR_MC_BINARY,
+            ERR_MC_FLUSH_FAILED,
             ERR_MC_RSP_LINE,
             ERR_MC_RSP_CRLF,
             ERR_MC_RSP_VALUE,

@@ -59,6 +59,20 @@ impl Context {
     pub(crate) fn arg_hash(&mut self, mid: MsgId, i: usize) -> u32 {
         let m = &self.msgs[mid];
         let a = m.req.args[i];
+        if m.mc.b64 {
+            // A memcached meta key sent in base64 (`b` flag) is placed by
+            // its decoded bytes, as the text commands place it.
+            let mut enc = std::mem::take(&mut self.scratch);
+            self.arg_copy(mid, i, &mut enc);
+            let mut key = Vec::with_capacity(enc.len());
+            let h = if crate::proto::memcache::base64_decode(&enc, &mut key) {
+                self.key_hash(&key)
+            } else {
+                self.key_hash(&enc)
+            };
+            self.scratch = enc;
+            return h;
+        }
         if !m.req.inline {
             let mut parts = crate::mbuf::seg_ranges(&m.segs, a.off, a.len as u64);
             if let Some(p) = parts.next() {

@@ -20,6 +20,7 @@ pub mod ids;
 pub mod logging;
 pub mod mbuf;
 pub mod memcache;
+pub mod memcache_binary;
 pub mod msg;
 pub mod options;
 pub mod proto;

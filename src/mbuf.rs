@@ -239,6 +239,14 @@ impl MbufPool {
         }
     }
 
+    /// Overwrites the bytes `off..off + len` of the message made of `src`
+    /// with `byte` (a request edited in place before it is forwarded).
+    pub fn overwrite(&mut self, src: &[Seg], off: u64, len: u64, byte: u8) {
+        for part in seg_ranges(src, off, len) {
+            self.chunks[part.buf].data[part.start as usize..part.end as usize].fill(byte);
+        }
+    }
+
     /// Copies the bytes `off..off + out.len()` of the message made of `src`
     /// into `out`; returns how many bytes were there.
     pub fn copy_to_slice(&self, src: &[Seg], off: u64, out: &mut [u8]) -> usize {

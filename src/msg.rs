@@ -38,6 +38,10 @@ pub enum Coalesce {
     Quorum,
     /// Memcached get/gets/gat/gats: VALUE blocks in key order, one END.
     McGet,
+    /// Memcached flush_all: `OK` once every copy said so, else an error
+    /// naming each one that did not. True when the copies went to the
+    /// cluster's nodes, false when to this node's datastores.
+    McFlush(bool),
 }
 
 /// The children of a request (fragments of a split, copies to replicas):

@@ -153,6 +153,9 @@ impl Context {
 
     /// The CRC-32 of a reply's bytes (exact: no case folding).
     fn reply_checksum(&self, rsp: MsgId) -> u32 {
+        if self.settings.memcache {
+            return self.mc_reply_checksum(rsp);
+        }
         let m = &self.msgs[rsp];
         let mut crc = !0u32;
         for s in &m.segs {
@@ -179,9 +182,11 @@ impl Context {
     /// replicas disagree on a multi-key read, they are merged key by key
     /// first.
     fn quorum_decide(&mut self, parent: MsgId) {
-        let merge_mget = self.msgs[parent]
-            .cmd
-            .is_some_and(|c| c.multi == Multi::Mget);
+        // (memcached get replies are not RESP arrays: no key-by-key merge.)
+        let merge_mget = !self.settings.memcache
+            && self.msgs[parent]
+                .cmd
+                .is_some_and(|c| c.multi == Multi::Mget);
         let fp = &self.msgs[parent].frag;
         let q = fp.quorum.as_ref().expect("quorum parent");
         let local = &q.mgrs[0];
@@ -308,8 +313,17 @@ impl Context {
             generated = self.msgs[r].generated;
             ty = self.msgs[r].rsp.ty;
         } else if let Some(e) = error {
-            self.mbufs.append(&mut out, b"-");
-            self.mbufs.append(&mut out, e.as_bytes());
+            match (self.settings.memcache, e.strip_prefix("ERR ")) {
+                // memcached: `SERVER_ERROR <source> <message>`.
+                (true, Some(rest)) => {
+                    self.mbufs.append(&mut out, b"SERVER_ERROR ");
+                    self.mbufs.append(&mut out, rest.as_bytes());
+                }
+                _ => {
+                    self.mbufs.append(&mut out, b"-");
+                    self.mbufs.append(&mut out, e.as_bytes());
+                }
+            }
             self.mbufs.append(&mut out, b"\r\n");
             generated = true;
         }
@@ -396,6 +410,10 @@ impl Context {
         let mut generated = false;
         let mut buf = [0u8; 32];
         match (error, coalesce) {
+            (_, Coalesce::McFlush(cluster)) => {
+                ty = self.mc_merge_flush(&frags, cluster, &mut out);
+                generated = ty == b'-';
+            }
             (Some(r), _) => {
                 self.ref_whole(&mut out, r);
                 ty = b'-';
@@ -535,6 +553,8 @@ impl Context {
             (true, Some(cid)) => {
                 if m.dnode.is_some() {
                     self.add_reply_header(req, rsp);
+                } else if self.settings.memcache {
+                    self.mc_client_reply(req, rsp);
                 }
                 self.schedule_flush(cid)
             }

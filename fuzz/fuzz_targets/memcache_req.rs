@@ -1,5 +1,6 @@
-//! `proto::memcache::ReqParser`: pipelined memcached ASCII requests, storage
-//! commands with their data blocks.
+//! `proto::memcache::ReqParser`: pipelined memcached ASCII and meta requests,
+//! storage commands with their data blocks, and binary-protocol packets (an
+//! input starting with 0x80).
 
 #![no_main]
 
@@ -44,6 +45,14 @@ impl Target for ReqTarget {
         if let Some(text) = info.error {
             assert!(info.keys.is_empty() && info.data.is_none());
             assert!(!text.contains(['\r', '\n']));
+        }
+        if let Some(bin) = info.bin {
+            // A binary packet: its value ends the message.
+            assert!(bin.value.0 <= bin.value.1 && bin.value.1 <= msg.len() as u64);
+            if info.error.is_none() {
+                assert_eq!(bin.value.1, msg.len() as u64, "value does not end the packet");
+            }
+            return 0;
         }
         if let Some((start, end)) = info.data {
             assert!(info.error.is_none() && info.keys.len() == 1);

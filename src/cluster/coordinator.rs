@@ -61,6 +61,7 @@ impl Context {
         }
         match cmd.route {
             Route::Local | Route::Proxy | Route::Unsupported => self.execute_local(mid),
+            Route::AllNodes if self.settings.memcache => self.mc_flush_cluster(mid),
             Route::AllNodes => self.broadcast_cluster(mid),
             Route::Eval | Route::Key | Route::LocalRackOwner => {
                 if cmd.multi != Multi::None && m.req.args.len() > 2 {
@@ -290,6 +291,9 @@ impl Context {
             return;
         }
         match cmd.route {
+            Route::AllNodes if self.servers.len() > 1 && self.settings.memcache => {
+                self.mc_flush_servers(client, mid)
+            }
             Route::AllNodes if self.servers.len() > 1 => self.broadcast(client, mid),
             Route::Eval => self.route_eval(client, mid),
             Route::Key | Route::LocalRackOwner => {

@@ -331,7 +331,7 @@ impl Context {
     }
 
     /// Brings the gauges up to date (they are derived from the queues).
-    fn update_gauges(&mut self) {
+    pub(crate) fn update_gauges(&mut self) {
         let pool = &mut self.stats.pool;
         pool.client_connections = 0;
         pool.dnode_client_connections = 0;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need besides Rust: redis-server and
-# redis-cli, memcached, curl, dnsmasq (the DNS seed provider tests), openssl
-# (the TLS tests make certificates), redis-py 8.x, pymemcache,
-# prometheus_client (its parser checks /metrics), node with npm, and the npm
-# packages pinned in package-lock.json (ioredis, node-redis). Safe to run more
-# than once.
+# redis-cli, memcached, libmemcached-tools (memccapable, memccp, ...), curl,
+# dnsmasq (the DNS seed provider tests), openssl (the TLS tests make
+# certificates), redis-py 8.x, pymemcache, prometheus_client (its parser
+# checks /metrics), node with npm, and the npm packages pinned in
+# package-lock.json (ioredis, node-redis). Safe to run more than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +18,7 @@ apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || apt_packages+=(redis-tools)
 command -v memcached >/dev/null 2>&1 || apt_packages+=(memcached)
+command -v memccapable >/dev/null 2>&1 || apt_packages+=(libmemcached-tools)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 # dnsmasq-base: the DNS server of the seed-provider tests (the binary only,
 # no system service).

@@ -39,12 +39,33 @@ pub enum McCmd {
     Delete,
     /// `quit`: the connection is closed, nothing is answered.
     Quit,
-    /// `version`: answered by the proxy itself.
+    /// `version`: this node's datastore answers (`VERSION 1.6.x`).
     Version,
+    /// `mg <key> <flag>*`: meta get.
+    Mg,
+    /// `ms <key> <datalen> <flag>*` + data: meta set.
+    Ms,
+    /// `md <key> <flag>*`: meta delete.
+    Md,
+    /// `ma <key> <flag>*`: meta arithmetic.
+    Ma,
+    /// `me <key>`: meta debug (the item's internals).
+    Me,
+    /// `mn`: meta no-op, the end of a pipeline of quiet requests; answered
+    /// `MN` by the proxy, behind every reply owed before it.
+    Mn,
+    /// `stats[ <args>]`: this node's datastore answers, except
+    /// `stats dynomite` (the node's own counters).
+    Stats,
+    /// `flush_all[ <delay>][ noreply]`: sent to every datastore of the
+    /// cluster.
+    FlushAll,
+    /// `verbosity <level>[ noreply]`: answered `OK` by the proxy.
+    Verbosity,
     /// No command the proxy serves: unknown to memcached, an empty line, or a
-    /// memcached command the proxy refuses with `ERROR` (stats, flush_all,
-    /// verbosity, shutdown, slabs, lru_crawler, watch, the meta commands
-    /// mg/ms/md/ma/mn/me, ...). [`McReq::error`](super::McReq::error) is always set.
+    /// memcached command the proxy refuses with `ERROR` (shutdown, slabs,
+    /// lru_crawler, watch, cache_memlimit, ...).
+    /// [`McReq::error`](super::McReq::error) is always set.
     #[default]
     Unknown,
 }
@@ -69,6 +90,15 @@ impl McCmd {
             b"delete" => McCmd::Delete,
             b"quit" => McCmd::Quit,
             b"version" => McCmd::Version,
+            b"mg" => McCmd::Mg,
+            b"ms" => McCmd::Ms,
+            b"md" => McCmd::Md,
+            b"ma" => McCmd::Ma,
+            b"me" => McCmd::Me,
+            b"mn" => McCmd::Mn,
+            b"stats" => McCmd::Stats,
+            b"flush_all" => McCmd::FlushAll,
+            b"verbosity" => McCmd::Verbosity,
             _ => McCmd::Unknown,
         }
     }
@@ -92,6 +122,15 @@ impl McCmd {
             McCmd::Delete => "delete",
             McCmd::Quit => "quit",
             McCmd::Version => "version",
+            McCmd::Mg => "mg",
+            McCmd::Ms => "ms",
+            McCmd::Md => "md",
+            McCmd::Ma => "ma",
+            McCmd::Me => "me",
+            McCmd::Mn => "mn",
+            McCmd::Stats => "stats",
+            McCmd::FlushAll => "flush_all",
+            McCmd::Verbosity => "verbosity",
             McCmd::Unknown => "",
         }
     }
@@ -102,31 +141,63 @@ impl McCmd {
         matches!(self, McCmd::Get | McCmd::Gets | McCmd::Gat | McCmd::Gats)
     }
 
-    /// Followed by a data block (set, add, replace, append, prepend, cas).
+    /// Followed by a data block (set, add, replace, append, prepend, cas,
+    /// ms).
     pub fn has_data(self) -> bool {
         matches!(
             self,
-            McCmd::Set | McCmd::Add | McCmd::Replace | McCmd::Append | McCmd::Prepend | McCmd::Cas
+            McCmd::Set
+                | McCmd::Add
+                | McCmd::Replace
+                | McCmd::Append
+                | McCmd::Prepend
+                | McCmd::Cas
+                | McCmd::Ms
+        )
+    }
+
+    /// A meta command (mg, ms, md, ma, me, mn): flags instead of positional
+    /// arguments, `q` instead of `noreply`.
+    pub fn is_meta(self) -> bool {
+        matches!(
+            self,
+            McCmd::Mg | McCmd::Ms | McCmd::Md | McCmd::Ma | McCmd::Me | McCmd::Mn
         )
     }
 
     /// Changes the datastore: the storage commands, incr, decr, touch,
-    /// delete, and gat/gats (they set a new expiry, so every replica must
-    /// see them, although they answer like get).
+    /// delete, gat/gats (they set a new expiry, so every replica must
+    /// see them, although they answer like get), ms, md, ma and flush_all.
+    /// (An `mg` that touches or creates the item is a write too: see
+    /// [`McReq::write`](super::McReq::write).)
     pub fn is_write(self) -> bool {
         self.has_data()
             || matches!(
                 self,
-                McCmd::Incr | McCmd::Decr | McCmd::Touch | McCmd::Delete | McCmd::Gat | McCmd::Gats
+                McCmd::Incr
+                    | McCmd::Decr
+                    | McCmd::Touch
+                    | McCmd::Delete
+                    | McCmd::Gat
+                    | McCmd::Gats
+                    | McCmd::Md
+                    | McCmd::Ma
+                    | McCmd::FlushAll
             )
     }
 
-    /// Takes a `noreply` last token (storage, incr, decr, touch, delete).
+    /// Takes a `noreply` last token (storage, incr, decr, touch, delete,
+    /// flush_all, verbosity).
     pub fn takes_noreply(self) -> bool {
-        self.has_data()
+        (self.has_data() && self != McCmd::Ms)
             || matches!(
                 self,
-                McCmd::Incr | McCmd::Decr | McCmd::Touch | McCmd::Delete
+                McCmd::Incr
+                    | McCmd::Decr
+                    | McCmd::Touch
+                    | McCmd::Delete
+                    | McCmd::FlushAll
+                    | McCmd::Verbosity
             )
     }
 }
@@ -159,9 +230,22 @@ static DECR: Command = mc("decr", true, Route::Key, Multi::None);
 static TOUCH: Command = mc("touch", true, Route::Key, Multi::None);
 static DELETE: Command = mc("delete", true, Route::Key, Multi::None);
 static QUIT: Command = mc("quit", false, Route::Proxy, Multi::None);
-static VERSION: Command = mc("version", false, Route::Proxy, Multi::None);
+static VERSION: Command = mc("version", false, Route::Local, Multi::None);
+static MG: Command = mc("mg", false, Route::Key, Multi::None);
+/// `mg` with a flag that changes the item (T: touch, N: create on miss, E:
+/// set the CAS): replicated as a write.
+static MG_WRITE: Command = mc("mg", true, Route::Key, Multi::None);
+static MS: Command = mc("ms", true, Route::Key, Multi::None);
+static MD: Command = mc("md", true, Route::Key, Multi::None);
+static MA: Command = mc("ma", true, Route::Key, Multi::None);
+static ME: Command = mc("me", false, Route::Key, Multi::None);
+static MN: Command = mc("mn", false, Route::Proxy, Multi::None);
+static STATS: Command = mc("stats", false, Route::Local, Multi::None);
+static FLUSH_ALL: Command = mc("flush_all", true, Route::AllNodes, Multi::None);
+static VERBOSITY: Command = mc("verbosity", false, Route::Proxy, Multi::None);
 
-/// The routing entry of a memcached command.
+/// The routing entry of a memcached command (for `mg`, the read entry; see
+/// [`command_of`]).
 pub fn command(cmd: McCmd) -> Option<&'static Command> {
     Some(match cmd {
         McCmd::Get => &GET,
@@ -180,8 +264,26 @@ pub fn command(cmd: McCmd) -> Option<&'static Command> {
         McCmd::Delete => &DELETE,
         McCmd::Quit => &QUIT,
         McCmd::Version => &VERSION,
+        McCmd::Mg => &MG,
+        McCmd::Ms => &MS,
+        McCmd::Md => &MD,
+        McCmd::Ma => &MA,
+        McCmd::Me => &ME,
+        McCmd::Mn => &MN,
+        McCmd::Stats => &STATS,
+        McCmd::FlushAll => &FLUSH_ALL,
+        McCmd::Verbosity => &VERBOSITY,
         McCmd::Unknown => return None,
     })
+}
+
+/// The routing entry of a parsed request: [`command`], except that an `mg`
+/// that changes the item is a write.
+pub fn command_of(req: &super::McReq) -> Option<&'static Command> {
+    if req.cmd == McCmd::Mg && req.write {
+        return Some(&MG_WRITE);
+    }
+    command(req.cmd)
 }
 
 #[cfg(test)]
@@ -193,19 +295,25 @@ mod tests {
         use McCmd::*;
         let all = [
             Get, Gets, Gat, Gats, Set, Add, Replace, Append, Prepend, Cas, Incr, Decr, Touch,
-            Delete, Quit, Version,
+            Delete, Quit, Version, Mg, Ms, Md, Ma, Me, Mn, Stats, FlushAll, Verbosity,
         ];
         for c in all {
             assert_eq!(McCmd::from_name(c.name().as_bytes()), c);
             assert!(!(c.is_retrieval() && c.has_data()));
-            assert_eq!(c.takes_noreply(), c.is_write() && !c.is_retrieval());
+            assert_eq!(command(c).map(|e| e.name), Some(c.name()));
+            if !c.is_meta() && !matches!(c, FlushAll | Verbosity) {
+                assert_eq!(c.takes_noreply(), c.is_write() && !c.is_retrieval());
+            }
         }
         assert_eq!(McCmd::from_name(b"GET"), Unknown);
         assert_eq!(McCmd::from_name(b""), Unknown);
         let writes: Vec<McCmd> = all.iter().copied().filter(|c| c.is_write()).collect();
         assert_eq!(
             writes,
-            [Gat, Gats, Set, Add, Replace, Append, Prepend, Cas, Incr, Decr, Touch, Delete]
+            [
+                Gat, Gats, Set, Add, Replace, Append, Prepend, Cas, Incr, Decr, Touch, Delete, Ms,
+                Md, Ma, FlushAll
+            ]
         );
         let reads: Vec<McCmd> = all.iter().copied().filter(|c| c.is_retrieval()).collect();
         assert_eq!(reads, [Get, Gets, Gat, Gats]);

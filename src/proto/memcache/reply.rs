@@ -51,6 +51,26 @@ pub enum McRspType {
     ServerError,
     /// `VERSION <v>`
     Version,
+    /// `VA <size> <flag>*` and its data block (meta: a value).
+    Va,
+    /// `HD <flag>*` (meta: success, no value).
+    Hd,
+    /// `EN` (meta: miss).
+    En,
+    /// `NF <flag>*` (meta: not found).
+    Nf,
+    /// `NS <flag>*` (meta: not stored).
+    Ns,
+    /// `EX <flag>*` (meta: exists, CAS mismatch).
+    Ex,
+    /// `MN` (meta no-op).
+    Mn,
+    /// `ME <key> <k>=<v>*` (meta debug).
+    Me,
+    /// `STAT`, `ITEM` or `PREFIX` lines and `END` (stats).
+    Stats,
+    /// `RESET` (stats reset).
+    Reset,
 }
 
 impl McRspType {
@@ -92,10 +112,15 @@ pub struct McRsp {
 enum RspState {
     /// Gathering a line into `line`.
     Line,
-    /// Data bytes of a `VALUE` block still to skip.
+    /// Data bytes of a `VALUE` (or `VA`) block still to skip.
     Data(u64),
     /// Expecting the CR (false) or LF (true) after a data block.
     Trailer(bool),
+}
+
+/// The lines of a stats reply before its `END`.
+fn is_stats_line(line: &[u8]) -> bool {
+    line.starts_with(b"STAT ") || line.starts_with(b"ITEM ") || line.starts_with(b"PREFIX ")
 }
 
 /// Resumable memcached ASCII reply parser.
@@ -110,6 +135,11 @@ pub struct RspParser {
     line_start: u64,
     /// The key of the `VALUE` block being read.
     key: Arg,
+    /// The data block being read is a meta `VA` value: the reply ends with
+    /// it.
+    meta_value: bool,
+    /// `STAT`-like lines were read: the reply ends at `END`.
+    stats: bool,
 }
 
 impl Default for RspParser {
@@ -146,6 +176,8 @@ impl RspParser {
             line: Vec::new(),
             line_start: 0,
             key: Arg { off: 0, len: 0 },
+            meta_value: false,
+            stats: false,
         }
     }
 
@@ -154,6 +186,8 @@ impl RspParser {
         self.off = 0;
         self.line.clear();
         self.line_start = 0;
+        self.meta_value = false;
+        self.stats = false;
     }
 
     /// Feeds the next bytes of the stream; see [`Parse`]. After `Done` (and
@@ -225,6 +259,10 @@ impl RspParser {
                     if b != b'\n' {
                         return Parse::Error(ERR_MC_RSP_CRLF);
                     }
+                    if self.meta_value {
+                        info.ty = McRspType::Va;
+                        return Parse::Done(i + 1);
+                    }
                     info.values.push(McValue {
                         key: self.key,
                         start: self.line_start,
@@ -269,8 +307,34 @@ impl RspParser {
             self.state = RspState::Data(bytes);
             return Ok(false);
         }
+        if let Some(rest) = line.strip_prefix(b"VA ") {
+            // VA <size> <flag>*: one value, the whole reply.
+            let size = rest.split(|&b| b == b' ').next().and_then(digits);
+            let Some(size) = size.filter(|&n| n <= MAX_DATA_LEN && info.values.is_empty()) else {
+                return Err(ERR_MC_RSP_VALUE);
+            };
+            self.meta_value = true;
+            self.line.clear();
+            self.state = RspState::Data(size);
+            return Ok(false);
+        }
+        if is_stats_line(line) && info.values.is_empty() {
+            self.stats = true;
+            self.line.clear();
+            self.line_start = end;
+            return Ok(false);
+        }
         let ty = match line {
+            b"END" if self.stats => McRspType::Stats,
             b"END" => McRspType::Values,
+            b"RESET" => McRspType::Reset,
+            _ if is_word(line, b"EN") => McRspType::En,
+            _ if is_word(line, b"MN") => McRspType::Mn,
+            _ if is_word(line, b"HD") => McRspType::Hd,
+            _ if is_word(line, b"NF") => McRspType::Nf,
+            _ if is_word(line, b"NS") => McRspType::Ns,
+            _ if is_word(line, b"EX") => McRspType::Ex,
+            _ if is_word(line, b"ME") => McRspType::Me,
             b"STORED" => McRspType::Stored,
             b"NOT_STORED" => McRspType::NotStored,
             b"EXISTS" => McRspType::Exists,
@@ -292,6 +356,9 @@ impl RspParser {
         };
         let ends_values = ty == McRspType::Values || ty.is_error();
         if !info.values.is_empty() && !ends_values {
+            return Err(ERR_MC_RSP_UNKNOWN);
+        }
+        if self.stats && !(ty == McRspType::Stats || ty.is_error()) {
             return Err(ERR_MC_RSP_UNKNOWN);
         }
         info.ty = ty;
@@ -365,6 +432,29 @@ mod tests {
             (b"SERVER_ERROR object too large for cache\r\n", &["41 ServerError"]),
             (b"SERVER_ERROR\r\n", &["14 ServerError"]),
             (b"VERSION 1.6.18\r\n", &["16 Version"]),
+            // Meta replies.
+            (b"VA 2\r\nhi\r\n", &["10 Va"]),
+            (b"VA 2 f0 t-1 c1 ka s2 O123\r\nhi\r\n", &["31 Va"]),
+            (b"VA 0\r\n\r\n", &["8 Va"]),
+            (b"VA 5\r\nEND\r\n\r\n", &["13 Va"]),
+            (b"HD\r\n", &["4 Hd"]),
+            (b"HD ka O1\r\n", &["10 Hd"]),
+            (b"EN\r\n", &["4 En"]),
+            (b"EN km:miss O9\r\n", &["15 En"]),
+            (b"NF\r\n", &["4 Nf"]),
+            (b"NS Oab\r\n", &["8 Ns"]),
+            (b"EX\r\n", &["4 Ex"]),
+            (b"MN\r\n", &["4 Mn"]),
+            (b"ME a exp=-1 la=2 cas=1 fetch=yes cls=1 size=62\r\n", &["48 Me"]),
+            // Stats replies.
+            (b"STAT pid 1\r\nSTAT uptime 5\r\nEND\r\n", &["32 Stats"]),
+            (b"ITEM k [1 b; 0 s]\r\nEND\r\n", &["24 Stats"]),
+            (b"PREFIX a get 1 hit 0 set 0 del 0\r\nEND\r\n", &["39 Stats"]),
+            (b"RESET\r\n", &["7 Reset"]),
+            (
+                b"STAT a 1\r\nEND\r\nVA 1 ka\r\nx\r\nHD\r\n",
+                &["15 Stats", "27 Va", "31 Hd"],
+            ),
             // A retrieval reply cut short by an error line.
             (
                 b"VALUE k 0 1\r\na\r\nSERVER_ERROR out of memory writing get response\r\n",
@@ -398,7 +488,14 @@ mod tests {
             (b"STORED \r\n", ERR_MC_RSP_UNKNOWN),
             (b"ERRORS\r\n", ERR_MC_RSP_UNKNOWN),
             (b"VERSION\r\n", ERR_MC_RSP_UNKNOWN),
-            (b"STAT pid 1\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"STAT pid 1\r\nSTORED\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\na\r\nSTAT a 1\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VALUE k 0 1\r\na\r\nVA 1\r\n", ERR_MC_RSP_VALUE),
+            (b"VA x\r\n", ERR_MC_RSP_VALUE),
+            (b"VA\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"VA 1\r\nab\r\n", ERR_MC_RSP_CRLF),
+            (b"HDX\r\n", ERR_MC_RSP_UNKNOWN),
+            (b"ENX\r\n", ERR_MC_RSP_UNKNOWN),
             (b"-1\r\n", ERR_MC_RSP_UNKNOWN),
             (b"18446744073709551616\r\n", ERR_MC_RSP_UNKNOWN),
             (b"VALUE k 0 1\r\na\r\nSTORED\r\n", ERR_MC_RSP_UNKNOWN),

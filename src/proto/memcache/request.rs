@@ -27,6 +27,12 @@
 //! next request line, as memcached does. A data block is skipped, not
 //! scanned, and must be followed by CRLF (`CLIENT_ERROR bad data chunk`).
 //!
+//! Meta commands (`mg ms md ma me mn`) are lines of the same shape: the key
+//! is the second token, flags follow (`ms` has its data length first and a
+//! data block like `set`). A stream whose first byte is 0x80 is in the
+//! binary protocol: one message is one packet, its header read into
+//! [`BinReq`] and its command given as the meta command that serves it.
+//!
 //! Lines other than get/gets are gathered in a buffer of at most
 //! [`MAX_LINE`] bytes; get/gets keys are streamed, so a multi-get line may be
 //! up to [`MAX_GET_LINE`] bytes long.
@@ -35,7 +41,7 @@ use memchr::memchr;
 
 use super::command::McCmd;
 use crate::errors::{
-    ERR_MC_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA, ERR_MC_BAD_EXPTIME, ERR_MC_BAD_FORMAT,
+    ERR_MC_BAD_DATA_CHUNK, ERR_MC_BAD_DELTA, ERR_MC_BAD_EXPTIME, ERR_MC_BAD_FORMAT, ERR_MC_BINARY,
     ERR_MC_DATA_TOO_LARGE, ERR_MC_DELETE_USAGE, ERR_MC_ERROR, ERR_MC_LINE_TOO_LONG,
 };
 use crate::proto::redis::Arg;
@@ -98,6 +104,76 @@ pub struct McReq {
     /// Storage commands: message offsets `[start, end)` of the data block and
     /// its CRLF (`end - start == bytes + 2`); `start` is the end of the line.
     pub data: Option<(u64, u64)>,
+    /// Meta commands: the one `q` flag token (message offsets). The proxy
+    /// blanks it before forwarding, so the datastore always answers, and
+    /// drops the replies quiet mode suppresses itself. None when there is
+    /// no `q` flag, or more than one (memcached then answers
+    /// `CLIENT_ERROR duplicate flag`, which quiet mode never suppresses).
+    pub quiet: Option<Arg>,
+    /// Meta commands: the `b` flag, the key is base64; it is hashed decoded.
+    pub b64: bool,
+    /// `mg` with a flag that changes the item (`T` touch, `N` create on miss,
+    /// `E` new CAS): routed and replicated as a write.
+    pub write: bool,
+    /// `stats dynomite`: the node's own counters, answered by the proxy.
+    pub node_stats: bool,
+    /// A binary-protocol request: its header fields. `cmd` is the meta (or
+    /// other text) command it is served as, `keys` its key.
+    pub bin: Option<BinReq>,
+}
+
+/// Length of a binary-protocol header.
+pub const BIN_HEADER_LEN: usize = 24;
+/// Most extras bytes a binary request may carry (incr/decr: 20).
+pub const BIN_EXTRAS_MAX: usize = 20;
+
+/// The header of a binary-protocol request (magic 0x80).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BinReq {
+    /// The opcode (`0x00` get, `0x01` set, …).
+    pub opcode: u8,
+    /// Echoed in the response.
+    pub opaque: [u8; 4],
+    /// The compare-and-swap value (0: none).
+    pub cas: u64,
+    /// The extras, as sent (the first `extras_len` bytes).
+    pub extras: [u8; BIN_EXTRAS_MAX],
+    /// How many extras bytes were sent.
+    pub extras_len: u8,
+    /// Message offsets `[start, end)` of the value.
+    pub value: (u64, u64),
+}
+
+impl BinReq {
+    /// The big-endian number in extras bytes `at..at + n`, if sent.
+    pub fn extra(&self, at: usize, n: usize) -> Option<u64> {
+        if at + n > usize::from(self.extras_len) {
+            return None;
+        }
+        Some(
+            self.extras[at..at + n]
+                .iter()
+                .fold(0u64, |v, &b| v << 8 | u64::from(b)),
+        )
+    }
+}
+
+/// The command a binary opcode is served as (Unknown: not served).
+pub fn bin_cmd(opcode: u8) -> McCmd {
+    match opcode {
+        // get, getq, getk, getkq, touch, gat, gatq, gatk, gatkq
+        0x00 | 0x09 | 0x0c | 0x0d | 0x1c | 0x1d | 0x1e | 0x23 | 0x24 => McCmd::Mg,
+        // set, add, replace, append, prepend and their quiet forms
+        0x01..=0x03 | 0x0e | 0x0f | 0x11..=0x13 | 0x19 | 0x1a => McCmd::Ms,
+        0x04 | 0x14 => McCmd::Md,
+        0x05 | 0x06 | 0x15 | 0x16 => McCmd::Ma,
+        0x07 | 0x17 => McCmd::Quit,
+        0x08 | 0x18 => McCmd::FlushAll,
+        0x0a => McCmd::Mn,
+        0x0b => McCmd::Version,
+        0x10 => McCmd::Stats,
+        _ => McCmd::Unknown,
+    }
 }
 
 impl McReq {
@@ -112,13 +188,81 @@ impl McReq {
         self.cas = 0;
         self.delta = 0;
         self.data = None;
+        self.quiet = None;
+        self.b64 = false;
+        self.write = false;
+        self.node_stats = false;
+        self.bin = None;
     }
 
     fn fail(&mut self, text: &'static str) {
         self.error = Some(text);
         self.keys.clear();
         self.data = None;
+        self.quiet = None;
     }
+}
+
+/// A big-endian u16.
+fn bin_u16(b: &[u8]) -> usize {
+    usize::from(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// The binary-protocol response to a packet that cannot be framed, whose
+/// first bytes are `head`: magic 0x81, its opcode and opaque (when present),
+/// status 0x0083 (not supported) and [`ERR_MC_BINARY`] as its body.
+pub fn binary_refusal(head: &[u8]) -> Vec<u8> {
+    let body = ERR_MC_BINARY.as_bytes();
+    let mut out = vec![0u8; 24];
+    out[0] = 0x81;
+    out[1] = head.get(1).copied().unwrap_or(0);
+    out[6..8].copy_from_slice(&0x0083u16.to_be_bytes());
+    out[8..12].copy_from_slice(&(body.len() as u32).to_be_bytes());
+    if let Some(opaque) = head.get(12..16) {
+        out[12..16].copy_from_slice(opaque);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Decodes standard base64 (with or without `=` padding) into `out`
+/// (cleared first), as memcached decodes a meta key sent with the `b` flag.
+/// Returns false, with `out` unspecified, when `src` is not base64.
+pub fn base64_decode(src: &[u8], out: &mut Vec<u8>) -> bool {
+    fn val(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    out.clear();
+    let body = match src {
+        [rest @ .., b'=', b'='] => rest,
+        [rest @ .., b'='] => rest,
+        _ => src,
+    };
+    if body.len() % 4 == 1 {
+        return false;
+    }
+    for quad in body.chunks(4) {
+        let mut acc = 0u32;
+        for &c in quad {
+            let Some(v) = val(c) else {
+                return false;
+            };
+            acc = acc << 6 | v;
+        }
+        match quad.len() {
+            4 => out.extend_from_slice(&acc.to_be_bytes()[1..]),
+            3 => out.extend_from_slice(&(acc << 6).to_be_bytes()[1..3]),
+            _ => out.push((acc >> 4) as u8),
+        }
+    }
+    true
 }
 
 /// A key memcached stores and the proxy forwards: 1..=250 bytes, none of them
@@ -232,6 +376,10 @@ enum ReqState {
     /// The two bytes after a data block: None before the first, then whether
     /// the first was CR.
     Trailer(Option<bool>),
+    /// Binary protocol: the header, extras and key, into `line`.
+    BinHead,
+    /// Binary protocol: value bytes still to skip.
+    BinValue(u64),
 }
 
 /// Resumable memcached ASCII request parser.
@@ -250,6 +398,11 @@ pub struct ReqParser {
     tok_bad: bool,
     /// Keys: the previous byte was a CR (dropped if an LF follows it).
     cr: bool,
+    /// Some byte of the stream was read: the binary magic is looked for
+    /// only in the first byte.
+    started: bool,
+    /// The stream is in the binary protocol (its first byte was 0x80).
+    binary: bool,
 }
 
 impl Default for ReqParser {
@@ -269,6 +422,8 @@ impl ReqParser {
             tok: None,
             tok_bad: false,
             cr: false,
+            started: false,
+            binary: false,
         }
     }
 
@@ -291,7 +446,17 @@ impl ReqParser {
             debug_assert!(self.line.is_empty());
             info.clear();
         }
-        let r = self.parse_inner(chunk, info);
+        if !self.started && chunk.first() == Some(&0x80) {
+            // memcached picks the binary protocol by a connection's first
+            // byte.
+            self.binary = true;
+        }
+        self.started |= !chunk.is_empty();
+        let r = if self.binary {
+            self.parse_binary(chunk, info)
+        } else {
+            self.parse_inner(chunk, info)
+        };
         match r {
             Parse::Done(n) => {
                 debug_assert!(n >= 1 && n <= chunk.len());
@@ -417,6 +582,9 @@ impl ReqParser {
                     };
                     continue;
                 }
+                ReqState::BinHead | ReqState::BinValue(_) => {
+                    unreachable!("text stream in a binary state")
+                }
                 ReqState::Trailer(None) => self.state = ReqState::Trailer(Some(b == b'\r')),
                 ReqState::Trailer(Some(cr)) => {
                     // memcached reads `bytes + 2` bytes and then checks the
@@ -431,6 +599,130 @@ impl ReqParser {
         }
         self.off = base + chunk.len() as u64;
         Parse::Again
+    }
+
+    /// The binary protocol: one message is one packet (header, extras, key,
+    /// value). A packet that is not a request (bad magic) or claims more
+    /// than [`MAX_DATA_LEN`] ends the stream.
+    fn parse_binary(&mut self, chunk: &[u8], info: &mut McReq) -> Parse {
+        let base = self.off;
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.state == ReqState::Name {
+                self.state = ReqState::BinHead;
+            }
+            match self.state {
+                ReqState::BinHead => {
+                    let need = if self.line.len() < BIN_HEADER_LEN {
+                        BIN_HEADER_LEN
+                    } else {
+                        BIN_HEADER_LEN + usize::from(self.line[4]) + bin_u16(&self.line[2..4])
+                    };
+                    let take = (need - self.line.len()).min(chunk.len() - i);
+                    self.line.extend_from_slice(&chunk[i..i + take]);
+                    i += take;
+                    if self.line.len() < need {
+                        continue;
+                    }
+                    if need == BIN_HEADER_LEN {
+                        let h = &self.line;
+                        let (ext, key) = (usize::from(h[4]), bin_u16(&h[2..4]));
+                        let body = u64::from(u32::from_be_bytes([h[8], h[9], h[10], h[11]]));
+                        if h[0] != 0x80 {
+                            return Parse::Error(ERR_MC_BINARY);
+                        }
+                        if body < (ext + key) as u64 || body - ((ext + key) as u64) > MAX_DATA_LEN {
+                            return Parse::Error(ERR_MC_DATA_TOO_LARGE);
+                        }
+                        if ext > BIN_EXTRAS_MAX || key > KEY_MAX_LEN {
+                            // Framed, then refused (memcached answers
+                            // "invalid arguments" and goes on).
+                            info.cmd = bin_cmd(h[1]);
+                            info.bin = Some(BinReq {
+                                opcode: h[1],
+                                opaque: [h[12], h[13], h[14], h[15]],
+                                ..BinReq::default()
+                            });
+                            info.fail(ERR_MC_BAD_FORMAT);
+                            self.line.truncate(BIN_HEADER_LEN);
+                            self.state = ReqState::BinValue(body);
+                            if body == 0 {
+                                return Parse::Done(i);
+                            }
+                            continue;
+                        }
+                        if ext + key > 0 {
+                            continue;
+                        }
+                    }
+                    let at = base + i as u64;
+                    match self.bin_request(at, info) {
+                        0 => return Parse::Done(i),
+                        left => self.state = ReqState::BinValue(left),
+                    }
+                }
+                ReqState::BinValue(left) => {
+                    let take = left.min((chunk.len() - i) as u64);
+                    i += take as usize;
+                    if take == left {
+                        return Parse::Done(i);
+                    }
+                    self.state = ReqState::BinValue(left - take);
+                }
+                _ => unreachable!("binary stream in a text state"),
+            }
+        }
+        self.off = base + chunk.len() as u64;
+        Parse::Again
+    }
+
+    /// The header, extras and key of a binary request are in `line`; `at` is
+    /// the message offset after them. Fills `info`; returns the value's
+    /// length.
+    fn bin_request(&mut self, at: u64, info: &mut McReq) -> u64 {
+        let h = &self.line;
+        let (ext, key) = (usize::from(h[4]), bin_u16(&h[2..4]));
+        let body = u64::from(u32::from_be_bytes([h[8], h[9], h[10], h[11]]));
+        let value_len = body - (ext + key) as u64;
+        let mut bin = BinReq {
+            opcode: h[1],
+            opaque: [h[12], h[13], h[14], h[15]],
+            cas: u64::from_be_bytes(h[16..24].try_into().expect("8 bytes")),
+            extras_len: ext as u8,
+            value: (at, at + value_len),
+            ..BinReq::default()
+        };
+        bin.extras[..ext].copy_from_slice(&h[BIN_HEADER_LEN..BIN_HEADER_LEN + ext]);
+        info.bin = Some(bin);
+        info.cmd = bin_cmd(bin.opcode);
+        let keyed = matches!(info.cmd, McCmd::Mg | McCmd::Ms | McCmd::Md | McCmd::Ma);
+        if info.cmd == McCmd::Unknown {
+            info.fail(ERR_MC_ERROR);
+        } else if (keyed || (info.cmd == McCmd::Stats && key > 0))
+            && !key_ok(&h[BIN_HEADER_LEN + ext..])
+        {
+            info.fail(ERR_MC_BAD_FORMAT);
+        } else if info.cmd == McCmd::Stats && key > 0 {
+            // stat <group>: the group travels as the key.
+            let group = &h[BIN_HEADER_LEN + ext..];
+            info.node_stats = group == b"dynomite";
+            info.keys.push(Arg {
+                off: (BIN_HEADER_LEN + ext) as u64,
+                len: key as u32,
+            });
+        } else if keyed {
+            info.keys.push(Arg {
+                off: (BIN_HEADER_LEN + ext) as u64,
+                len: key as u32,
+            });
+            // touch and the gat family change the item.
+            info.write = matches!(bin.opcode, 0x1c | 0x1d | 0x1e | 0x23 | 0x24);
+            if info.cmd == McCmd::Ms {
+                info.bytes = value_len as u32;
+                info.data = Some(bin.value);
+            }
+        }
+        value_len
     }
 
     /// Offset a get/gets line must end before.
@@ -634,8 +926,96 @@ impl ReqParser {
                 }
                 info.keys.push(arg(1));
             }
-            // memcached ignores any further tokens of these two.
-            McCmd::Quit | McCmd::Version => {}
+            // memcached ignores any further tokens of these three.
+            McCmd::Quit | McCmd::Version | McCmd::Mn => {}
+            McCmd::Mg | McCmd::Md | McCmd::Ma | McCmd::Me | McCmd::Ms => {
+                if count < 2 {
+                    // `me` alone is a format error, the others unknown.
+                    info.fail(if cmd == McCmd::Me {
+                        ERR_MC_BAD_FORMAT
+                    } else {
+                        ERR_MC_ERROR
+                    });
+                    return Ok(true);
+                }
+                if !key_ok(w[1].1) {
+                    info.fail(ERR_MC_BAD_FORMAT);
+                    return Ok(true);
+                }
+                let mut first_flag = 2;
+                let mut vlen = 0;
+                if cmd == McCmd::Ms {
+                    // `ms <key> <datalen> <flag>*`: without a valid length
+                    // memcached reads no data block.
+                    let len = if count < 3 {
+                        None
+                    } else {
+                        safe_strtol32(w[2].1)
+                    };
+                    let Some(len) = len.filter(|l| (0..=i32::MAX - 2).contains(l)) else {
+                        info.fail(ERR_MC_BAD_FORMAT);
+                        return Ok(true);
+                    };
+                    vlen = len as u64;
+                    if vlen > MAX_DATA_LEN {
+                        return Err(ERR_MC_DATA_TOO_LARGE);
+                    }
+                    first_flag = 3;
+                }
+                let mut quiet = 0;
+                for (off, flag) in words(line).skip(first_flag) {
+                    match flag[0] {
+                        b'q' => {
+                            quiet += 1;
+                            info.quiet = Some(Arg {
+                                off: off as u64,
+                                len: flag.len() as u32,
+                            });
+                        }
+                        b'b' => info.b64 = true,
+                        b'T' | b'N' | b'E' if cmd == McCmd::Mg => info.write = true,
+                        _ => {}
+                    }
+                }
+                if quiet != 1 || cmd == McCmd::Me {
+                    info.quiet = None;
+                }
+                info.keys.push(arg(1));
+                if cmd == McCmd::Ms {
+                    info.bytes = vlen as u32;
+                    info.data = Some((end, end + vlen + 2));
+                    self.state = ReqState::Data(vlen);
+                    return Ok(false);
+                }
+            }
+            McCmd::Stats => {
+                info.node_stats = count == 2 && w[1].1 == b"dynomite";
+            }
+            McCmd::FlushAll => {
+                // `flush_all[ <delay>][ noreply]`
+                info.noreply = last == b"noreply";
+                let args = count - 1 - usize::from(info.noreply);
+                if args > 1 {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                if args == 1 {
+                    let Some(delay) = safe_strtol32(w[1].1) else {
+                        info.fail(ERR_MC_BAD_EXPTIME);
+                        return Ok(true);
+                    };
+                    info.exptime = delay;
+                }
+            }
+            McCmd::Verbosity => {
+                // `verbosity <level>[ noreply]`; memcached does not check the
+                // level.
+                if !(2..=3).contains(&count) {
+                    info.fail(ERR_MC_ERROR);
+                    return Ok(true);
+                }
+                info.noreply = last == b"noreply";
+            }
         }
         Ok(true)
     }
@@ -977,12 +1357,15 @@ mod tests {
                 b"delete a\x1b\r\n",
                 &["11 delete !CLIENT_ERROR bad command line format"],
             ),
+            // Meta keys with control characters.
+            (
+                b"mg a\x01 v\r\n",
+                &["9 mg !CLIENT_ERROR bad command line format"],
+            ),
             // Commands memcached serves and the proxy does not.
-            (b"flush_all\r\n", &["11 ? !ERROR"]),
-            (b"stats\r\n", &["7 ? !ERROR"]),
-            (b"verbosity 1\r\n", &["13 ? !ERROR"]),
-            (b"mg a v\r\n", &["8 ? !ERROR"]),
-            (b"mn\r\n", &["4 ? !ERROR"]),
+            (b"shutdown\r\n", &["10 ? !ERROR"]),
+            (b"slabs reassign 1 2\r\n", &["20 ? !ERROR"]),
+            (b"lru_crawler metadump all\r\n", &["26 ? !ERROR"]),
             // The rest of a refused line is not read as a request.
             (
                 b"get <K251> get a\r\nget b\r\n",
@@ -994,6 +1377,316 @@ mod tests {
             let run = req_run(&input);
             assert_eq!(run.err, None, "{}", show(&input));
             assert_eq!(render_reqs(&input, &run), *want, "{}", show(&input));
+        }
+    }
+
+    #[test]
+    fn req_meta() {
+        // (input, rendered messages, quiet flag text, b64, write, node stats)
+        type Want = (
+            &'static [&'static str],
+            Option<&'static str>,
+            bool,
+            bool,
+            bool,
+        );
+        let cases: &[(&[u8], Want)] = &[
+            (b"mg a v\r\n", (&["8 mg a"], None, false, false, false)),
+            (
+                b"mg a v q k\r\n",
+                (&["12 mg a"], Some("q"), false, false, false),
+            ),
+            (
+                b"mg a qx v\r\n",
+                (&["11 mg a"], Some("qx"), false, false, false),
+            ),
+            // Two q flags: memcached refuses them; nothing is blanked.
+            (b"mg a q q\r\n", (&["10 mg a"], None, false, false, false)),
+            (
+                b"mg YQ== b v\r\n",
+                (&["13 mg YQ=="], None, true, false, false),
+            ),
+            (b"mg a T30 v\r\n", (&["12 mg a"], None, false, true, false)),
+            (b"mg a N30 v\r\n", (&["12 mg a"], None, false, true, false)),
+            (
+                b"md a q I\r\n",
+                (&["10 md a"], Some("q"), false, false, false),
+            ),
+            (
+                b"ma n N0 J5 v\r\n",
+                (&["14 ma n"], None, false, false, false),
+            ),
+            (b"me a\r\n", (&["6 me a"], None, false, false, false)),
+            (b"me a q\r\n", (&["8 me a"], None, false, false, false)),
+            (b"mn\r\n", (&["4 mn"], None, false, false, false)),
+            (b"mn x y\r\n", (&["8 mn"], None, false, false, false)),
+            (
+                b"ms a 2 T0 q\r\nhi\r\n",
+                (&["17 ms a f=0 e=0 d=hi"], Some("q"), false, false, false),
+            ),
+            (
+                b"ms YQ== 0 b\r\n\r\n",
+                (&["15 ms YQ== f=0 e=0 d="], None, true, false, false),
+            ),
+            (b"stats\r\n", (&["7 stats"], None, false, false, false)),
+            (
+                b"stats dynomite\r\n",
+                (&["16 stats"], None, false, false, true),
+            ),
+            (
+                b"stats slabs\r\n",
+                (&["13 stats"], None, false, false, false),
+            ),
+            (
+                b"flush_all\r\n",
+                (&["11 flush_all"], None, false, false, false),
+            ),
+            (
+                b"flush_all 10\r\n",
+                (&["14 flush_all"], None, false, false, false),
+            ),
+            (
+                b"flush_all 0 noreply\r\n",
+                (&["21 flush_all noreply"], None, false, false, false),
+            ),
+            (
+                b"verbosity 1\r\n",
+                (&["13 verbosity"], None, false, false, false),
+            ),
+            (
+                b"verbosity 1 noreply\r\n",
+                (&["21 verbosity noreply"], None, false, false, false),
+            ),
+            // Refused as memcached refuses them.
+            (b"mg\r\n", (&["4 mg !ERROR"], None, false, false, false)),
+            (b"ms\r\n", (&["4 ms !ERROR"], None, false, false, false)),
+            (
+                b"me\r\n",
+                (
+                    &["4 me !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a\r\n",
+                (
+                    &["6 ms !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a x\r\nhi\r\n",
+                (
+                    &["8 ms !CLIENT_ERROR bad command line format", "12 ? !ERROR"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a -1\r\n",
+                (
+                    &["9 ms !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"ms a 2\r\nhiXX\r\n",
+                (
+                    &["12 ms !CLIENT_ERROR bad data chunk", "14 ? !ERROR"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"mg <K251> v\r\n",
+                (
+                    &["258 mg !CLIENT_ERROR bad command line format"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"flush_all x\r\n",
+                (
+                    &["13 flush_all !CLIENT_ERROR invalid exptime argument"],
+                    None,
+                    false,
+                    false,
+                    false,
+                ),
+            ),
+            (
+                b"flush_all 1 2 3\r\n",
+                (&["17 flush_all !ERROR"], None, false, false, false),
+            ),
+            (
+                b"verbosity\r\n",
+                (&["11 verbosity !ERROR"], None, false, false, false),
+            ),
+        ];
+        for (input, (msgs, quiet, b64, write, node_stats)) in cases {
+            let input = expand(input);
+            let run = req_run(&input);
+            assert_eq!(run.err, None, "{}", show(&input));
+            assert_eq!(render_reqs(&input, &run), *msgs, "{}", show(&input));
+            let r = &run.msgs[0].1;
+            let q = r
+                .quiet
+                .map(|a| show(&input[a.off as usize..(a.off + u64::from(a.len)) as usize]));
+            assert_eq!(q.as_deref(), *quiet, "{}", show(&input));
+            assert_eq!(
+                (r.b64, r.write, r.node_stats),
+                (*b64, *write, *node_stats),
+                "{}",
+                show(&input)
+            );
+        }
+        assert_eq!(
+            req_run(b"ms a 1073741825\r\n").err,
+            Some(ERR_MC_DATA_TOO_LARGE)
+        );
+    }
+
+    /// A binary request packet: header, extras, key, value.
+    fn bin_packet(opcode: u8, extras: &[u8], key: &[u8], value: &[u8], opaque: u8) -> Vec<u8> {
+        let mut p = vec![0x80, opcode];
+        p.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        p.push(extras.len() as u8);
+        p.extend_from_slice(&[0, 0, 0]);
+        let body = (extras.len() + key.len() + value.len()) as u32;
+        p.extend_from_slice(&body.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, opaque]);
+        p.extend_from_slice(&7u64.to_be_bytes());
+        p.extend_from_slice(extras);
+        p.extend_from_slice(key);
+        p.extend_from_slice(value);
+        p
+    }
+
+    #[test]
+    fn binary_requests_are_framed() {
+        let set_extras = [0, 0, 0, 5, 0, 0, 0, 100];
+        let mut input = bin_packet(0x00, &[], b"k1", &[], 1);
+        let get_end = input.len() as u64;
+        input.extend(bin_packet(0x11, &set_extras, b"key", b"value\r\n", 2));
+        let set_end = input.len() as u64;
+        input.extend(bin_packet(0x0a, &[], &[], &[], 3));
+        input.extend(bin_packet(0x10, &[], b"dynomite", &[], 4));
+        input.extend(bin_packet(0x2b, &[], b"k", &[], 5));
+        input.extend(bin_packet(0x00, &[], &[b'k'; 251], &[], 6));
+        input.extend(bin_packet(0x05, &[0; 20], b"n", &[], 7));
+        let run = req_run(&input);
+        assert_eq!(run.err, None);
+        let got: Vec<(u64, McCmd, Option<&str>, u8)> = run
+            .msgs
+            .iter()
+            .map(|(end, r)| (*end, r.cmd, r.error, r.bin.expect("binary").opcode))
+            .collect();
+        let want = [
+            (get_end, McCmd::Mg, None, 0x00),
+            (set_end, McCmd::Ms, None, 0x11),
+            (set_end + 24, McCmd::Mn, None, 0x0a),
+            (set_end + 56, McCmd::Stats, None, 0x10),
+            (set_end + 81, McCmd::Unknown, Some(ERR_MC_ERROR), 0x2b),
+            (set_end + 356, McCmd::Mg, Some(ERR_MC_BAD_FORMAT), 0x00),
+            (set_end + 401, McCmd::Ma, None, 0x05),
+        ];
+        assert_eq!(got, want);
+        let get = &run.msgs[0].1;
+        assert_eq!(get.keys, vec![Arg { off: 24, len: 2 }]);
+        let set = &run.msgs[1].1;
+        let bin = set.bin.expect("binary");
+        assert_eq!(set.keys, vec![Arg { off: 32, len: 3 }]);
+        assert_eq!((bin.extra(0, 4), bin.extra(4, 4)), (Some(5), Some(100)));
+        assert_eq!(bin.extra(8, 4), None);
+        assert_eq!((bin.opaque, bin.cas), ([0, 0, 0, 2], 7));
+        assert_eq!(bin.value, (35, 42));
+        assert_eq!(set.data, Some((35, 42)));
+        assert!(run.msgs[3].1.node_stats);
+        // A packet without the request magic ends the stream.
+        let mut bad = bin_packet(0x00, &[], b"k", &[], 1);
+        bad.extend(bin_packet(0x00, &[], b"k", &[], 1));
+        bad[25] = 0x81;
+        let run = req_run(&bad);
+        assert_eq!((run.msgs.len(), run.err), (1, Some(ERR_MC_BINARY)));
+        // Later in a text stream the byte is no magic: memcached answers
+        // ERROR.
+        let run = req_run(b"get a\r\n\x80\r\n");
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs[1].1.error, Some(ERR_MC_ERROR));
+        let r = binary_refusal(&bad);
+        assert_eq!(&r[..2], &[0x81, 0x00]);
+        assert_eq!(&r[6..8], &[0x00, 0x83]);
+        assert_eq!(&r[8..12], &(ERR_MC_BINARY.len() as u32).to_be_bytes());
+        assert_eq!(&r[12..16], &[0, 0, 0, 1]);
+        assert_eq!(&r[24..], ERR_MC_BINARY.as_bytes());
+        assert_eq!(binary_refusal(&[0x80]).len(), 24 + ERR_MC_BINARY.len());
+        // A value over the largest item ends the stream.
+        let mut huge = bin_packet(0x01, &set_extras, b"k", &[], 1);
+        huge[8..12].copy_from_slice(&(MAX_DATA_LEN as u32 + 10).to_be_bytes());
+        assert_eq!(req_run(&huge).err, Some(ERR_MC_DATA_TOO_LARGE));
+    }
+
+    /// Random binary streams (valid headers with random fields, lengths
+    /// kept small) parse alike whole, split at every byte and byte by byte.
+    #[test]
+    fn binary_streams_split_anywhere() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let mut input = Vec::new();
+            for _ in 0..1 + next(4) {
+                let op = [0x00, 0x01, 0x05, 0x0a, 0x0c, 0x10, 0x11, 0x1c, 0x2b][next(9) as usize];
+                let extras: Vec<u8> = (0..next(22)).map(|_| next(256) as u8).collect();
+                let key: Vec<u8> = (0..next(6)).map(|_| b'a' + next(26) as u8).collect();
+                let value: Vec<u8> = (0..next(10)).map(|_| next(256) as u8).collect();
+                input.extend(bin_packet(op, &extras, &key, &value, next(256) as u8));
+            }
+            if next(4) == 0 {
+                // A truncated or corrupted tail.
+                let at = next(input.len() as u64) as usize;
+                input[at] = next(256) as u8;
+            }
+            let _ = req_run(&input);
+        }
+    }
+
+    #[test]
+    fn base64_keys() {
+        let mut out = Vec::new();
+        for (enc, dec) in [
+            (&b"YQ=="[..], &b"a"[..]),
+            (b"YQ", b"a"),
+            (b"YWI=", b"ab"),
+            (b"YWJj", b"abc"),
+            (b"", b""),
+            (b"/+8=", b"\xff\xef"),
+        ] {
+            assert!(base64_decode(enc, &mut out), "{}", show(enc));
+            assert_eq!(out, dec, "{}", show(enc));
+        }
+        for bad in [&b"!!!"[..], b"a", b"YQ=a", b"Y Q="] {
+            assert!(!base64_decode(bad, &mut out), "{}", show(bad));
         }
     }
 

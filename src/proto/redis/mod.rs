@@ -19,7 +19,7 @@ pub use command::{
     check_arity, commands, error_arity, error_unknown, error_unknown_sub, error_unsupported,
     eval_keys, key_indices, lookup, select_db, select_index, CmdError, Command, Multi, Route,
 };
-pub use reply::{RspInfo, RspParser, RSP_MAX_DEPTH, RSP_MAX_ELEMS, RSP_MAX_LINE};
+pub use reply::{RspInfo, RspParser, RSP_MAX_ELEMS, RSP_MAX_LINE};
 pub use request::{
     inline_arg, Arg, ReqInfo, ReqParser, ARGS_PREALLOC, MAX_BULK_LEN, MAX_INLINE_LEN, REQ_MAX_ELEMS,
 };
@@ -28,6 +28,6 @@ pub use request::{
 // them by here.
 pub use crate::errors::{
     ERR_BULK_LEN, ERR_INLINE_TOO_BIG, ERR_MULTIBULK_LEN, ERR_NOT_INTEGER, ERR_NUMKEYS_NEGATIVE,
-    ERR_NUMKEYS_TOO_BIG, ERR_RSP_CRLF, ERR_RSP_DEPTH, ERR_RSP_INTEGER, ERR_RSP_LEN, ERR_RSP_LINE,
-    ERR_RSP_TYPE, ERR_SELECT, ERR_UNBALANCED_QUOTES, ERR_UNSUPPORTED,
+    ERR_NUMKEYS_TOO_BIG, ERR_RSP_CRLF, ERR_RSP_INTEGER, ERR_RSP_LEN, ERR_RSP_LINE, ERR_RSP_TYPE,
+    ERR_SELECT, ERR_UNBALANCED_QUOTES, ERR_UNSUPPORTED,
 };

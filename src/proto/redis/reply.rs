@@ -4,23 +4,32 @@
 //! Like the request parser ([`super::request`]), it is fed the bytes of one
 //! reply chunk by chunk and records message offsets: the type of the
 //! top-level value, its integer or count, and, when asked, the byte range of
-//! each top-level element (what a multi-key merge needs). Aggregates may nest
-//! up to [`RSP_MAX_DEPTH`] levels; payloads are skipped, not scanned.
+//! each top-level element (what a multi-key merge needs). Payloads are
+//! skipped, not scanned.
+//!
+//! Aggregates nest as deep as the datastore sends them (a script may return
+//! a table nested thousands of levels deep): the parser iterates, never
+//! recurses, and keeps the open aggregates as runs of identical frames, so
+//! that the usual deep shapes (`*1 *1 *1 …`, or `*2 :1 *2 :2 …` once each
+//! first element is read) cost one entry whatever their depth:
+//!
+//! ```text
+//!   *2 :1 *2 :2 *2 :3 …      frames (left): 1 1 1 … 2   runs: (1 × d-1) (2 × 1)
+//! ```
 
 use memchr::memchr;
 
 use super::request::{Num, MAX_BULK_LEN, REQ_MAX_ELEMS};
-use crate::errors::{
-    ERR_RSP_CRLF, ERR_RSP_DEPTH, ERR_RSP_INTEGER, ERR_RSP_LEN, ERR_RSP_LINE, ERR_RSP_TYPE,
-};
+use crate::errors::{ERR_RSP_CRLF, ERR_RSP_INTEGER, ERR_RSP_LEN, ERR_RSP_LINE, ERR_RSP_TYPE};
 use crate::proto::Parse;
 
 /// Most elements a reply aggregate may claim. Replies such as `KEYS *` or
 /// `LRANGE k 0 -1` legitimately exceed the request cap; the count never sizes
 /// an allocation, so the bound is redis's own multibulk limit (`INT_MAX`).
 pub const RSP_MAX_ELEMS: i64 = i32::MAX as i64;
-/// Deepest nesting of reply aggregates (attributes count as a level).
-pub const RSP_MAX_DEPTH: usize = 128;
+/// Runs of open aggregates a parser keeps between replies; a deeper reply's
+/// stack is given back to the allocator once it is parsed.
+const RUNS_KEEP: usize = 64;
 /// Longest simple-string/error/number line of a reply.
 pub const RSP_MAX_LINE: u64 = MAX_BULK_LEN as u64;
 
@@ -44,13 +53,16 @@ pub struct RspInfo {
     pub elems: Vec<(u64, u64)>,
 }
 
-/// One open aggregate of a reply.
+/// `count` consecutive open aggregates of a reply in the same state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Frame {
-    /// Values still to come (twice the pairs for maps and attributes).
+struct Run {
+    /// Values still to come in each (twice the pairs for maps and
+    /// attributes).
     left: u64,
-    /// An attribute: completing it does not complete a value of its parent.
+    /// Attributes: completing one does not complete a value of its parent.
     attr: bool,
+    /// How many aggregates, one inside the other (at least 1).
+    count: u64,
 }
 
 /// Reply parser states.
@@ -80,8 +92,10 @@ pub struct RspParser {
     off: u64,
     /// Length of the current line so far.
     line_len: u64,
-    /// Open aggregates, outermost first.
-    stack: Vec<Frame>,
+    /// Open aggregates as runs, outermost first.
+    stack: Vec<Run>,
+    /// Open aggregates (the sum of the runs' counts).
+    depth: u64,
     /// Start of the top-level element being parsed, when recording.
     elem_start: Option<u64>,
 }
@@ -100,6 +114,7 @@ impl RspParser {
             off: 0,
             line_len: 0,
             stack: Vec::new(),
+            depth: 0,
             elem_start: None,
         }
     }
@@ -109,7 +124,59 @@ impl RspParser {
         self.off = 0;
         self.line_len = 0;
         self.stack.clear();
+        if self.stack.capacity() > RUNS_KEEP {
+            self.stack = Vec::new();
+        }
+        self.depth = 0;
         self.elem_start = None;
+    }
+
+    /// Opens an aggregate expecting `left` values.
+    fn push(&mut self, left: u64, attr: bool) {
+        debug_assert!(left > 0);
+        self.depth += 1;
+        match self.stack.last_mut() {
+            Some(top) if top.left == left && top.attr == attr => top.count += 1,
+            _ => self.stack.push(Run {
+                left,
+                attr,
+                count: 1,
+            }),
+        }
+    }
+
+    /// Closes the innermost aggregate.
+    fn pop(&mut self) {
+        let top = self.stack.last_mut().expect("an open aggregate");
+        debug_assert!(self.depth > 0);
+        self.depth -= 1;
+        if top.count > 1 {
+            top.count -= 1;
+        } else {
+            self.stack.pop();
+        }
+    }
+
+    /// One value of the innermost aggregate is done and more are to come.
+    fn took_one(&mut self) {
+        let n = self.stack.len();
+        let top = &mut self.stack[n - 1];
+        debug_assert!(top.left > 1);
+        let (left, attr) = (top.left - 1, top.attr);
+        if top.count > 1 {
+            top.count -= 1;
+            self.stack.push(Run {
+                left,
+                attr,
+                count: 1,
+            });
+            return;
+        }
+        top.left = left;
+        if n >= 2 && self.stack[n - 2].left == left && self.stack[n - 2].attr == attr {
+            self.stack[n - 2].count += 1;
+            self.stack.pop();
+        }
     }
 
     /// Feeds the next bytes of the stream; see [`Parse`]. After `Done` (and after
@@ -119,7 +186,7 @@ impl RspParser {
         match r {
             Parse::Done(n) => {
                 debug_assert!(n >= 1 && n <= chunk.len());
-                debug_assert!(self.stack.is_empty());
+                debug_assert!(self.stack.is_empty() && self.depth == 0);
                 self.reset();
             }
             Parse::Error(_) => self.reset(),
@@ -130,7 +197,7 @@ impl RspParser {
 
     /// Whether a value starting now is a top-level element to record.
     fn at_top_elem(&self) -> bool {
-        self.stack.len() == 1 && !self.stack[0].attr
+        self.depth == 1 && !self.stack[0].attr
     }
 
     /// A value (or attribute) begins at message offset `at` with type `ty`.
@@ -151,16 +218,16 @@ impl RspParser {
                     info.elems.push((start, end));
                 }
             }
-            let Some(top) = self.stack.last_mut() else {
+            let Some(top) = self.stack.last() else {
                 return true;
             };
             debug_assert!(top.left > 0);
-            top.left -= 1;
-            if top.left > 0 {
+            if top.left > 1 {
+                self.took_one();
                 return false;
             }
             let attr = top.attr;
-            self.stack.pop();
+            self.pop();
             if attr {
                 // The attribute is done; the value it describes follows.
                 return false;
@@ -203,15 +270,9 @@ impl RspParser {
                     }
                     return Ok(self.value_done(end, info));
                 }
-                if self.stack.len() >= RSP_MAX_DEPTH {
-                    return Err(ERR_RSP_DEPTH);
-                }
                 let pairs = ty == b'%' || ty == b'|';
                 let left = if pairs { n as u64 * 2 } else { n as u64 };
-                self.stack.push(Frame {
-                    left,
-                    attr: ty == b'|',
-                });
+                self.push(left, ty == b'|');
                 Ok(false)
             }
         }
@@ -518,13 +579,14 @@ mod tests {
             v.extend_from_slice(b":1\r\n");
             v
         };
-        let ok = deep(RSP_MAX_DEPTH);
-        let run = rsp_run(&ok);
-        assert_eq!(run.err, None);
-        assert_eq!(run.msgs.len(), 1);
-        assert_eq!(run.msgs[0].0, ok.len() as u64);
-        assert_eq!(run.msgs[0].1.elems, vec![(4, ok.len() as u64)]);
-        assert_eq!(rsp_run(&deep(RSP_MAX_DEPTH + 1)).err, Some(ERR_RSP_DEPTH));
+        for n in [1, 128, 129, 1000] {
+            let ok = deep(n);
+            let run = rsp_run(&ok);
+            assert_eq!(run.err, None);
+            assert_eq!(run.msgs.len(), 1);
+            assert_eq!(run.msgs[0].0, ok.len() as u64);
+            assert_eq!(run.msgs[0].1.elems, vec![(4, ok.len() as u64)]);
+        }
         // Nested maps and sets mixed, then a second reply.
         let mixed = b"%1\r\n~1\r\n*2\r\n%1\r\n:1\r\n$-1\r\n>1\r\n_\r\n=3\r\nx:y\r\n+n\r\n";
         let run = rsp_run(mixed);
@@ -532,6 +594,69 @@ mod tests {
         assert_eq!(run.msgs.len(), 2);
         assert_eq!(run.msgs[0].1.elems, vec![(4, 32), (32, 41)]);
         assert_eq!(run.msgs[1].1.ty, b'+');
+    }
+
+    /// What a script returning `{1, {2, {3, … {n}}}}` (or the RESP3 maps and
+    /// sets, attributes in front) sends: the reply ends where it should, and
+    /// the parser's stack stays one or two runs deep whatever `n` is.
+    #[test]
+    fn rsp_deep_shapes_keep_few_runs() {
+        let nested = |n: usize, head: &[u8]| {
+            let mut v = Vec::new();
+            for i in 0..n {
+                v.extend_from_slice(head);
+                v.extend_from_slice(format!(":{i}\r\n").as_bytes());
+            }
+            v.extend_from_slice(b"+end\r\n");
+            v
+        };
+        for (shape, head) in [
+            ("array", &b"*2\r\n"[..]),
+            ("set", b"~2\r\n"),
+            ("map", b"%1\r\n"),
+            ("attribute", b"*2\r\n|1\r\n+a\r\n+b\r\n"),
+        ] {
+            for n in [1, 2, 1000, 100_000] {
+                let input = nested(n, head);
+                let mut p = RspParser::new();
+                let mut info = RspInfo::default();
+                // One byte short: incomplete, with every level open.
+                assert_eq!(p.parse(&input[..input.len() - 1], &mut info), Parse::Again);
+                assert_eq!(p.depth, n as u64, "{shape} {n}");
+                assert!(p.stack.len() <= 3, "{shape} {n}: {} runs", p.stack.len());
+                assert_eq!(
+                    p.parse(&input[input.len() - 1..], &mut info),
+                    Parse::Done(1),
+                    "{shape} {n}"
+                );
+                assert_eq!(p.depth, 0);
+                assert!(p.stack.capacity() <= RUNS_KEEP);
+                assert_eq!(info.ty, head[0]);
+            }
+        }
+        // Aggregates of different sizes, one inside the other, then a
+        // second reply.
+        let mut input = Vec::new();
+        for i in 1..=300u32 {
+            input.extend_from_slice(format!("*{}\r\n", i % 7 + 1).as_bytes());
+        }
+        let mut close = Vec::new();
+        for i in (1..=300u32).rev() {
+            // The innermost is closed by its values; each outer one has
+            // its first element (the inner aggregate) done and needs the rest.
+            let n = i % 7 + 1;
+            for _ in 0..n - 1 {
+                close.extend_from_slice(b":1\r\n");
+            }
+        }
+        input.extend_from_slice(b":1\r\n");
+        input.extend_from_slice(&close);
+        let end = input.len() as u64;
+        input.extend_from_slice(b"+next\r\n");
+        let run = rsp_run(&input);
+        assert_eq!(run.err, None);
+        assert_eq!(run.msgs.len(), 2);
+        assert_eq!(run.msgs[0].0, end);
     }
 
     #[test]

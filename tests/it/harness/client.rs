@@ -404,7 +404,26 @@ impl McClient {
                     return Err(c.malformed("data block not followed by CRLF"));
                 }
                 at = end + 2;
-            } else if line.starts_with(b"STAT ") {
+            } else if line.starts_with(b"VA ") {
+                // Meta value: VA <size> <flag>*, its data block, the whole
+                // reply.
+                let len = line
+                    .split(|&b| b == b' ')
+                    .nth(1)
+                    .and_then(|t| std::str::from_utf8(t).ok())
+                    .and_then(|t| t.parse::<usize>().ok())
+                    .ok_or_else(|| c.malformed("bad VA line"))?;
+                let end = eol + 2 + len;
+                c.ensure(end + 2)?;
+                if &c.buf[end..end + 2] != b"\r\n" {
+                    return Err(c.malformed("data block not followed by CRLF"));
+                }
+                at = end + 2;
+                break;
+            } else if line.starts_with(b"STAT ")
+                || line.starts_with(b"ITEM ")
+                || line.starts_with(b"PREFIX ")
+            {
                 at = eol + 2;
             } else {
                 // END, or any reply that is a single line.
