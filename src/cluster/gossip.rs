@@ -457,8 +457,8 @@ impl Context {
                 (p.dc == dc && p.rack == rack && p.tokens.first() == Some(&token))
                     .then(|| (id, p.host.clone(), p.addr))
             });
-            match found {
-                Some((id, _, _)) if id.is_local() => {}
+            let peer = match found {
+                Some((id, _, _)) if id.is_local() => continue,
                 Some((id, host, addr)) => {
                     let same = host == address
                         || address
@@ -471,28 +471,21 @@ impl Context {
                             self.gossip.states[i] = n.state;
                             self.gossip.aged[i] = false;
                         }
-                    } else {
-                        changes.push((
-                            Some(id),
-                            dc.to_string(),
-                            rack.to_string(),
-                            token,
-                            address.to_string(),
-                            n.timestamp,
-                            n.state,
-                        ));
+                        continue;
                     }
+                    Some(id)
                 }
-                None => changes.push((
-                    None,
-                    dc.to_string(),
-                    rack.to_string(),
-                    token,
-                    address.to_string(),
-                    n.timestamp,
-                    n.state,
-                )),
-            }
+                None => None,
+            };
+            changes.push((
+                peer,
+                dc.to_string(),
+                rack.to_string(),
+                token,
+                address.to_string(),
+                n.timestamp,
+                n.state,
+            ));
         }
         for (id, dc, rack, token, address, ts, state) in changes {
             let Ok(ip) = address.parse::<IpAddr>() else {

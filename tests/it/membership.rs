@@ -237,13 +237,18 @@ impl Node {
 
     /// `GET /gossip` on the stats port, parsed.
     fn gossip(&self) -> Option<serde_json::Value> {
+        self.admin_json("/gossip")
+    }
+
+    /// `GET path` on the stats port, its JSON body parsed.
+    fn admin_json(&self, path: &str) -> Option<serde_json::Value> {
         let mut s = TcpStream::connect(("127.0.0.1", self.stats_port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        s.write_all(b"GET /gossip HTTP/1.0\r\n\r\n").ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+            .ok()?;
         let mut text = String::new();
         s.read_to_string(&mut text).ok()?;
-        let body = text.split_once("\r\n\r\n")?.1;
-        serde_json::from_str(body).ok()
+        serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
     }
 
     /// Whether this node's gossip says every one of `n` nodes is NORMAL
@@ -316,26 +321,27 @@ fn florida_env(f: &Florida) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Two nodes on the Florida provider, racks r1 and r2, token 0 each; the
+/// list names neither yet.
+fn florida_pair(env: &[(&str, String)]) -> (Node, Node) {
+    let start = |rack| {
+        Node::start(
+            rack,
+            Some(0),
+            "127.0.0.1",
+            free_port(),
+            "florida_provider",
+            env,
+        )
+    };
+    (start("r1"), start("r2"))
+}
+
 #[test]
 fn florida_adds_a_node_and_replaces_one_that_moved() {
     let florida = Florida::start(&[]);
     let env = florida_env(&florida);
-    let a = Node::start(
-        "r1",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
-    let b = Node::start(
-        "r2",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
+    let (a, b) = florida_pair(&env);
     // A list that names only A: each node stays alone.
     florida.publish(&[a.record(0)]);
     std::thread::sleep(Duration::from_millis(600));
@@ -653,12 +659,7 @@ fn parse_scan(reply: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
 
 /// `GET /warmup/status` on a node, parsed.
 fn warmup_status(n: &Node) -> Option<serde_json::Value> {
-    let mut s = TcpStream::connect(("127.0.0.1", n.stats_port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /warmup/status HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+    n.admin_json("/warmup/status")
 }
 
 #[test]
@@ -668,22 +669,7 @@ fn a_replacement_on_a_new_address_is_warmed_from_the_other_rack_while_clients_wo
 
     let florida = Florida::start(&[]);
     let env = florida_env(&florida);
-    let a = Node::start(
-        "r1",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
-    let b = Node::start(
-        "r2",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
+    let (a, b) = florida_pair(&env);
     florida.publish(&[a.record(0), b.record(0)]);
     assert!(replicates(&a, &b, "warm-join"), "{}", a.log());
 
