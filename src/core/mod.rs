@@ -206,6 +206,8 @@ pub struct Context {
     pub(crate) gossip: crate::cluster::gossip::Gossip,
     /// The cold-cache warm-up (`cluster/warmup.rs`).
     pub(crate) warmup: crate::cluster::warmup::Warmup,
+    /// Read repairs under way (`cluster/repair.rs`).
+    pub(crate) repair: crate::cluster::repair::Repairs,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
     signals: Option<Signals>,
@@ -289,6 +291,7 @@ impl Context {
             seeds: None,
             gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
             warmup: crate::cluster::warmup::Warmup::new(pool.warmup_on_start),
+            repair: crate::cluster::repair::Repairs::default(),
             tls: Default::default(),
             signals: None,
             shutdown: false,

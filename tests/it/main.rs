@@ -23,6 +23,7 @@ mod memcached;
 mod peer_encryption;
 mod peer_protocol;
 mod process;
+mod read_repair;
 mod redis_differential;
 mod redis_proxy;
 mod soup;
