@@ -100,16 +100,28 @@ struct Job {
 /// Read repairs under way.
 #[derive(Debug, Default)]
 pub struct Repairs {
+    /// `quorum_read_repair` (default true).
+    pub enabled: bool,
     jobs: Slab<Job>,
     /// One warning a second about failed repairs.
     log: RateLimit,
+}
+
+impl Repairs {
+    /// Read repair at the quorum levels, on (`quorum_read_repair`) or off.
+    pub fn new(enabled: bool) -> Repairs {
+        Repairs {
+            enabled,
+            ..Repairs::default()
+        }
+    }
 }
 
 impl Context {
     /// True when a read runs under read repair's rule at a quorum level:
     /// Redis, one key, not a command whose replicas may differ by nature.
     pub(crate) fn repair_applies(&self, mid: MsgId) -> bool {
-        if self.settings.memcache {
+        if self.settings.memcache || !self.repair.enabled {
             return false;
         }
         let m = &self.msgs[mid];

@@ -291,7 +291,7 @@ impl Context {
             seeds: None,
             gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
             warmup: crate::cluster::warmup::Warmup::new(pool.warmup_on_start),
-            repair: crate::cluster::repair::Repairs::default(),
+            repair: crate::cluster::repair::Repairs::new(pool.quorum_read_repair),
             tls: Default::default(),
             signals: None,
             shutdown: false,

@@ -252,6 +252,21 @@ fn two_racks_with_an_emptied_replica_never_read_nil_and_repair_it() {
     }
 
     assert_eq!(cl.node(1).redis_client().cmd(&[b"FLUSHALL"]), b"+OK\r\n");
+    // DC_SAFE_QUORUM: a value against an empty replica is answered too.
+    let mut safe = cl.node(1).client();
+    assert_eq!(
+        safe.cmd(&[b"DYNO_CONFIG:CONN_CONSISTENCY", b"DC_SAFE_QUORUM"]),
+        b"+OK\r\n"
+    );
+    for k in 0..N / 4 {
+        let key = format!("rr2:{k}");
+        let r = safe.cmd(&[b"GET", key.as_bytes()]);
+        assert_eq!(
+            show(&r),
+            show(&bulk(format!("v{k}").as_bytes())),
+            "{key} at DC_SAFE_QUORUM"
+        );
+    }
     // Through the emptied node first: its own empty answer arrives first.
     for via in [1, 0] {
         let mut c = cl.node(via).client();
@@ -347,4 +362,39 @@ fn a_node_down_during_writes_then_another_replica_emptied_reads_back_every_write
             }
         }
     }
+}
+
+#[test]
+fn quorum_read_repair_false_leaves_replicas_alone() {
+    let cl = Cluster::start_with(
+        &one_node_per_rack(3),
+        &[
+            ("read_consistency", "DC_QUORUM"),
+            ("write_consistency", "DC_QUORUM"),
+            ("quorum_read_repair", "false"),
+        ],
+    );
+    let mut c = cl.node(0).client();
+    let acked = write_acknowledged(&mut c, "off:", 20);
+    for (key, _) in &acked {
+        for i in 0..3 {
+            assert!(poll_until(REPAIR_TIMEOUT, || cl.node(i).redis_has(key)));
+        }
+    }
+    assert_eq!(cl.node(2).redis_client().cmd(&[b"FLUSHALL"]), b"+OK\r\n");
+    for via in 0..3 {
+        let mut c = cl.node(via).client();
+        for (key, _) in &acked {
+            let r = c.cmd(&[b"GET", key]);
+            assert!(!r.starts_with(b"-"), "{}", show(&r));
+        }
+    }
+    for i in 0..3 {
+        assert_eq!(repair_counter(&cl, i, "read_repairs_sent"), 0);
+    }
+    assert_eq!(
+        cl.node(2).redis_client().cmd(&[b"DBSIZE"]),
+        b":0\r\n",
+        "nothing was repaired"
+    );
 }
