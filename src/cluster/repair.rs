@@ -13,7 +13,14 @@
 //!       copies still out    ─► Internal::RepairLate: their answer comes to
 //!                              repair_reply, and starts a repair if it differs
 //!  repair_start:   DUMP key + PTTL key ──► the winner's replica
-//!  both answered:  RESTORE key ttl payload REPLACE ──► each loser
+//!  both answered:  RESTORE key ttl payload REPLACE ──► each replica that
+//!                    answered another value, or answered empty against a
+//!                    majority of replicas agreeing on the value
+//!                  RESTORE key ttl payload ──► each replica that answered
+//!                    empty when the value won without a majority: it fills
+//!                    a missing key and leaves a key that exists alone
+//!                    (BUSYKEY: the answer was empty for a field or member,
+//!                    which the majority may have removed on purpose)
 //!                  (a key gone from the winner meanwhile: nothing to copy)
 //! ```
 //!
@@ -81,12 +88,22 @@ pub fn is_empty_reply(info: &RspInfo) -> bool {
     }
 }
 
+/// A replica to repair.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Loser {
+    pub to: Target,
+    /// RESTORE … REPLACE: it answered another value, or a majority agreed
+    /// on the winner; else RESTORE without REPLACE (it answered empty and
+    /// the winner had no majority).
+    pub replace: bool,
+}
+
 /// One repair: the winner's value read back, then written to the losers.
 #[derive(Debug)]
 struct Job {
     key: Vec<u8>,
     /// Replicas to write it to.
-    losers: Vec<Target>,
+    losers: Vec<Loser>,
     /// DUMP's answer: `Some(None)` when it failed or the key was gone.
     payload: Option<Option<Vec<u8>>>,
     /// PTTL's answer.
@@ -172,7 +189,7 @@ impl Context {
         };
         let mut late = [(MsgId(0), Internal::RepairDump(0)); crate::cluster::plan::MAX_COUNTED];
         let mut nlate = 0;
-        let mut losers = [Target::Local; crate::cluster::plan::MAX_COUNTED];
+        let mut losers = [Loser::default(); crate::cluster::plan::MAX_COUNTED];
         let mut jobs = [(Target::Local, 0usize, 0usize); crate::cluster::plan::MAX_DCS];
         let mut njobs = 0;
         for (g, mgr) in q.mgrs.iter().enumerate() {
@@ -180,11 +197,15 @@ impl Context {
                 continue;
             };
             let source = q.targets[q.child_at(g, w) as usize];
+            let majority = mgr.agreed();
             let first = njobs_losers(&jobs[..njobs]);
             let mut n = first;
             for i in mgr.good_answers() {
                 if mgr.checksum_of(i) != Some(sum) {
-                    losers[n] = q.targets[q.child_at(g, i) as usize];
+                    losers[n] = Loser {
+                        to: q.targets[q.child_at(g, i) as usize],
+                        replace: majority || !mgr.is_empty(i),
+                    };
                     n += 1;
                 }
             }
@@ -195,6 +216,9 @@ impl Context {
             for (c, &cg) in q.child_mgr[..fp.frags.len()].iter().enumerate() {
                 let child = fp.frags[c];
                 if cg as usize == g && !self.msgs[child].done {
+                    // Answers are still out only after a majority agreed
+                    // (an empty majority waits for every answer).
+                    debug_assert!(majority);
                     let tag = Internal::RepairLate {
                         sum,
                         source,
@@ -220,7 +244,7 @@ impl Context {
     }
 
     /// Reads the winner's value from `source` to write it to `losers`.
-    fn repair_start(&mut self, key: Vec<u8>, source: Target, losers: &[Target]) {
+    fn repair_start(&mut self, key: Vec<u8>, source: Target, losers: &[Loser]) {
         debug_assert!(!losers.is_empty());
         if self.repair.jobs.len() >= JOBS_MAX {
             self.stats.faults.read_repairs_dropped += losers.len() as u64;
@@ -273,7 +297,9 @@ impl Context {
                 let k = self.msgs[req].cmd.map_or(1, |c| c.first_key.max(1)) as usize;
                 let key =
                     (differs && k < self.msgs[req].req.args.len()).then(|| self.arg_vec(req, k));
-                key.map(|key| (key, source, to))
+                // A late answer: a majority agreed on the winner.
+                let replace = true;
+                key.map(|key| (key, source, Loser { to, replace }))
             }
             _ => None,
         };
@@ -288,9 +314,9 @@ impl Context {
         self.try_free(req);
         match tag {
             Internal::RepairLate { .. } => {
-                if let Some((key, source, to)) = late {
+                if let Some((key, source, loser)) = late {
                     self.stats.faults.read_repair_divergent += 1;
-                    self.repair_start(key, source, &[to]);
+                    self.repair_start(key, source, &[loser]);
                 }
             }
             Internal::RepairDump(n) | Internal::RepairPttl(n) => {
@@ -343,15 +369,18 @@ impl Context {
         let key = std::mem::take(&mut job.key);
         job.outstanding += losers.len() as u32;
         let mut reqs = Vec::with_capacity(losers.len());
-        for _ in &losers {
-            reqs.push(self.internal_request(
-                &[b"RESTORE", &key, ttl.as_bytes(), &payload, b"REPLACE"],
-                Internal::RepairRestore(n),
-            ));
+        for l in &losers {
+            let restore = [&b"RESTORE"[..], &key, ttl.as_bytes(), &payload, b"REPLACE"];
+            let args = if l.replace {
+                &restore[..]
+            } else {
+                &restore[..4]
+            };
+            reqs.push(self.internal_request(args, Internal::RepairRestore(n)));
         }
         self.stats.faults.read_repairs_sent += losers.len() as u64;
-        for (mid, to) in reqs.into_iter().zip(losers) {
-            self.repair_send(mid, to);
+        for (mid, l) in reqs.into_iter().zip(losers) {
+            self.repair_send(mid, l.to);
         }
         self.repair_finish(n);
     }
@@ -364,6 +393,10 @@ impl Context {
         job.outstanding = job.outstanding.saturating_sub(1);
         match v {
             Some(Value::Simple(_)) => self.stats.faults.read_repairs_ok += 1,
+            // A replica that answered empty holds the key: left alone.
+            Some(Value::Error(e)) if e.starts_with(b"BUSYKEY") => {
+                self.stats.faults.read_repairs_kept += 1
+            }
             other => {
                 self.stats.faults.read_repairs_failed += 1;
                 self.repair_warn("RESTORE", other);

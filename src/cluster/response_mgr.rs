@@ -154,7 +154,7 @@ impl RspMgr {
     }
 
     /// True when answer `idx` (arrival index) was empty.
-    fn is_empty(&self, idx: usize) -> bool {
+    pub fn is_empty(&self, idx: usize) -> bool {
         idx < 16 && self.empty & (1 << idx) != 0
     }
 

@@ -52,6 +52,7 @@ fault_counters! {
     read_repairs_ok, "Read repairs the replica applied.";
     read_repairs_failed, "Read repairs that failed: the RESTORE refused or lost, or the winning value could not be read back (DUMP/PTTL failed).";
     read_repairs_dropped, "Read repairs not attempted because too many were already under way.";
+    read_repairs_kept, "Read repairs not applied because the replica, which answered empty (for a field or member), holds the key: it is left as it is.";
 }
 
 /// Fault counts of one peer.

@@ -398,3 +398,46 @@ fn quorum_read_repair_false_leaves_replicas_alone() {
         "nothing was repaired"
     );
 }
+
+#[test]
+fn a_replica_that_answered_empty_for_a_field_keeps_its_key() {
+    let cl = quorum_cluster(3);
+    let mut c = cl.node(0).client();
+    let key: &[u8] = b"rr:fields";
+    assert_eq!(c.cmd(&[b"HSET", key, b"f1", b"a", b"f2", b"b"]), b":2\r\n");
+    for i in 0..3 {
+        assert!(poll_until(REPAIR_TIMEOUT, || cl.node(i).redis_has(key)));
+    }
+    // n0 and n1 applied an HDEL of f2 and an HSET of f3 that n2 missed.
+    for i in 0..2 {
+        let mut direct = cl.node(i).redis_client();
+        assert_eq!(direct.cmd(&[b"HDEL", key, b"f2"]), b":1\r\n");
+        assert_eq!(direct.cmd(&[b"HSET", key, b"f3", b"c"]), b":1\r\n");
+    }
+    let kept_before: u64 = (0..3)
+        .map(|i| repair_counter(&cl, i, "read_repairs_kept"))
+        .sum();
+    // Without tombstones the value n2 still has is answered (never nil
+    // while a replica holds something) ...
+    assert_eq!(c.cmd(&[b"HGET", key, b"f2"]), bulk(b"b"));
+    // ... but n2's older hash is not written over the others': they answered
+    // empty for a field of a key they hold.
+    let ok = poll_until(REPAIR_TIMEOUT, || {
+        (0..3)
+            .map(|i| repair_counter(&cl, i, "read_repairs_kept"))
+            .sum::<u64>()
+            >= kept_before + 2
+    });
+    assert!(ok, "the fills were not refused");
+    for i in 0..2 {
+        let mut direct = cl.node(i).redis_client();
+        assert_eq!(direct.cmd(&[b"HGET", key, b"f3"]), bulk(b"c"), "n{i}");
+        assert_eq!(direct.cmd(&[b"HEXISTS", key, b"f2"]), b":0\r\n", "n{i}");
+    }
+    // A read of f3: the majority's value, and n2 gets the majority's hash.
+    assert_eq!(c.cmd(&[b"HGET", key, b"f3"]), bulk(b"c"));
+    let ok = poll_until(REPAIR_TIMEOUT, || {
+        cl.node(2).redis_client().cmd(&[b"HGET", key, b"f3"]) == bulk(b"c")
+    });
+    assert!(ok, "n2 was not repaired");
+}
