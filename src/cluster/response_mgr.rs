@@ -524,6 +524,15 @@ mod tests {
         V(u32),
     }
 
+    /// Racks, level, answers, verdicts, winner to copy.
+    type Row = (
+        usize,
+        Consistency,
+        &'static [A],
+        &'static [Verdict],
+        Option<u32>,
+    );
+
     /// Runs read repair's rule; returns each verdict and, at the end, the
     /// checksum repair would copy (values are their checksums).
     fn run_repair(racks: usize, level: Consistency, answers: &[A]) -> (Vec<Verdict>, Option<u32>) {
@@ -547,7 +556,7 @@ mod tests {
         let q = DcQuorum;
         let s = DcSafeQuorum;
         #[rustfmt::skip]
-        let table: &[(usize, Consistency, &[A], &[Verdict], Option<u32>)] = &[
+        let table: &[Row] = &[
             // Agreement: no repair needed (the winner is the value itself).
             (3, q, &[V(1), V(1)], &[Wait, Reply(0)], Some(1)),
             (2, q, &[V(1), V(1)], &[Wait, Reply(0)], Some(1)),
