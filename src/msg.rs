@@ -121,7 +121,7 @@ pub enum Internal {
     RepairDump(u32),
     /// `PTTL` for read repair `n`.
     RepairPttl(u32),
-    /// `RESTORE … REPLACE` of read repair `n`.
+    /// `RESTORE` (with `REPLACE` or without) of read repair `n`.
     RepairRestore(u32),
 }
 

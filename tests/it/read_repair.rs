@@ -441,3 +441,39 @@ fn a_replica_that_answered_empty_for_a_field_keeps_its_key() {
     });
     assert!(ok, "n2 was not repaired");
 }
+
+#[test]
+fn dc_each_safe_quorum_repairs_a_replica_in_the_remote_datacenter() {
+    let layout: Vec<NodeSpec> = [
+        ("dc1", "rack1"),
+        ("dc1", "rack2"),
+        ("dc2", "rack1"),
+        ("dc2", "rack2"),
+    ]
+    .iter()
+    .map(|&(dc, rack)| node(dc, rack, &[2147483647]))
+    .collect();
+    let cl = Cluster::start_with(
+        &layout,
+        &[
+            ("read_consistency", "DC_EACH_SAFE_QUORUM"),
+            ("write_consistency", "DC_EACH_SAFE_QUORUM"),
+        ],
+    );
+    let mut c = cl.node(0).client();
+    let key: &[u8] = b"rr:each";
+    assert_eq!(c.cmd(&[b"SET", key, b"everywhere"]), b"+OK\r\n");
+    for i in 0..4 {
+        assert!(poll_until(REPAIR_TIMEOUT, || cl.node(i).redis_get(key)
+            == bulk(b"everywhere")));
+    }
+    assert_eq!(cl.node(3).redis_client().cmd(&[b"FLUSHALL"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"GET", key]), bulk(b"everywhere"));
+    let ok = poll_until(REPAIR_TIMEOUT, || {
+        cl.node(3).redis_get(key) == bulk(b"everywhere")
+    });
+    if !ok {
+        cl.dump_logs();
+    }
+    assert!(ok, "the remote replica was not repaired");
+}
