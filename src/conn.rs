@@ -608,12 +608,11 @@ impl Context {
             Some(m) => m,
             None => {
                 let m = self.msgs.get(MsgKind::Response);
-                // MGET fragments need the element ranges of their reply.
-                let record = c
-                    .omsg_q
-                    .front()
-                    .and_then(|&r| self.msgs[r].parent)
-                    .is_some();
+                // MGET fragments need the element ranges of their reply,
+                // and read repair those of SMEMBERS (repair_checksum).
+                let record = c.omsg_q.front().is_some_and(|&r| {
+                    self.msgs[r].parent.is_some() || self.msgs[r].internal.is_some()
+                });
                 self.msgs[m].rsp.record_elems = record;
                 c.rmsg = Some(m);
                 m

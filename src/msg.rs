@@ -15,7 +15,7 @@
 
 use slab::Slab;
 
-use crate::cluster::plan::Failover;
+use crate::cluster::plan::{Failover, Target};
 use crate::cluster::response_mgr::QuorumState;
 use crate::mbuf::{MbufPool, Seg};
 use crate::proto::memcache::{McReq, McRsp, McRspType};
@@ -113,6 +113,34 @@ pub enum Internal {
     WarmPttl(u32),
     /// `RESTORE` of copy `n`.
     WarmRestore(u32),
+    /// A quorum read's copy still out when the client got its answer
+    /// (cluster/repair.rs): its answer is compared with the winner's
+    /// (`sum`, read from `source`); `to` is the replica it went to.
+    RepairLate {
+        sum: u32,
+        source: Target,
+        to: Target,
+    },
+    /// `DUMP` for read repair `n`.
+    RepairDump(u32),
+    /// `PTTL` for read repair `n`.
+    RepairPttl(u32),
+    /// `RESTORE` (with `REPLACE` or without) of read repair `n`.
+    RepairRestore(u32),
+}
+
+impl Internal {
+    /// True for read repair's requests (cluster/repair.rs), false for the
+    /// warm-up's.
+    pub fn is_repair(self) -> bool {
+        matches!(
+            self,
+            Internal::RepairLate { .. }
+                | Internal::RepairDump(_)
+                | Internal::RepairPttl(_)
+                | Internal::RepairRestore(_)
+        )
+    }
 }
 
 /// One request or reply.

@@ -152,7 +152,7 @@ impl Context {
     }
 
     /// The CRC-32 of a reply's bytes (exact: no case folding).
-    fn reply_checksum(&self, rsp: MsgId) -> u32 {
+    pub(crate) fn reply_checksum(&self, rsp: MsgId) -> u32 {
         if self.settings.memcache {
             return self.mc_reply_checksum(rsp);
         }
@@ -169,13 +169,23 @@ impl Context {
         let child = self.msgs[parent].frag.frags[idx as usize];
         let rsp = self.msgs[child].peer.expect("answered child");
         let is_err = matches!(self.msgs[rsp].rsp.ty, b'-' | b'!') || self.msgs[rsp].generated;
-        let sum = self.reply_checksum(rsp);
+        let empty = crate::cluster::repair::is_empty_reply(&self.msgs[rsp].rsp);
+        let repairs = self.msgs[parent]
+            .frag
+            .quorum
+            .as_ref()
+            .is_some_and(|q| q.repairs());
+        let sum = if repairs {
+            self.repair_checksum(child, rsp)
+        } else {
+            self.reply_checksum(rsp)
+        };
         let q = self.msgs[parent]
             .frag
             .quorum
             .as_mut()
             .expect("quorum parent");
-        q.record(idx, is_err, sum);
+        q.record_answer(idx, is_err, empty, sum);
     }
 
     /// Every DC has decided: the parent's reply. When the local DC's
@@ -220,6 +230,11 @@ impl Context {
             let verdicts: Vec<Verdict> = q.mgrs.iter().map(|m| m.verdict()).collect();
             debug!("request {} decided: {:?}", self.msgs[parent].id, verdicts);
         }
+        let repairs = q.repairs();
+        if repairs && matches!(pick, Pick::Child(_)) {
+            self.repair_decided(parent);
+        }
+        let fp = &self.msgs[parent].frag;
         match pick {
             Pick::Child(c) => {
                 let child = fp.frags[c as usize];
@@ -362,7 +377,9 @@ impl Context {
             let fm = &mut self.msgs[f];
             fm.in_client = false;
             fm.parent = None;
-            if !fm.done {
+            // A copy read repair still waits for (`Internal::RepairLate`)
+            // keeps its answer.
+            if !fm.done && fm.internal.is_none() {
                 fm.swallow = true;
             }
             self.try_free(f);
@@ -530,7 +547,11 @@ impl Context {
     /// request waits to be written, an orphan is freed.
     pub(crate) fn attach_reply(&mut self, req: MsgId, rsp: MsgId) {
         if let Some(tag) = self.msgs[req].internal {
-            self.warmup_reply(req, rsp, tag);
+            if tag.is_repair() {
+                self.repair_reply(req, rsp, tag);
+            } else {
+                self.warmup_reply(req, rsp, tag);
+            }
             return;
         }
         let m = &mut self.msgs[req];

@@ -184,6 +184,14 @@ impl Context {
             plan.counted.iter().map(|&(_, g)| g),
         );
         for (i, &(target, _)) in plan.counted.iter().enumerate() {
+            q.targets[i] = target;
+        }
+        if !write && self.repair_applies(mid) {
+            if let Some(q) = self.msgs[mid].frag.quorum.as_mut() {
+                q.set_repair(true);
+            }
+        }
+        for (i, &(target, _)) in plan.counted.iter().enumerate() {
             let fid = self.msgs[mid].frag.frags[i];
             self.dispatch(fid, target);
         }

@@ -7,6 +7,7 @@ pub mod gossip;
 pub mod health;
 pub mod membership;
 pub mod plan;
+pub mod repair;
 pub mod response_mgr;
 pub mod seeds;
 pub mod state;

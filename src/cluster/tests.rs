@@ -377,3 +377,52 @@ fn clustered_requests_allocate_nothing_in_steady_state() {
         "DC_QUORUM, three racks"
     );
 }
+
+#[test]
+fn read_repair_refills_an_emptied_replica_and_frees_everything() {
+    let mut cl = three_racks();
+    let mut c = cl.nodes[0].client();
+    assert_eq!(
+        c.call(&mut cl.nodes, &[b"SET", b"rk", b"v", b"PX", b"60000"]),
+        "+OK\r\n"
+    );
+    pump(&mut cl.nodes, "the write on every rack", |_| {
+        cl.redis
+            .iter()
+            .all(|r| r.cmd(&[b"GET", b"rk"]) == bulk(b"v"))
+    });
+    assert_eq!(cl.redis(2).cmd(&[b"FLUSHALL"]), "+OK\r\n");
+    // Through the emptied node: its own nil comes first and loses.
+    let mut c2 = cl.nodes[2].client();
+    assert_eq!(c2.call(&mut cl.nodes, &[b"GET", b"rk"]), bulk(b"v"));
+    pump(&mut cl.nodes, "the emptied replica repaired", |nodes| {
+        nodes
+            .iter()
+            .all(|n| n.ctx.repairs_in_flight() == 0 && msgs_in_use(&n.ctx) == 0)
+            && cl.redis[2].cmd(&[b"GET", b"rk"]) == bulk(b"v")
+    });
+    let pttl = cl.redis(2).cmd(&[b"PTTL", b"rk"]);
+    let ms: i64 = pttl
+        .trim_start_matches(':')
+        .trim_end()
+        .parse()
+        .expect("PTTL");
+    assert!(ms > 0 && ms <= 60000, "TTL kept: {pttl}");
+    let faults = crate::core::harness::fault_stats(&cl.nodes[2].ctx);
+    assert_eq!(faults.read_repair_divergent, 1);
+    assert_eq!(faults.read_repairs_sent, 1);
+    assert_eq!(faults.read_repairs_ok, 1);
+    assert_eq!(faults.read_repairs_failed, 0);
+    // Agreeing replicas: nothing more is sent.
+    assert_eq!(c2.call(&mut cl.nodes, &[b"GET", b"rk"]), bulk(b"v"));
+    assert_eq!(c.call(&mut cl.nodes, &[b"GET", b"rk"]), bulk(b"v"));
+    pump(&mut cl.nodes, "idle nodes", |nodes| {
+        nodes.iter().all(|n| msgs_in_use(&n.ctx) == 0)
+    });
+    let sent: u64 = cl
+        .nodes
+        .iter()
+        .map(|n| crate::core::harness::fault_stats(&n.ctx).read_repairs_sent)
+        .sum();
+    assert_eq!(sent, 1);
+}

@@ -83,7 +83,7 @@ pub(super) struct Draft {
 }
 
 /// Every directive name the loader accepts.
-pub const DIRECTIVES: [&str; 50] = [
+pub const DIRECTIVES: [&str; 51] = [
     "listen",
     "servers",
     "data_store",
@@ -104,6 +104,7 @@ pub const DIRECTIVES: [&str; 50] = [
     "read_consistency",
     "write_consistency",
     "read_repairs_enabled",
+    "quorum_read_repair",
     "warmup_on_start",
     "warmup_state_file",
     "dyn_listen",
@@ -165,6 +166,7 @@ impl Draft {
                 read_consistency: Consistency::DcOne,
                 write_consistency: Consistency::DcOne,
                 read_repairs_enabled: false,
+                quorum_read_repair: true,
                 warmup_on_start: false,
                 warmup_state_file: None,
                 tokens: Vec::new(),
@@ -385,6 +387,7 @@ impl Draft {
                 }
             }
             "read_repairs_enabled" => p.read_repairs_enabled = parse_bool(v).map_err(e)?,
+            "quorum_read_repair" => p.quorum_read_repair = parse_bool(v).map_err(e)?,
             "warmup_on_start" => p.warmup_on_start = parse_bool(v).map_err(e)?,
             "warmup_state_file" => p.warmup_state_file = Some(v.to_string()),
             "dyn_seed_provider" => {
@@ -590,6 +593,7 @@ mod tests {
         assert_eq!(p.read_consistency, Consistency::DcOne);
         assert_eq!(p.write_consistency, Consistency::DcOne);
         assert!(!p.read_repairs_enabled);
+        assert!(p.quorum_read_repair);
         assert!(p.tokens.is_empty());
         assert!(p.dyn_seeds.is_empty());
         assert_eq!(p.dyn_seed_provider, "simple_provider");
@@ -684,6 +688,7 @@ mod tests {
                 p.write_consistency == Consistency::DcOne
             }),
             ("read_repairs_enabled: true", |p| p.read_repairs_enabled),
+            ("quorum_read_repair: false", |p| !p.quorum_read_repair),
             ("warmup_on_start: true", |p| p.warmup_on_start),
             ("warmup_state_file: /var/lib/dynomite/warmup.json", |p| {
                 p.warmup_state_file.as_deref() == Some("/var/lib/dynomite/warmup.json")
@@ -786,6 +791,7 @@ mod tests {
             ("auto_eject_hosts: 1", "auto_eject_hosts", "is not \"true\" or \"false\""),
             ("enable_gossip: no", "enable_gossip", "is not \"true\" or \"false\""),
             ("read_repairs_enabled: on", "read_repairs_enabled", "is not \"true\" or \"false\""),
+            ("quorum_read_repair: off", "quorum_read_repair", "is not \"true\" or \"false\""),
             ("warmup_on_start: yes", "warmup_on_start", "is not \"true\" or \"false\""),
             ("hash: MURMUR", "hash", "is not a valid hash"),
             ("hash: sha1", "hash", "is not a valid hash"),

@@ -232,6 +232,10 @@ pub struct PoolConf {
     pub write_consistency: Consistency,
     /// `read_repairs_enabled:` (default false).
     pub read_repairs_enabled: bool,
+    /// `quorum_read_repair:` (default true): single-key reads at the quorum
+    /// levels prefer a value to a missing key and repair replicas that
+    /// answered otherwise (cluster/repair.rs).
+    pub quorum_read_repair: bool,
     /// `warmup_on_start:` (default false): copy the keys this node owns
     /// from a replica in another rack when its datastore is empty at start.
     pub warmup_on_start: bool,

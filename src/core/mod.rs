@@ -206,6 +206,8 @@ pub struct Context {
     pub(crate) gossip: crate::cluster::gossip::Gossip,
     /// The cold-cache warm-up (`cluster/warmup.rs`).
     pub(crate) warmup: crate::cluster::warmup::Warmup,
+    /// Read repairs under way (`cluster/repair.rs`).
+    pub(crate) repair: crate::cluster::repair::Repairs,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
     signals: Option<Signals>,
@@ -292,6 +294,7 @@ impl Context {
                 pool.warmup_on_start,
                 pool.warmup_state_file.clone().map(Into::into),
             ),
+            repair: crate::cluster::repair::Repairs::new(pool.quorum_read_repair),
             tls: Default::default(),
             signals: None,
             shutdown: false,

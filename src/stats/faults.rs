@@ -47,6 +47,12 @@ fault_counters! {
     server_queue_full, "Requests refused because a datastore connection already held the most requests it may hold (half of max_msgs).";
     server_connect_timeouts, "Datastore connects that did not complete within the timeout.";
     storage_error_failovers, "DC_ONE reads sent to another rack's replica because the owner's datastore failed (its storage error, or this node's datastore unreachable).";
+    read_repair_divergent, "Replica answers to quorum reads that differed from the winning answer (read repair).";
+    read_repairs_sent, "Read repairs sent: RESTORE REPLACE of the winning value to a replica that answered otherwise.";
+    read_repairs_ok, "Read repairs the replica applied.";
+    read_repairs_failed, "Read repairs that failed: the RESTORE refused or lost, or the winning value could not be read back (DUMP/PTTL failed).";
+    read_repairs_dropped, "Read repairs not attempted because too many were already under way.";
+    read_repairs_kept, "Read repairs not applied because the replica, which answered empty (for a field or member), holds the key: it is left as it is.";
 }
 
 /// Fault counts of one peer.

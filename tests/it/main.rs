@@ -24,6 +24,7 @@ mod memcached_meta;
 mod peer_encryption;
 mod peer_protocol;
 mod process;
+mod read_repair;
 mod redis_differential;
 mod redis_nested_replies;
 mod redis_proxy;
