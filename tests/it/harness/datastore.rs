@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     await_start, file_tail, free_port, raise_nofile_limit, require_program, Client, McClient,
-    Start, TempDir, INSTALL_HINT, POLL_INTERVAL, START_TIMEOUT,
+    Start, TempDir, INSTALL_HINT, START_TIMEOUT,
 };
 
 /// What differs between the datastores the harness runs.
@@ -251,32 +251,13 @@ impl<K: Kind> Datastore<K> {
 
     /// Sends `signal` to the running datastore.
     fn signal(&self, signal: libc::c_int) {
-        let pid = self.pid();
-        // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
-        let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+        super::signal_pid(self.pid(), signal);
     }
 
     /// Freezes the datastore (SIGSTOP): connections stay open, nothing is
-    /// answered until `resume`.
+    /// answered until `resume`. Waits until the process is stopped.
     pub fn pause(&self) {
-        self.signal(libc::SIGSTOP);
-        // kill(2) only queues the signal: wait until the process is stopped,
-        // or it may still answer the next request.
-        let pid = self.pid();
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().next());
-            if state == Some("T") {
-                return;
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
-        panic!("{} {pid} did not stop", K::PROGRAM);
+        super::freeze_pid(self.pid(), K::PROGRAM);
     }
 
     /// Lets a paused datastore run again (SIGCONT).

@@ -137,20 +137,8 @@ impl DynomiteProcess {
     /// still completes connects to its listeners, but it reads nothing
     /// until `resume`. Waits until the process is stopped.
     pub fn pause(&self) {
-        let pid = self.signal(libc::SIGSTOP);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().next());
-            if state == Some("T") {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        panic!("dynomite {pid} did not stop");
+        let pid = self.child.as_ref().expect("dynomite is running").id();
+        super::freeze_pid(pid, "dynomite");
     }
 
     /// Lets a paused process run again (SIGCONT).
@@ -162,9 +150,7 @@ impl DynomiteProcess {
     /// SIGCONT: `pause`, `resume`); returns its PID.
     pub fn signal(&self, signal: libc::c_int) -> u32 {
         let pid = self.child.as_ref().expect("dynomite is running").id();
-        // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
-        let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+        super::signal_pid(pid, signal);
         pid
     }
 

@@ -212,6 +212,32 @@ fn stop_child(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
+/// Sends `signal` to a child of the test (by PID).
+pub fn signal_pid(pid: u32, signal: libc::c_int) {
+    // SAFETY: plain kill(2) on the PID of our own, not yet reaped child.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+}
+
+/// Freezes a child (SIGSTOP) and waits until it is stopped: kill(2) only
+/// queues the signal, and the process may still answer the next request.
+pub fn freeze_pid(pid: u32, what: &str) {
+    signal_pid(pid, libc::SIGSTOP);
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next());
+        if state == Some("T") {
+            return;
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+    panic!("{what} {pid} did not stop");
+}
+
 /// Outcome of one start attempt of a child process.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Start {
