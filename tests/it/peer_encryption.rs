@@ -5,7 +5,7 @@
 //! command line (what the C nodes use): the spec's frames bit for bit,
 //! nodes without a key, corrupt key blocks and bad padding.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::cluster::{node, Cluster};
 use crate::harness::conf::{self, addr, server, ConfYaml, POOL};
+use crate::harness::peer::{header, RawPeer, FRAME_TIMEOUT};
 use crate::harness::{
     bulk, encode, free_port, pattern, require_program, run_with_deadline, show_n, Client,
     RedisServer, TempDir, DYNOMITE_BIN,
@@ -21,8 +22,6 @@ use crate::harness::{
 
 /// The original's key pair (a copy of its conf/dynomite.pem).
 const PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dynomite.pem");
-/// How long a frame may take.
-const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default `mbuf_size`: plaintext segments of 16320 bytes, ciphertext
 /// units of 16336.
 const MBUF: usize = 16384;
@@ -148,80 +147,6 @@ fn decrypt_payload(aes_hex: &str, cipher: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// One frame as read off a peer connection.
-#[derive(Debug, Clone, PartialEq)]
-struct Frame {
-    id: u64,
-    ty: u64,
-    flags: u64,
-    same_dc: u64,
-    data: Vec<u8>,
-    payload: Vec<u8>,
-    /// The whole frame as received.
-    raw: Vec<u8>,
-}
-
-/// Parses the frame at the start of `b` as a node writes it (payload_len
-/// exact); `None` until it is complete.
-fn parse_frame(b: &[u8]) -> Option<Frame> {
-    const LEAD: &[u8] = b"   $2014$";
-    if b.len() < LEAD.len() {
-        return None;
-    }
-    assert_eq!(&b[..LEAD.len()], LEAD, "frame start: {}", show_n(b, 64));
-    let mut p = LEAD.len();
-    let num = |p: &mut usize, sep: &[u8]| -> Option<u64> {
-        if b.len() < *p + sep.len() {
-            return None;
-        }
-        assert_eq!(&b[*p..*p + sep.len()], sep, "in {}", show_n(b, 64));
-        *p += sep.len();
-        let start = *p;
-        while *p < b.len() && b[*p].is_ascii_digit() {
-            *p += 1;
-        }
-        if *p == b.len() {
-            return None;
-        }
-        std::str::from_utf8(&b[start..*p]).ok()?.parse().ok()
-    };
-    let id = num(&mut p, b" ")?;
-    let ty = num(&mut p, b" ")?;
-    let flags = num(&mut p, b" ")?;
-    let _version = num(&mut p, b" ")?;
-    let same_dc = num(&mut p, b" ")?;
-    let data_len = num(&mut p, b" *")? as usize;
-    p += 1; // the space before the data
-    if b.len() < p + data_len {
-        return None;
-    }
-    let data = b[p..p + data_len].to_vec();
-    p += data_len;
-    let payload_len = num(&mut p, b" *")? as usize;
-    if b.len() < p + 2 + payload_len {
-        return None;
-    }
-    assert_eq!(&b[p..p + 2], b"\r\n");
-    p += 2;
-    Some(Frame {
-        id,
-        ty,
-        flags,
-        same_dc,
-        data,
-        payload: b[p..p + payload_len].to_vec(),
-        raw: b[..p + payload_len].to_vec(),
-    })
-}
-
-/// A frame header as the original writes it.
-fn header(id: u64, ty: u8, flags: u8, data: &[u8], payload_len: usize) -> Vec<u8> {
-    let mut h = format!("   $2014$ {id} {ty} {flags} 1 1 *{} ", data.len()).into_bytes();
-    h.extend_from_slice(data);
-    h.extend_from_slice(format!(" *{payload_len}\r\n").as_bytes());
-    h
-}
-
 /// An encrypted request frame: the payload encrypted with `aes_hex`, and
 /// `key_block` in the data field when given (else `d`).
 fn encrypted_request(id: u64, aes_hex: &str, key_block: Option<&[u8]>, payload: &[u8]) -> Vec<u8> {
@@ -229,99 +154,6 @@ fn encrypted_request(id: u64, aes_hex: &str, key_block: Option<&[u8]>, payload: 
     let mut f = header(id, 3, 1, key_block.unwrap_or(b"d"), cipher.len());
     f.extend_from_slice(&cipher);
     f
-}
-
-/// A raw TCP connection speaking frames, on either side.
-struct Raw {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("connect to peer port {port}: {e}"));
-        Raw::from_stream(stream)
-    }
-
-    fn from_stream(stream: TcpStream) -> Raw {
-        stream.set_nodelay(true).expect("nodelay");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("read timeout");
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("write to the node");
-    }
-
-    /// Reads more bytes; false on timeout, panics on EOF or an error.
-    fn fill(&mut self, deadline: Instant) -> bool {
-        let mut chunk = vec![0u8; 256 * 1024];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => panic!(
-                    "the node closed the connection (received: {})",
-                    show_n(&self.buf, 200)
-                ),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return true;
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if Instant::now() >= deadline {
-                        return false;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-    }
-
-    /// The next frame, or `None` when none is complete within `timeout`.
-    fn try_frame(&mut self, timeout: Duration) -> Option<Frame> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(f) = parse_frame(&self.buf) {
-                self.buf.drain(..f.raw.len());
-                return Some(f);
-            }
-            if !self.fill(deadline) {
-                return None;
-            }
-        }
-    }
-
-    fn frame(&mut self) -> Frame {
-        self.try_frame(FRAME_TIMEOUT)
-            .unwrap_or_else(|| panic!("no frame (received: {})", show_n(&self.buf, 200)))
-    }
-
-    /// True when the node closes the connection within `timeout`, having
-    /// sent nothing more.
-    fn closed_within(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 4096];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return true,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if Instant::now() >= deadline {
-                        return false;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-    }
 }
 
 /// A one-node cluster (so it has a peer port) with `extra` directives.
@@ -346,7 +178,7 @@ fn a_node_with_option_none_and_a_key_answers_the_spec_frames_bit_for_bit() {
     let session: Vec<u8> = (0u8..32).collect();
     let block = rsa_wrap(&session);
     assert_eq!(block.len(), 128);
-    let mut raw = Raw::connect(cl.node(0).dyn_port());
+    let mut raw = RawPeer::connect(cl.node(0).dyn_port());
     // §9.5: the first frame carries the key; its ciphertext is the spec's.
     let get = encrypted_request(
         500,
@@ -395,9 +227,9 @@ fn a_node_with_option_none_and_a_key_answers_the_spec_frames_bit_for_bit() {
 fn a_node_without_a_key_closes_only_the_encrypted_connection() {
     let cl = single_node(&[("pem_key_file", "/nonexistent/dynomite.pem")]);
     let port = cl.node(0).dyn_port();
-    let mut plain = Raw::connect(port);
+    let mut plain = RawPeer::connect(port);
     let mut client = cl.node(0).client();
-    let mut enc = Raw::connect(port);
+    let mut enc = RawPeer::connect(port);
     enc.send(&encrypted_request(
         1,
         SPEC_AES_HEX,
@@ -408,7 +240,7 @@ fn a_node_without_a_key_closes_only_the_encrypted_connection() {
         enc.closed_within(FRAME_TIMEOUT),
         "the encrypted connection is closed"
     );
-    assert!(enc.buf.is_empty(), "and not answered");
+    assert!(enc.pending().is_empty(), "and not answered");
     // Everyone else is served.
     plain.send(b"   $2014$ 2 3 0 1 1 *1 d *31\r\n*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$3\r\nbar\r\n");
     assert_eq!(
@@ -434,24 +266,24 @@ fn a_corrupt_key_block_or_bad_padding_closes_only_that_connection() {
     // A key block that does not decrypt.
     let mut block = rsa_wrap(&[1u8; 32]);
     block[60] ^= 0x40;
-    let mut bad_key = Raw::connect(port);
+    let mut bad_key = RawPeer::connect(port);
     bad_key.send(&encrypted_request(1, SPEC_AES_HEX, Some(&block), set));
     // A good key, then ciphertext whose padding is wrong (another AES key).
-    let mut bad_pad = Raw::connect(port);
+    let mut bad_pad = RawPeer::connect(port);
     let good = rsa_wrap(&(0u8..32).collect::<Vec<_>>());
     let mut f = header(1, 3, 1, &good, 32);
     f.extend(encrypt_payload("ffeeddccbbaa99887766554433221100", set));
     bad_pad.send(&f);
     // Ciphertext that is not a whole number of blocks.
-    let mut bad_len = Raw::connect(port);
+    let mut bad_len = RawPeer::connect(port);
     let mut f = header(1, 3, 1, &good, 17);
     f.extend_from_slice(&[0u8; 17]);
     bad_len.send(&f);
     // A frame without a key on a connection that never got one.
-    let mut no_key = Raw::connect(port);
+    let mut no_key = RawPeer::connect(port);
     no_key.send(&encrypted_request(1, SPEC_AES_HEX, None, set));
 
-    let mut good_peer = Raw::connect(port);
+    let mut good_peer = RawPeer::connect(port);
     good_peer.send(&encrypted_request(9, SPEC_AES_HEX, Some(&good), set));
     for (what, raw) in [
         ("corrupt key block", &mut bad_key),
@@ -460,7 +292,7 @@ fn a_corrupt_key_block_or_bad_padding_closes_only_that_connection() {
         ("no session key", &mut no_key),
     ] {
         assert!(raw.closed_within(FRAME_TIMEOUT), "{what}: closed");
-        assert!(raw.buf.is_empty(), "{what}: not answered");
+        assert!(raw.pending().is_empty(), "{what}: not answered");
     }
     let r = good_peer.frame();
     assert_eq!(r.id, 9);
@@ -514,7 +346,7 @@ fn a_node_sends_what_a_c_node_decrypts() {
         &[("secure_server_option", "rack"), ("pem_key_file", PEM)],
         &[seed],
     );
-    let mut fake = Raw::from_stream(accept_within(&listener, Duration::from_secs(15)));
+    let mut fake = RawPeer::from_stream(accept_within(&listener, Duration::from_secs(15)));
     let mut c = cl.node(0).client();
     // The first frame on a new connection is the node's probe (a PING),
     // encrypted like everything on this link: it carries the session key.

@@ -3,13 +3,14 @@
 //! node's `dyn_listen` port by hand, and a fake peer (a listener owned by the
 //! test) that checks the bytes a node sends and answers them.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::cluster::{node, Cluster};
 use crate::harness::conf;
+use crate::harness::peer::RawPeer;
 use crate::harness::{bulk, show, Client};
 
 /// How long a reply frame may take.
@@ -26,98 +27,6 @@ const GET_FOO_77: &[u8] = b"   $2014$ 77 3 0 1 1 *1 d *22\r\n*2\r\n$3\r\nget\r\n
 const GET_FOO_77_REPLY: &[u8] = b"   $2014$ 77 5 0 1 1 *1 d *9\r\n$3\r\nbar\r\n";
 /// §9.4: a gossip state message (type 7), never answered.
 const GOSSIP: &[u8] = b"   $2014$ 0 7 0 1 1 *1 a *77\r\ndc1$rack1$1000,1795404652,4,127.0.0.77|dc1$rack2$1000,1795404649,4,127.0.0.77";
-
-/// A raw TCP connection speaking frames.
-struct Raw {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("connect to peer port {port}: {e}"));
-        Raw::from_stream(stream)
-    }
-
-    fn from_stream(stream: TcpStream) -> Raw {
-        stream.set_nodelay(true).expect("nodelay");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("read timeout");
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream
-            .write_all(bytes)
-            .unwrap_or_else(|e| panic!("write \"{}\": {e}", show(bytes)));
-    }
-
-    /// Reads until `pred(buf)` or `timeout`; false on timeout. Panics on EOF.
-    fn read_until(&mut self, timeout: Duration, pred: impl Fn(&[u8]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 64 * 1024];
-        while !pred(&self.buf) {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            match self.stream.read(&mut chunk) {
-                Ok(0) => panic!(
-                    "connection closed (received so far: \"{}\")",
-                    show(&self.buf)
-                ),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("read: {e} (received so far: \"{}\")", show(&self.buf)),
-            }
-        }
-        true
-    }
-
-    /// Expects exactly `want` as the next bytes.
-    fn expect(&mut self, want: &[u8]) {
-        let n = want.len();
-        self.read_until(REPLY_TIMEOUT, |b| b.len() >= n);
-        let got: Vec<u8> = self.buf.drain(..self.buf.len().min(n)).collect();
-        assert_eq!(
-            show(&got),
-            show(want),
-            "reply frame (bytes after it: \"{}\")",
-            show(&self.buf)
-        );
-    }
-
-    /// Reads one complete frame whose payload is exactly `payload_len` bytes
-    /// (as a node writes them), or `None` when nothing arrives in `timeout`.
-    fn frame(&mut self, timeout: Duration) -> Option<Vec<u8>> {
-        let complete = |b: &[u8]| frame_len(b).is_some_and(|n| b.len() >= n);
-        if !self.read_until(timeout, complete) {
-            assert!(
-                self.buf.is_empty() || frame_len(&self.buf).is_none(),
-                "incomplete frame: \"{}\"",
-                show(&self.buf)
-            );
-            return None;
-        }
-        let n = frame_len(&self.buf).expect("complete");
-        Some(self.buf.drain(..n).collect())
-    }
-}
-
-/// Total length of the frame at the start of `b` (header through the
-/// payload_len bytes of payload), once its header is complete.
-fn frame_len(b: &[u8]) -> Option<usize> {
-    let eol = b.windows(2).position(|w| w == b"\r\n")?;
-    let header = std::str::from_utf8(&b[..eol]).ok()?;
-    let star = header.rfind('*')?;
-    let payload_len: usize = header[star + 1..].parse().ok()?;
-    Some(eol + 2 + payload_len)
-}
 
 /// Splits a frame the node wrote into (msg_id, the header with the id
 /// replaced by `<id>`, payload).
@@ -151,9 +60,9 @@ fn single_node() -> Cluster {
 }
 
 /// A single node and a raw connection to its peer port.
-fn single_node_raw() -> (Cluster, Raw) {
+fn single_node_raw() -> (Cluster, RawPeer) {
     let cl = single_node();
-    let raw = Raw::connect(cl.node(0).dyn_port());
+    let raw = RawPeer::connect(cl.node(0).dyn_port());
     (cl, raw)
 }
 
@@ -321,13 +230,14 @@ fn a_node_sends_the_captured_frame_to_a_fake_peer_and_takes_its_replies() {
     // The fake peer is the only node of rack2: it owns every key there.
     let seed = conf::seed(fake_port, "rack2", "dc1", "1000");
     let cl = Cluster::start_with_seeds(&[node("dc1", "rack1", &[1000])], &[], &[seed]);
-    let mut fake = Raw::from_stream(accept_within(&listener, Duration::from_secs(15)));
+    let mut fake = RawPeer::from_stream(accept_within(&listener, Duration::from_secs(15)));
     let mut c = cl.node(0).client();
 
     // Every new peer connection first carries a probe: a PING whose answer
     // tells failure detection the peer is up.
     let probe = fake
-        .frame(Duration::from_secs(15))
+        .try_frame(Duration::from_secs(15))
+        .map(|f| f.raw)
         .expect("the probe on the new connection");
     let (id, header, payload) = split_frame(&probe);
     assert_eq!(header, "   $2014$ <id> 3 0 1 1 *1 d *14");
@@ -343,7 +253,7 @@ fn a_node_sends_the_captured_frame_to_a_fake_peer_and_takes_its_replies() {
             b"+OK\r\n",
             "the local rack answers"
         );
-        if let Some(f) = fake.frame(Duration::from_secs(1)) {
+        if let Some(f) = fake.try_frame(Duration::from_secs(1)).map(|f| f.raw) {
             break f;
         }
         assert!(Instant::now() < deadline, "no frame reached the fake peer");
@@ -381,7 +291,8 @@ fn a_node_sends_the_captured_frame_to_a_fake_peer_and_takes_its_replies() {
         // A late copy of an earlier retried SET may come first.
         let frame = loop {
             let frame = fake
-                .frame(REPLY_TIMEOUT)
+                .try_frame(REPLY_TIMEOUT)
+                .map(|f| f.raw)
                 .expect("the quorum GET reached the fake peer");
             let (id, _, payload) = split_frame(&frame);
             if !payload.starts_with(b"*3\r\n$3\r\nset\r\n") {
@@ -411,7 +322,10 @@ fn a_node_sends_the_captured_frame_to_a_fake_peer_and_takes_its_replies() {
 
     // The fake peer's connection is still in use: one more write arrives.
     assert_eq!(c.cmd(&[b"set", b"foo", b"end"]), b"+OK\r\n");
-    let frame = fake.frame(REPLY_TIMEOUT).expect("a later copy");
+    let frame = fake
+        .try_frame(REPLY_TIMEOUT)
+        .map(|f| f.raw)
+        .expect("a later copy");
     let (id, header, _) = split_frame(&frame);
     assert!(id > last_id);
     assert_eq!(header, "   $2014$ <id> 3 0 1 1 *1 d *31");

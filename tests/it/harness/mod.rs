@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod conf;
 mod datastore;
 mod dynomite;
+pub mod peer;
 
 pub use client::{Client, McClient, ReplyError};
 pub use datastore::{
