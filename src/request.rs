@@ -155,6 +155,11 @@ impl Context {
             self.reply_error(mid, ERR_NOAUTH);
             return;
         }
+        // Subscribed clients, SUBSCRIBE and friends (pubsub.rs), blocking
+        // commands (blocking.rs).
+        if self.pubsub_request(cid, mid, cmd) || self.blocking_request(cid, mid, cmd) {
+            return;
+        }
         match cmd.route {
             Route::Proxy => self.proxy_command(cid, mid, cmd),
             Route::Unsupported => self.reply_error(mid, &redis::error_unsupported(cmd)),

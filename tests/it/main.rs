@@ -10,6 +10,7 @@ mod harness;
 
 mod admin;
 mod auth;
+mod blocking;
 mod clients;
 mod cluster;
 mod conf_files;
@@ -23,6 +24,7 @@ mod memcached;
 mod peer_encryption;
 mod peer_protocol;
 mod process;
+mod pubsub;
 mod redis_differential;
 mod redis_proxy;
 mod soup;
