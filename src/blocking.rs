@@ -402,6 +402,10 @@ impl Context {
         let args: Vec<Vec<u8>> = (0..nargs).map(|i| self.arg_vec(mid, i)).collect();
         let shape = shape(kind, &args);
         let single = self.topology.is_single();
+        if let Err(e) = self.state_allows(cmd.write) {
+            self.reply_error(mid, e);
+            return true;
+        }
         if !shape.blocks {
             // XREAD / XREADGROUP without BLOCK: a plain keyed command.
             match shape.keys.first() {
@@ -444,10 +448,6 @@ impl Context {
         }
         if owner.is_some_and(|o| !o.is_local()) {
             self.reply_error(mid, ERR_BLOCKING_REMOTE);
-            return true;
-        }
-        if let Err(e) = self.state_allows(cmd.write) {
-            self.reply_error(mid, e);
             return true;
         }
         let server = server.unwrap_or(0);

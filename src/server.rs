@@ -45,6 +45,22 @@
 //! `server_auth_failures` counts it, and a log line (at most one per
 //! minute per server) names the server and redis' error code, never the
 //! password.
+//!
+//! Dedicated connections serve one client alone (blocking commands,
+//! subscriptions; see blocking.rs, pubsub.rs), for commands that hold a
+//! connection for as long as they like:
+//!
+//! ```text
+//!  server_connect_dedicated(client, server, resp3) ─► ConnId, or an error
+//!      (DEDICATED_MAX per datastore)     same handshake, in no pool, not
+//!                                        watched by servers_watchdog
+//!  server_forward_dedicated(req, conn)   no request deadline: the caller's
+//!  release_dedicated(conn)               closes it; also when the client
+//!                                        closes (dedicated_client_closed)
+//! ```
+//!
+//! `ServerSlot::owner` names the client; a dedicated connection's close
+//! fails what it carries with the usual storage error and frees its place.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -877,6 +893,43 @@ mod tests {
         let mut text = Vec::new();
         ctx.mbufs.copy_out(&rsp.segs, 0, rsp.mlen, &mut text);
         assert_eq!(text, format!("-{ERR_REFUSED}\r\n").into_bytes());
+    }
+
+    #[test]
+    fn dedicated_connections_are_bounded_and_released() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut ctx = context(listener.local_addr().expect("addr").port());
+        let client = ConnId(usize::MAX);
+        ctx.servers[0].dedicated = DEDICATED_MAX;
+        assert_eq!(
+            ctx.server_connect_dedicated(client, 0, false),
+            Err(ERR_DEDICATED_LIMIT)
+        );
+        ctx.servers[0].dedicated = DEDICATED_MAX - 1;
+        let cid = ctx
+            .server_connect_dedicated(client, 0, true)
+            .expect("one place left");
+        assert_eq!(ctx.servers[0].dedicated, DEDICATED_MAX);
+        assert!(ctx.is_dedicated_of(cid, client));
+        let slot = ctx.conns[cid.0]
+            .server_slot()
+            .expect("a datastore connection");
+        assert_eq!((slot.proto, slot.owner), (1, Some(client)));
+        // In no pool: the pools' slots did not move.
+        assert!(ctx.servers[0].pools[1].iter().all(|s| s.conn.is_none()));
+        // A request on it that its client still waits for fails when it
+        // closes; the place is free again.
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.in_client = true;
+        m.owner = Some(client);
+        ctx.server_forward_dedicated(mid, cid);
+        ctx.release_dedicated(cid);
+        assert_eq!(ctx.servers[0].dedicated, DEDICATED_MAX - 1);
+        assert!(!ctx.is_dedicated_of(cid, client));
+        assert_eq!(ctx.failed.len(), 1);
+        ctx.fail_queued();
+        assert!(ctx.msgs[mid].done);
     }
 
     #[test]
