@@ -805,16 +805,33 @@ impl Context {
                 });
             }
         }
-        if let Some(cs) = self.conns.get_mut(owner.0).and_then(|c| match &mut c.role {
+        let relay = self.conns[cid.0]
+            .server_state_mut()
+            .is_some_and(|st| st.relay);
+        let live = self.conns.get(owner.0).is_some_and(|c| c.is_active());
+        let Some(cs) = self.conns.get_mut(owner.0).and_then(|c| match &mut c.role {
             Role::Client(cs) => Some(cs),
             _ => None,
-        }) {
-            if cs.blocking_conn == Some(cid) {
-                cs.blocking_conn = None;
-            }
-            if cs.sub_conn == Some(cid) {
-                cs.sub_conn = None;
-                cs.subscribed = false;
+        }) else {
+            return;
+        };
+        if cs.blocking_conn == Some(cid) {
+            cs.blocking_conn = None;
+        }
+        if cs.sub_conn == Some(cid) {
+            cs.sub_conn = None;
+            let subscribed = std::mem::take(&mut cs.subscribed);
+            let id = cs.client_id;
+            if relay && subscribed && live {
+                // Its subscriptions are gone with the connection (the
+                // datastore failed): the client is closed too, so that its
+                // library reconnects and subscribes again rather than wait
+                // for messages that cannot come.
+                info!(
+                    "s {} subscription connection of c {} lost, closing the client",
+                    cid.0, owner.0
+                );
+                self.add_timer(self.now, Timer::DropSubscriber { client: owner, id });
             }
         }
     }

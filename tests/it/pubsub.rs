@@ -189,3 +189,25 @@ fn a_subscriber_that_never_reads_is_dropped_alone() {
     assert!(r.ends_with(b"$4\r\nlast\r\n"), "{}", show(&r));
     assert_eq!(p.cmd(&[b"PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn a_lost_subscription_connection_closes_its_client() {
+    let (redis, proxy) = single();
+    let mut sub = proxy.client();
+    assert!(show(&sub.cmd(&[b"SUBSCRIBE", b"ch"])).ends_with(":1\\r\\n"));
+    let mut other = proxy.client();
+    assert_eq!(other.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    // The datastore drops the subscription connection.
+    let killed = redis.client().cmd(&[b"CLIENT", b"KILL", b"TYPE", b"pubsub"]);
+    assert_eq!(killed, b":1\r\n");
+    assert!(
+        sub.wait_closed(Duration::from_secs(10)),
+        "the subscriber was left waiting"
+    );
+    // Nobody else noticed; a new subscriber is served.
+    assert_eq!(other.cmd(&[b"GET", b"k"]), bulk(b"v"));
+    let mut again = proxy.client();
+    assert!(show(&again.cmd(&[b"SUBSCRIBE", b"ch"])).ends_with(":1\\r\\n"));
+    assert_eq!(other.cmd(&[b"PUBLISH", b"ch", b"x"]), b":1\r\n");
+    assert!(show(&again.read_reply()).ends_with("$1\\r\\nx\\r\\n"));
+}
