@@ -233,6 +233,7 @@ impl Context {
                 && c.client_state().is_some_and(|s| s.client_id == id)
         });
         if live {
+            self.stats.faults.subscribers_dropped += 1;
             self.close_conn(client);
         }
     }

@@ -245,6 +245,7 @@ impl Context {
     ) -> Result<ConnId, &'static str> {
         let s = &mut self.servers[server];
         if s.dedicated >= DEDICATED_MAX {
+            self.stats.faults.dedicated_refused += 1;
             if let Some(held) = s.log.allow(self.now) {
                 warn!(
                     "datastore {}: {} dedicated connections open, c {} refused \
@@ -922,6 +923,7 @@ mod tests {
             ctx.server_connect_dedicated(client, 0, false),
             Err(ERR_DEDICATED_LIMIT)
         );
+        assert_eq!(ctx.stats.faults.dedicated_refused, 1);
         ctx.servers[0].dedicated = DEDICATED_MAX - 1;
         let cid = ctx
             .server_connect_dedicated(client, 0, true)

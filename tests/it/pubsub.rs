@@ -198,7 +198,9 @@ fn a_lost_subscription_connection_closes_its_client() {
     let mut other = proxy.client();
     assert_eq!(other.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
     // The datastore drops the subscription connection.
-    let killed = redis.client().cmd(&[b"CLIENT", b"KILL", b"TYPE", b"pubsub"]);
+    let killed = redis
+        .client()
+        .cmd(&[b"CLIENT", b"KILL", b"TYPE", b"pubsub"]);
     assert_eq!(killed, b":1\r\n");
     assert!(
         sub.wait_closed(Duration::from_secs(10)),
