@@ -401,6 +401,15 @@ impl Context {
         let nargs = self.msgs[mid].req.args.len();
         let args: Vec<Vec<u8>> = (0..nargs).map(|i| self.arg_vec(mid, i)).collect();
         let shape = shape(kind, &args);
+        if self.conns[cid.0].kind() != ConnKind::Client {
+            if !shape.blocks {
+                // A peer's copy or forward: it runs here (coordinate).
+                return false;
+            }
+            // A peer never forwards one (see the module comment).
+            self.reply_error(mid, ERR_BLOCKING_REMOTE);
+            return true;
+        }
         let single = self.topology.is_single();
         if let Err(e) = self.state_allows(cmd.write) {
             self.reply_error(mid, e);
@@ -420,11 +429,6 @@ impl Context {
                 }
                 None => self.execute_local(mid),
             }
-            return true;
-        }
-        if self.conns[cid.0].kind() != ConnKind::Client {
-            // A peer never forwards one (see the module comment).
-            self.reply_error(mid, ERR_BLOCKING_REMOTE);
             return true;
         }
         let mut server = None;

@@ -5,6 +5,8 @@
 //! ```text
 //!  client_request ─► lookup + arity ──error──► reply_error (response.rs)
 //!        │ requirepass: not authenticated ─► -NOAUTH (but AUTH, HELLO, QUIT)
+//!        │ subscribed client, (P|S)(UN)SUBSCRIBE ─► pubsub.rs
+//!        │ blocking commands ─► blocking.rs (a datastore connection of its own)
 //!        │ Proxy route (AUTH, HELLO, CLIENT, QUIT, SELECT, DYNO_CONFIG) ─► local reply
 //!        └─ everything else ─► coordinate (cluster/coordinator.rs)
 //!                                 ├─ split by owner (fragment.rs)
