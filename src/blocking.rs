@@ -244,7 +244,11 @@ pub fn parse_value(buf: &[u8]) -> Option<Value> {
                 if n < 0 {
                     return Some((Value::Null, next));
                 }
-                let n = if matches!(ty, b'%' | b'|') { n * 2 } else { n } as usize;
+                let n = if matches!(ty, b'%' | b'|') {
+                    n.saturating_mul(2)
+                } else {
+                    n
+                } as usize;
                 let mut items = Vec::with_capacity(n.min(1024));
                 let mut p = next;
                 for _ in 0..n {
@@ -674,6 +678,17 @@ mod tests {
         );
         assert_eq!(parse_value(b"*2\r\n$1\r\nk\r\n"), None, "incomplete");
         assert_eq!(parse_value(b"$3\r\nabcd\r\n"), None);
+        // Lengths a reply could claim do not overflow.
+        assert_eq!(parse_value(b"%9223372036854775807\r\n"), None);
+        assert_eq!(parse_value(b"$9223372036854775807\r\nab\r\n"), None);
+        // A map reads as its keys and values in turn.
+        assert_eq!(
+            parse_value(b"%1\r\n$1\r\ns\r\n*0\r\n"),
+            Some(Value::Array(vec![
+                Value::Str(b"s".to_vec()),
+                Value::Array(vec![])
+            ]))
+        );
     }
 
     fn copy_of(kind: Kind, a: &[&str], reply: &[u8]) -> Option<(Vec<String>, usize)> {
