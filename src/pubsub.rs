@@ -133,13 +133,14 @@ impl Context {
         if self.msgs[rsp].mlen <= CONFIRMATION_MAX {
             self.pubsub_confirmation(cid, client, rsp);
         }
+        let len = self.msgs[rsp].mlen;
         let req = self.msgs.get(MsgKind::Request);
         let m = &mut self.msgs[req];
         m.owner = Some(client);
         m.in_client = true;
         self.conns[client.0].omsg_q.push_back(req);
         self.attach_reply(req, rsp);
-        self.pubsub_backlog(cid, client);
+        self.pubsub_backlog(cid, client, len);
     }
 
     /// Reads a (un)subscribe confirmation's count: at none left the client
@@ -180,19 +181,21 @@ impl Context {
 
     /// Drops `client` (subscription connection `cid`) when what waits to be
     /// written to it passed the bound.
-    fn pubsub_backlog(&mut self, cid: ConnId, client: ConnId) {
+    fn pubsub_backlog(&mut self, cid: ConnId, client: ConnId, last_len: u64) {
         let q = &self.conns[client.0].omsg_q;
         let n = q.len();
-        if n < 64 {
+        // A large message counts at once; small ones every 64.
+        let large = last_len >= PUBSUB_BACKLOG_BYTES / 64;
+        if n < 2 || (n < 64 && !large) {
             return;
         }
         let cap = PUBSUB_BACKLOG_MSGS
             .min(self.settings.server_queue_max / 8)
             .max(64);
-        let exhausted = self.msgs.exhausted() || self.mbufs.exhausted();
+        let exhausted = n >= 64 && (self.msgs.exhausted() || self.mbufs.exhausted());
         let mut over = n > cap || exhausted;
         let mut bytes = 0;
-        if !over && n.is_multiple_of(64) {
+        if !over && (large || n.is_multiple_of(64)) {
             for &req in q.iter() {
                 if let Some(r) = self.msgs[req].peer {
                     bytes += self.msgs[r].wire_len();
