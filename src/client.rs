@@ -75,7 +75,9 @@ impl Context {
             self.msgs.put(&mut self.mbufs, m);
         }
         c.client_mut().parser.redis = Default::default();
-        if self.conns[cid.0].omsg_q.is_empty() {
+        // A blocked or subscribed client that leaves is gone, as redis
+        // sees it: nothing it is owed would come soon, if ever.
+        if self.conns[cid.0].omsg_q.is_empty() || self.dedicated_in_use(cid) {
             Outcome::Close(CloseReason::Eof)
         } else {
             self.schedule_flush(cid);
@@ -307,5 +309,6 @@ impl Context {
             m.swallow = true;
             self.try_free(req);
         }
+        self.dedicated_client_closed(cid);
     }
 }

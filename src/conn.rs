@@ -182,6 +182,10 @@ pub struct ServerSlot {
     pub server: usize,
     pub proto: usize,
     pub slot: usize,
+    /// A dedicated connection (server.rs `server_connect_dedicated`): the
+    /// client that owns it. Such a connection sits in no pool (`slot` is
+    /// meaningless) and serves that client alone.
+    pub owner: Option<ConnId>,
 }
 
 /// Buffers of an HTTP connection (stats and admin): small, so plain vectors.
@@ -226,6 +230,14 @@ pub struct ClientState {
     /// Consistency of this connection's reads and writes.
     pub read_consistency: Consistency,
     pub write_consistency: Consistency,
+    /// The dedicated datastore connection of its blocking commands
+    /// (blocking.rs), while one runs.
+    pub blocking_conn: Option<ConnId>,
+    /// The dedicated datastore connection of its subscriptions (pubsub.rs).
+    pub sub_conn: Option<ConnId>,
+    /// It is in redis' subscription context: it has subscriptions (by the
+    /// datastore's last confirmation) or asked for some.
+    pub subscribed: bool,
 }
 
 impl ClientState {
@@ -239,6 +251,9 @@ impl ClientState {
             name: None,
             read_consistency: read,
             write_consistency: write,
+            blocking_conn: None,
+            sub_conn: None,
+            subscribed: false,
         }
     }
 }
@@ -259,6 +274,15 @@ pub struct ServerState {
     /// it is not the usual storage error (the datastore refused the
     /// handshake).
     pub close_error: Option<&'static str>,
+    /// A subscription connection (pubsub.rs): every reply is relayed to
+    /// the owner as it comes, none is paired with a request.
+    pub relay: bool,
+    /// A subscription connection's counts by the datastore's last
+    /// confirmations: channels and patterns, shard channels.
+    pub subs: [i64; 2],
+    /// A subscription connection whose client is being dropped (its
+    /// backlog passed the bound): nothing more is relayed.
+    pub dropping: bool,
 }
 
 /// A peer node connected to us: a client whose requests come in frames.
@@ -342,6 +366,9 @@ impl Role {
             parser: RspParsers::default(),
             handshake: 0,
             close_error: None,
+            relay: false,
+            subs: [0, 0],
+            dropping: false,
         })
     }
 

@@ -173,6 +173,9 @@ pub struct Server {
     pub auth_log: LogLimit,
     /// Rate limit of this datastore's fault log lines.
     pub log: RateLimit,
+    /// Dedicated connections open to it (server.rs
+    /// `server_connect_dedicated`), at most `DEDICATED_MAX`.
+    pub dedicated: usize,
 }
 
 impl Server {
@@ -184,6 +187,7 @@ impl Server {
             health: Ejection::default(),
             auth_log: LogLimit::default(),
             log: RateLimit::default(),
+            dedicated: 0,
         }
     }
 

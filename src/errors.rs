@@ -51,6 +51,25 @@ pub const ERR_TIMEOUT: &str = "ERR Storage: Datastore timed out";
 pub const ERR_STORAGE_AUTH: &str = "ERR Storage: datastore authentication failed";
 /// The datastore refused the `SELECT` of `redis_db`.
 pub const ERR_STORAGE_DB: &str = "ERR Storage: datastore refused the database of redis_db";
+/// Not in the original: a blocked or subscribed client needs a datastore
+/// connection of its own, and `DEDICATED_MAX` of them are open already.
+pub const ERR_DEDICATED_LIMIT: &str =
+    "ERR Storage: too many blocked or subscribed clients on this datastore, try again later";
+/// Not in the original: a blocking command whose keys have different owners
+/// (nodes of the rack, or shards of the node).
+pub const ERR_BLOCKING_SPAN: &str =
+    "ERR Dynomite: the keys of a blocking command must have one owner (use hash tags)";
+/// Not in the original: a blocking command on a key that another node of
+/// this rack owns (the client must connect to the owner).
+pub const ERR_BLOCKING_REMOTE: &str =
+    "ERR Dynomite: blocking commands run on the node that owns the key in its rack, connect to that node";
+/// Not in the original: a blocking command that outlived its own timeout
+/// by the node's `timeout` (the datastore did not answer).
+pub const ERR_BLOCKING_TIMEOUT: &str = "ERR Storage: Datastore timed out on a blocking command";
+/// Not in the original: WAIT counts redis replicas, which a cluster of
+/// nodes does not have.
+pub const ERR_WAIT: &str =
+    "ERR unsupported command 'wait': copies go to the other racks by the consistency level";
 /// Not in the original: the peer is known down (failure detection) and the
 /// request is answered at once instead of waiting for a timeout.
 pub const ERR_PEER_DOWN: &str = "ERR Peer: Peer Node is down";
@@ -214,6 +233,9 @@ pub fn wrong_arity(name: &str) -> String {
 
 /// `ERR unsupported command '<name>'`.
 pub fn unsupported_command(name: &str) -> String {
+    if name == "wait" {
+        return ERR_WAIT.to_string();
+    }
     format!("{ERR_UNSUPPORTED}{name}'")
 }
 
@@ -352,6 +374,11 @@ mod tests {
             ERR_TIMEOUT,
             ERR_STORAGE_AUTH,
             ERR_STORAGE_DB,
+            ERR_DEDICATED_LIMIT,
+            ERR_BLOCKING_SPAN,
+            ERR_BLOCKING_REMOTE,
+            ERR_BLOCKING_TIMEOUT,
+            ERR_WAIT,
             ERR_NOAUTH,
             ERR_NOAUTH_HELLO,
             ERR_WRONGPASS,

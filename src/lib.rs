@@ -5,6 +5,7 @@
 //! original it plays.
 
 pub mod auth;
+pub mod blocking;
 pub mod client;
 pub mod cluster;
 pub mod conf;
@@ -25,6 +26,7 @@ pub mod msg;
 pub mod options;
 pub mod proto;
 pub mod proxy;
+pub mod pubsub;
 pub mod request;
 pub mod response;
 pub mod server;

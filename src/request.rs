@@ -5,6 +5,8 @@
 //! ```text
 //!  client_request ─► lookup + arity ──error──► reply_error (response.rs)
 //!        │ requirepass: not authenticated ─► -NOAUTH (but AUTH, HELLO, QUIT)
+//!        │ subscribed client, (P|S)(UN)SUBSCRIBE ─► pubsub.rs
+//!        │ blocking commands ─► blocking.rs (a datastore connection of its own)
 //!        │ Proxy route (AUTH, HELLO, CLIENT, QUIT, SELECT, DYNO_CONFIG) ─► local reply
 //!        └─ everything else ─► coordinate (cluster/coordinator.rs)
 //!                                 ├─ split by owner (fragment.rs)
@@ -153,6 +155,11 @@ impl Context {
         // After lookup and arity, as redis checks.
         if !matches!(cmd.name, "auth" | "hello" | "quit") && self.client_needs_auth(cid) {
             self.reply_error(mid, ERR_NOAUTH);
+            return;
+        }
+        // Subscribed clients, SUBSCRIBE and friends (pubsub.rs), blocking
+        // commands (blocking.rs).
+        if self.pubsub_request(cid, mid, cmd) || self.blocking_request(cid, mid, cmd) {
             return;
         }
         match cmd.route {

@@ -45,6 +45,22 @@
 //! `server_auth_failures` counts it, and a log line (at most one per
 //! minute per server) names the server and redis' error code, never the
 //! password.
+//!
+//! Dedicated connections serve one client alone (blocking commands,
+//! subscriptions; see blocking.rs, pubsub.rs), for commands that hold a
+//! connection for as long as they like:
+//!
+//! ```text
+//!  server_connect_dedicated(client, server, resp3) ─► ConnId, or an error
+//!      (DEDICATED_MAX per datastore)     same handshake, in no pool, not
+//!                                        watched by servers_watchdog
+//!  server_forward_dedicated(req, conn)   no request deadline: the caller's
+//!  release_dedicated(conn)               closes it; also when the client
+//!                                        closes (dedicated_client_closed)
+//! ```
+//!
+//! `ServerSlot::owner` names the client; a dedicated connection's close
+//! fails what it carries with the usual storage error and frees its place.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -82,7 +98,14 @@ const HANDSHAKE_SELECT: u8 = 4;
 /// handshake (a wrong password is refused at every reconnect).
 const AUTH_LOG_EVERY: Duration = Duration::from_secs(60);
 
-pub use crate::errors::{ERR_REFUSED, ERR_STORAGE_AUTH, ERR_STORAGE_DB, ERR_TIMEOUT};
+pub use crate::errors::{
+    ERR_DEDICATED_LIMIT, ERR_REFUSED, ERR_STORAGE_AUTH, ERR_STORAGE_DB, ERR_TIMEOUT,
+};
+
+/// Most dedicated connections (blocked clients, subscribers) open to one
+/// datastore at a time; redis' own default `maxclients` is 10000, and the
+/// node's pools need their share of it.
+pub const DEDICATED_MAX: usize = 1024;
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).
@@ -105,6 +128,29 @@ impl Context {
         proto: usize,
         slot: usize,
     ) -> Option<ConnId> {
+        let sl = ServerSlot {
+            server,
+            proto,
+            slot,
+            owner: None,
+        };
+        let cid = match self.server_open(sl) {
+            Ok(c) => c,
+            Err(()) => {
+                self.server_failed(server, proto, slot);
+                return None;
+            }
+        };
+        self.servers[server].pools[proto][slot].connecting(cid, Instant::now());
+        Some(cid)
+    }
+
+    /// Opens a datastore connection for `sl` (a pool slot, or a dedicated
+    /// connection) and queues the node's handshake on it. A failure is
+    /// logged here.
+    fn server_open(&mut self, sl: ServerSlot) -> Result<ConnId, ()> {
+        let server = sl.server;
+        let proto = sl.proto;
         let endpoint = self.servers[server].conf.endpoint.clone();
         let name = self.servers[server].conf.name.clone();
         let sock = match &endpoint {
@@ -116,28 +162,28 @@ impl Context {
             Ok(s) => s,
             Err(e) => {
                 warn!("connect to datastore {name} failed: {e}");
-                self.server_failed(server, proto, slot);
-                return None;
+                return Err(());
             }
         };
-        let role = Role::server(ServerSlot {
-            server,
-            proto,
-            slot,
-        });
+        let role = Role::server(sl);
         let conn = Conn::new(role, ConnState::Connecting, sock, name.clone());
         let cid = match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(c) => c,
             Err(e) => {
                 warn!("registering datastore connection to {name} failed: {e}");
-                self.server_failed(server, proto, slot);
-                return None;
+                return Err(());
             }
         };
-        self.servers[server].pools[proto][slot].connecting(cid, Instant::now());
         debug!(
-            "s {} connecting to {} (pool {} slot {})",
-            cid.0, name, proto, slot
+            "s {} connecting to {} (pool {} slot {}{})",
+            cid.0,
+            name,
+            proto,
+            sl.slot,
+            match sl.owner {
+                Some(c) => format!(", dedicated to c {}", c.0),
+                None => String::new(),
+            }
         );
         let mut steps = 0;
         if let Some(pass) = &self.settings.auth.redis_auth {
@@ -168,7 +214,139 @@ impl Context {
         if let Some(st) = self.conns[cid.0].server_state_mut() {
             st.handshake = steps;
         }
-        Some(cid)
+        Ok(cid)
+    }
+
+    /// The pool slot a connection fills; `None` for a dedicated connection,
+    /// which sits in no pool.
+    fn pool_slot(&mut self, sl: ServerSlot) -> Option<&mut crate::conn_pool::Slot> {
+        if sl.owner.is_some() {
+            return None;
+        }
+        Some(&mut self.servers[sl.server].pools[sl.proto][sl.slot])
+    }
+
+    /// Opens a datastore connection of `client`'s own to `server`, in the
+    /// protocol of the RESP3 pool when `resp3` (blocking commands,
+    /// subscriptions; transactions with WATCH can use the same). It gets
+    /// the handshake every datastore connection gets (AUTH `redis_auth`,
+    /// HELLO 3, SELECT `redis_db`), sits in no pool, is not watched for
+    /// stalls (it may wait as long as its command does) and serves only
+    /// its client: requests are queued on it with
+    /// [`Context::server_forward_dedicated`], and it is closed with
+    /// [`Context::release_dedicated`], at the latest when the client
+    /// closes. At most [`DEDICATED_MAX`] are open to one datastore: past
+    /// that the caller gets [`ERR_DEDICATED_LIMIT`] to answer.
+    pub(crate) fn server_connect_dedicated(
+        &mut self,
+        client: ConnId,
+        server: usize,
+        resp3: bool,
+    ) -> Result<ConnId, &'static str> {
+        let s = &mut self.servers[server];
+        if s.dedicated >= DEDICATED_MAX {
+            self.stats.faults.dedicated_refused += 1;
+            if let Some(held) = s.log.allow(self.now) {
+                warn!(
+                    "datastore {}: {} dedicated connections open, c {} refused \
+                     ({held} more not logged)",
+                    s.conf.name, s.dedicated, client.0
+                );
+            }
+            return Err(ERR_DEDICATED_LIMIT);
+        }
+        let sl = ServerSlot {
+            server,
+            proto: usize::from(resp3),
+            slot: 0,
+            owner: Some(client),
+        };
+        match self.server_open(sl) {
+            Ok(cid) => {
+                self.servers[server].dedicated += 1;
+                Ok(cid)
+            }
+            Err(()) => Err(ERR_REFUSED),
+        }
+    }
+
+    /// Queues a request on dedicated connection `cid`. No request deadline
+    /// is armed: the caller knows how long the command may take (see
+    /// blocking.rs).
+    pub(crate) fn server_forward_dedicated(&mut self, mid: MsgId, cid: ConnId) {
+        debug_assert!(self.conns[cid.0]
+            .server_slot()
+            .is_some_and(|s| s.owner.is_some()));
+        let server = self.conns[cid.0].server_slot().map_or(0, |s| s.server);
+        let m = &mut self.msgs[mid];
+        m.in_server = true;
+        m.sent_at = Some(self.now);
+        m.dest = server as u32;
+        self.conns[cid.0].imsg_q.push_back(mid);
+        self.schedule_flush(cid);
+    }
+
+    /// True when `cid` is a live dedicated connection of `client`.
+    pub(crate) fn is_dedicated_of(&self, cid: ConnId, client: ConnId) -> bool {
+        self.conns.get(cid.0).is_some_and(|c| {
+            c.is_active() && c.server_slot().is_some_and(|s| s.owner == Some(client))
+        })
+    }
+
+    /// `Timer::ReleaseDedicated`: closes dedicated connection `conn` of
+    /// `owner` if nothing is queued on it and it holds no subscription.
+    pub(crate) fn dedicated_idle(&mut self, conn: ConnId, owner: ConnId) {
+        if !self.is_dedicated_of(conn, owner) {
+            return;
+        }
+        let c = &self.conns[conn.0];
+        if !c.imsg_q.is_empty() || !c.omsg_q.is_empty() {
+            return;
+        }
+        let Some(cs) = self.conns[owner.0].client_state() else {
+            return;
+        };
+        if cs.sub_conn == Some(conn) && cs.subscribed {
+            return;
+        }
+        self.release_dedicated(conn);
+    }
+
+    /// True when client `cid` holds a dedicated connection (blocked, or
+    /// subscribed).
+    pub(crate) fn dedicated_in_use(&self, cid: ConnId) -> bool {
+        let Some(cs) = self.conns.get(cid.0).and_then(|c| c.client_state()) else {
+            return false;
+        };
+        [cs.blocking_conn, cs.sub_conn]
+            .into_iter()
+            .flatten()
+            .any(|c| self.is_dedicated_of(c, cid))
+    }
+
+    /// Client `cid` closed: its dedicated connections go with it (a blocked
+    /// command is forgotten by redis, subscriptions end).
+    pub(crate) fn dedicated_client_closed(&mut self, cid: ConnId) {
+        let Some(cs) = self.conns.get(cid.0).and_then(|c| c.client_state()) else {
+            return;
+        };
+        let conns = [cs.blocking_conn, cs.sub_conn];
+        for conn in conns.into_iter().flatten() {
+            if self.is_dedicated_of(conn, cid) {
+                self.release_dedicated(conn);
+            }
+        }
+    }
+
+    /// Closes dedicated connection `cid`: requests still on it fail (or
+    /// are dropped when their client is gone), and its place under
+    /// `DEDICATED_MAX` is free again.
+    pub(crate) fn release_dedicated(&mut self, cid: ConnId) {
+        debug_assert!(self
+            .conns
+            .get(cid.0)
+            .is_none_or(|c| c.server_slot().is_none_or(|s| s.owner.is_some())));
+        self.close_conn(cid);
     }
 
     /// Queues one request of the node's own handshake on `cid`: its reply
@@ -203,7 +381,9 @@ impl Context {
             HANDSHAKE_SELECT if refused => ERR_STORAGE_DB,
             _ => {
                 if done {
-                    self.servers[slot.server].pools[slot.proto][slot.slot].refused = None;
+                    if let Some(sl) = self.pool_slot(slot) {
+                        sl.refused = None;
+                    }
                 }
                 return Ok(());
             }
@@ -222,8 +402,10 @@ impl Context {
             .position(|&b| !b.is_ascii_alphanumeric())
             .unwrap_or(code.len());
         let code = String::from_utf8_lossy(&code[..end]).into_owned();
+        if let Some(sl) = self.pool_slot(slot) {
+            sl.refused = Some(text);
+        }
         let server = &mut self.servers[slot.server];
-        server.pools[slot.proto][slot.slot].refused = Some(text);
         let what = if step == HANDSHAKE_AUTH {
             "the password of redis_auth"
         } else {
@@ -262,9 +444,10 @@ impl Context {
         let c = &self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
         info!("s {} connected to datastore {}", cid.0, c.peer);
-        let server = &mut self.servers[slot.server];
-        server.health.connected();
-        server.pools[slot.proto][slot.slot].connected();
+        self.servers[slot.server].health.connected();
+        if let Some(sl) = self.pool_slot(slot) {
+            sl.connected();
+        }
         Outcome::Ok
     }
 
@@ -374,7 +557,10 @@ impl Context {
             let sl = self.conns[cid.0]
                 .server_slot()
                 .expect("server conn has a slot");
-            self.servers[sl.server].pools[sl.proto][sl.slot].written_at = Some(self.now);
+            let now = self.now;
+            if let Some(sl) = self.pool_slot(sl) {
+                sl.written_at = Some(now);
+            }
         }
     }
 
@@ -454,6 +640,14 @@ impl Context {
 
     /// A complete reply arrived: pair it with the oldest in-flight request.
     fn server_reply(&mut self, cid: ConnId, rsp: MsgId) -> io::Result<()> {
+        let relay = self.conns[cid.0]
+            .server_state_mut()
+            .is_some_and(|st| st.relay && st.handshake == 0);
+        if relay {
+            // A subscription connection: everything goes to its client.
+            self.pubsub_relay(cid, rsp);
+            return Ok(());
+        }
         if self.msgs[rsp].rsp.ty == b'>' {
             // RESP3 push data is out of band: no request waits for it.
             self.msgs.put(&mut self.mbufs, rsp);
@@ -462,7 +656,10 @@ impl Context {
         let sl = self.conns[cid.0]
             .server_slot()
             .expect("server conn has a slot");
-        self.servers[sl.server].pools[sl.proto][sl.slot].answered_at = Some(self.now);
+        let now = self.now;
+        if let Some(sl) = self.pool_slot(sl) {
+            sl.answered_at = Some(now);
+        }
         let Some(req) = self.conns[cid.0].omsg_q.pop_front() else {
             self.msgs.put(&mut self.mbufs, rsp);
             return Err(io::Error::new(
@@ -490,6 +687,11 @@ impl Context {
             self.stats
                 .record_server_response(server, cmd.write, bytes, micros);
         }
+        if sl.owner.is_some() {
+            // A blocking command's answer: its pop goes to the other racks,
+            // and an idle connection is released (blocking.rs).
+            self.blocking_reply(cid, req, rsp);
+        }
         let m = &self.msgs[req];
         if m.swallow || m.done {
             self.msgs.put(&mut self.mbufs, rsp);
@@ -506,6 +708,10 @@ impl Context {
     pub(crate) fn server_closed(&mut self, cid: ConnId) {
         let c = &mut self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
+        if slot.owner.is_some() {
+            self.dedicated_closed(cid, slot);
+            return;
+        }
         let close_error = c.server_state_mut().and_then(|st| st.close_error);
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
@@ -569,6 +775,65 @@ impl Context {
             );
         } else if sl.conn == Some(cid) {
             self.server_failed(slot.server, slot.proto, slot.slot);
+        }
+    }
+}
+
+impl Context {
+    /// A dedicated connection closed: what it carried fails (its client
+    /// may still be waiting), the client forgets it, its place under
+    /// `DEDICATED_MAX` is free.
+    fn dedicated_closed(&mut self, cid: ConnId, slot: ServerSlot) {
+        let owner = slot.owner.expect("a dedicated connection");
+        let c = &mut self.conns[cid.0];
+        let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
+        queued.extend(c.imsg_q.drain(..));
+        c.send_off = 0;
+        let s = &mut self.servers[slot.server];
+        s.dedicated = s.dedicated.saturating_sub(1);
+        debug!("s {} dedicated to c {} closed", cid.0, owner.0);
+        for mid in queued {
+            let m = &mut self.msgs[mid];
+            m.in_server = false;
+            if m.swallow || m.done || !m.in_client {
+                self.try_free(mid);
+            } else {
+                self.failed.push_back(FailedReq {
+                    mid,
+                    uid: m.id,
+                    error: ERR_REFUSED,
+                    failover: false,
+                });
+            }
+        }
+        let relay = self.conns[cid.0]
+            .server_state_mut()
+            .is_some_and(|st| st.relay);
+        let live = self.conns.get(owner.0).is_some_and(|c| c.is_active());
+        let Some(cs) = self.conns.get_mut(owner.0).and_then(|c| match &mut c.role {
+            Role::Client(cs) => Some(cs),
+            _ => None,
+        }) else {
+            return;
+        };
+        if cs.blocking_conn == Some(cid) {
+            cs.blocking_conn = None;
+        }
+        if cs.sub_conn == Some(cid) {
+            cs.sub_conn = None;
+            let subscribed = std::mem::take(&mut cs.subscribed);
+            let id = cs.client_id;
+            if relay && subscribed && live {
+                // Its subscriptions are gone with the connection (the
+                // datastore failed): the client is closed too, so that its
+                // library reconnects and subscribes again rather than wait
+                // for messages that cannot come.
+                info!(
+                    "s {} subscription connection of c {} lost, closing the client",
+                    cid.0, owner.0
+                );
+                self.add_timer(self.now, Timer::DropSubscriber { client: owner, id });
+            }
         }
     }
 }
@@ -646,6 +911,44 @@ mod tests {
         let mut text = Vec::new();
         ctx.mbufs.copy_out(&rsp.segs, 0, rsp.mlen, &mut text);
         assert_eq!(text, format!("-{ERR_REFUSED}\r\n").into_bytes());
+    }
+
+    #[test]
+    fn dedicated_connections_are_bounded_and_released() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut ctx = context(listener.local_addr().expect("addr").port());
+        let client = ConnId(usize::MAX);
+        ctx.servers[0].dedicated = DEDICATED_MAX;
+        assert_eq!(
+            ctx.server_connect_dedicated(client, 0, false),
+            Err(ERR_DEDICATED_LIMIT)
+        );
+        assert_eq!(ctx.stats.faults.dedicated_refused, 1);
+        ctx.servers[0].dedicated = DEDICATED_MAX - 1;
+        let cid = ctx
+            .server_connect_dedicated(client, 0, true)
+            .expect("one place left");
+        assert_eq!(ctx.servers[0].dedicated, DEDICATED_MAX);
+        assert!(ctx.is_dedicated_of(cid, client));
+        let slot = ctx.conns[cid.0]
+            .server_slot()
+            .expect("a datastore connection");
+        assert_eq!((slot.proto, slot.owner), (1, Some(client)));
+        // In no pool: the pools' slots did not move.
+        assert!(ctx.servers[0].pools[1].iter().all(|s| s.conn.is_none()));
+        // A request on it that its client still waits for fails when it
+        // closes; the place is free again.
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let m = &mut ctx.msgs[mid];
+        m.in_client = true;
+        m.owner = Some(client);
+        ctx.server_forward_dedicated(mid, cid);
+        ctx.release_dedicated(cid);
+        assert_eq!(ctx.servers[0].dedicated, DEDICATED_MAX - 1);
+        assert!(!ctx.is_dedicated_of(cid, client));
+        assert_eq!(ctx.failed.len(), 1);
+        ctx.fail_queued();
+        assert!(ctx.msgs[mid].done);
     }
 
     #[test]

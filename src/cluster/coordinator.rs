@@ -198,6 +198,26 @@ impl Context {
         self.fanout_done(mid);
     }
 
+    /// Sends a node's own write `mid` to the replicas of `hash` outside this
+    /// node's rack only (the other racks' owners, one node per remote DC),
+    /// like a DC_ONE write's copies whose answers are dropped: the pops of
+    /// blocking commands (blocking.rs). `mid` stays the caller's.
+    pub(crate) fn replicate_orphans(&mut self, mid: MsgId, hash: u32) {
+        let plan = plan::plan(
+            &self.topology,
+            hash,
+            Consistency::DcOne,
+            true,
+            Origin::Client,
+        );
+        for candidates in plan.orphans.iter() {
+            self.send_orphan(mid, candidates);
+        }
+        if !plan.undeliverable.is_empty() {
+            self.undeliverable_copies(mid, &plan.undeliverable);
+        }
+    }
+
     /// Sends to every node of the cluster (SCRIPT LOAD …); the client gets
     /// this node's answer.
     fn broadcast_cluster(&mut self, mid: MsgId) {

@@ -62,6 +62,15 @@ pub enum Timer {
     WarmupCheck,
     /// Look for stuck connections and suspect peers; re-armed each time.
     Watchdog,
+    /// A blocking command's own timeout plus the node's `timeout` passed
+    /// (blocking.rs).
+    Blocked { mid: MsgId, uid: u64 },
+    /// Close dedicated connection `conn` of client `owner` if it is idle
+    /// (blocking.rs, pubsub.rs): decided in a reply handler, done here.
+    ReleaseDedicated { conn: ConnId, owner: ConnId },
+    /// Close subscriber `client` (CLIENT ID `id`), whose backlog passed its
+    /// bound (pubsub.rs).
+    DropSubscriber { client: ConnId, id: u64 },
 }
 
 /// How often the watchdog runs.
@@ -117,6 +126,9 @@ impl Context {
                 Timer::Gossip => self.gossip_round(),
                 Timer::Warmup => self.warmup_tick(),
                 Timer::WarmupCheck => self.warmup_recheck(),
+                Timer::Blocked { mid, uid } => self.blocked_timed_out(mid, uid),
+                Timer::ReleaseDedicated { conn, owner } => self.dedicated_idle(conn, owner),
+                Timer::DropSubscriber { client, id } => self.subscriber_drop(client, id),
                 Timer::Watchdog => {
                     self.peers_watchdog(now);
                     self.servers_watchdog(now);

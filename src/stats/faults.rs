@@ -46,6 +46,8 @@ fault_counters! {
     server_stalls, "Datastore connections closed because requests were outstanding and nothing was answered or written for twice the timeout (at least 1 s).";
     server_queue_full, "Requests refused because a datastore connection already held the most requests it may hold (half of max_msgs).";
     server_connect_timeouts, "Datastore connects that did not complete within the timeout.";
+    dedicated_refused, "Blocking commands and subscriptions refused because DEDICATED_MAX (1024) dedicated connections were open to the datastore.";
+    subscribers_dropped, "Subscribers closed because the messages waiting for them passed the bound (10000 messages or 32 MiB), or their subscription connection was lost.";
     storage_error_failovers, "DC_ONE reads sent to another rack's replica because the owner's datastore failed (its storage error, or this node's datastore unreachable).";
     read_repair_divergent, "Replica answers to quorum reads that differed from the winning answer (read repair).";
     read_repairs_sent, "Read repairs sent: RESTORE REPLACE of the winning value to a replica that answered otherwise.";

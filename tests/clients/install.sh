@@ -2,9 +2,10 @@
 # Installs what the integration tests need besides Rust: redis-server and
 # redis-cli, memcached, libmemcached-tools (memccapable, memccp, ...), curl,
 # dnsmasq (the DNS seed provider tests), openssl (the TLS tests make
-# certificates), redis-py 8.x, pymemcache, prometheus_client (its parser
-# checks /metrics), node with npm, and the npm packages pinned in
-# package-lock.json (ioredis, node-redis). Safe to run more than once.
+# certificates), redis-py 8.x, pymemcache, Sidekiq (Debian's ruby-sidekiq),
+# Celery 5.7.0, prometheus_client (its parser checks /metrics), node with
+# npm, and the npm packages pinned in package-lock.json (ioredis,
+# node-redis). Safe to run more than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +27,8 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || apt_packages+=
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+# Sidekiq's server and client (the blocking-command tests), with ruby.
+ruby -e 'require "sidekiq"' >/dev/null 2>&1 || apt_packages+=(ruby-sidekiq)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     $sudo apt-get update
@@ -46,6 +49,12 @@ fi
 if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
     python3 -m pip install --quiet prometheus_client ||
         python3 -m pip install --quiet --break-system-packages prometheus_client
+fi
+
+if ! python3 -c 'import celery, packaging, sys; sys.exit(0 if celery.__version__ == "5.7.0" else 1)' 2>/dev/null; then
+    # Without the [redis] extra: kombu uses the redis-py 8 installed above.
+    python3 -m pip install --quiet 'celery==5.7.0' packaging ||
+        python3 -m pip install --quiet --break-system-packages 'celery==5.7.0' packaging
 fi
 
 cd "$here"

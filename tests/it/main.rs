@@ -10,6 +10,7 @@ mod harness;
 
 mod admin;
 mod auth;
+mod blocking;
 mod clients;
 mod cluster;
 mod conf_files;
@@ -24,6 +25,7 @@ mod memcached_meta;
 mod peer_encryption;
 mod peer_protocol;
 mod process;
+mod pubsub;
 mod read_repair;
 mod redis_differential;
 mod redis_nested_replies;

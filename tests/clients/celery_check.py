@@ -1,0 +1,31 @@
+"""Starts a Celery worker (--pool=solo) on celery_app, runs add.delay(2, 3)
+and waits for its result through the result backend.
+
+Usage: DYNOMITE_PORT=PORT celery_check.py
+"""
+import os
+import subprocess
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+from celery_app import add  # noqa: E402
+
+worker = subprocess.Popen(
+    [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=solo",
+     "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+    cwd=here,
+)
+try:
+    result = add.delay(2, 3).get(timeout=30)
+    if result != 5:
+        print("FAIL: add(2, 3) gave %r" % result)
+        sys.exit(1)
+    print("celery: ok")
+finally:
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
