@@ -226,6 +226,17 @@ pub struct ClientState {
     /// Consistency of this connection's reads and writes.
     pub read_consistency: Consistency,
     pub write_consistency: Consistency,
+    /// The database SELECT chose, when it is not the node's default
+    /// (`redis_db`).
+    pub db: Option<u32>,
+    /// The transaction being queued, between MULTI and EXEC (txn.rs).
+    pub txn: Option<Box<crate::txn::Txn>>,
+    /// The datastore connection this client owns while it WATCHes keys
+    /// (server index, connection), see server.rs `server_owned_open`.
+    pub watch: Option<(usize, ConnId)>,
+    /// The connection of a WATCH closed before EXEC: the next EXEC answers
+    /// as a failed watch (a null reply), so the client retries.
+    pub watch_lost: bool,
 }
 
 impl ClientState {
@@ -239,6 +250,10 @@ impl ClientState {
             name: None,
             read_consistency: read,
             write_consistency: write,
+            db: None,
+            txn: None,
+            watch: None,
+            watch_lost: false,
         }
     }
 }
@@ -259,6 +274,22 @@ pub struct ServerState {
     /// it is not the usual storage error (the datastore refused the
     /// handshake).
     pub close_error: Option<&'static str>,
+    /// A connection outside the pools (a database's pool, or one client's
+    /// own connection): `slot` is then not a pool slot.
+    pub extra: Option<ExtraConn>,
+}
+
+/// What a datastore connection outside the pools is for (server.rs
+/// `server_db_conn`, `server_owned_open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraConn {
+    /// The database it selected (sent in its handshake).
+    pub db: u32,
+    /// The client that owns it (WATCH), or `None` for a slot of a
+    /// database's pool (`slot.slot` is then its index there).
+    pub owner: Option<ConnId>,
+    /// Its owner let it go: it closes once nothing is in flight on it.
+    pub released: bool,
 }
 
 /// A peer node connected to us: a client whose requests come in frames.
@@ -342,6 +373,7 @@ impl Role {
             parser: RspParsers::default(),
             handshake: 0,
             close_error: None,
+            extra: None,
         })
     }
 
@@ -479,6 +511,15 @@ impl Conn {
             .unwrap_or_else(|| unreachable!("not a client connection"))
     }
 
+    /// Mutable [`Conn::client_state`].
+    pub fn client_state_mut(&mut self) -> Option<&mut ClientState> {
+        match &mut self.role {
+            Role::Client(c) => Some(c),
+            Role::DnodeClient(p) => Some(&mut p.client),
+            _ => None,
+        }
+    }
+
     /// Mutable [`Conn::client`].
     pub fn client_mut(&mut self) -> &mut ClientState {
         match &mut self.role {
@@ -492,6 +533,14 @@ impl Conn {
     pub fn server_state_mut(&mut self) -> Option<&mut ServerState> {
         match &mut self.role {
             Role::Server(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// What a datastore connection outside the pools is for.
+    pub fn server_extra(&self) -> Option<ExtraConn> {
+        match &self.role {
+            Role::Server(s) => s.extra,
             _ => None,
         }
     }

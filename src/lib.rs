@@ -26,11 +26,13 @@ pub mod proto;
 pub mod proxy;
 pub mod request;
 pub mod response;
+pub mod select;
 pub mod server;
 pub mod signal;
 pub mod stats;
 pub mod sys;
 pub mod tls;
+pub mod txn;
 
 /// The unit tests count allocations (see `sys::alloc_count`).
 #[cfg(test)]

@@ -179,6 +179,13 @@ pub struct Msg {
     /// A request of the node's own (warm-up): its reply goes back to the
     /// code that made it, never to a client.
     pub internal: Option<Internal>,
+    /// The database the request runs in when it is not the node's default
+    /// (`redis_db`): its client said SELECT, or its peer frame carried it.
+    pub db: Option<u32>,
+    /// Replies of the datastore to read and drop before the one that
+    /// answers this request: a transaction unit (MULTI ... EXEC, txn.rs)
+    /// is answered once per command, and only EXEC's reply is wanted.
+    pub skip_replies: u32,
 }
 
 /// Where a request from a peer came from, to answer it in the same frame shape.
@@ -291,6 +298,8 @@ impl Msg {
             sent_at: None,
             dest: 0,
             internal: None,
+            db: None,
+            skip_replies: 0,
         }
     }
 }

@@ -120,6 +120,11 @@ impl Context {
             None => Err(redis::CmdError::Unknown),
         };
         let cmd = match found {
+            // The transaction wrapper travels between nodes only (txn.rs).
+            Ok(cmd) if cmd.name == "dyno_exec" && self.conns[cid.0].kind() == ConnKind::Client => {
+                self.reply_error(mid, &redis::error_unknown(b"DYNO_EXEC", &[]));
+                return;
+            }
             Ok(cmd) => cmd,
             Err(redis::CmdError::Unsupported(_)) if self.client_needs_auth(cid) => {
                 // redis answers NOAUTH for every command it knows.
@@ -127,6 +132,7 @@ impl Context {
                 return;
             }
             Err(e) => {
+                self.txn_flag(cid);
                 let mut shown = Vec::new();
                 let m = &self.msgs[mid];
                 self.mbufs.copy_out(
@@ -147,6 +153,7 @@ impl Context {
         let bytes = m.mlen;
         self.stats.record_request(cmd.name, cmd.write, bytes);
         if !redis::check_arity(cmd, nargs) {
+            self.txn_flag(cid);
             self.reply_error(mid, &redis::error_arity(cmd));
             return;
         }
@@ -155,6 +162,11 @@ impl Context {
             self.reply_error(mid, ERR_NOAUTH);
             return;
         }
+        // MULTI ... EXEC, WATCH (txn.rs).
+        if self.txn_request(cid, mid, cmd) {
+            return;
+        }
+        self.msgs[mid].db = self.conns[cid.0].client().db;
         match cmd.route {
             Route::Proxy => self.proxy_command(cid, mid, cmd),
             Route::Unsupported => self.reply_error(mid, &redis::error_unsupported(cmd)),
@@ -173,13 +185,7 @@ impl Context {
             }
             "auth" => self.auth(cid, mid),
             "hello" => self.hello(cid, mid),
-            "select" => match redis::select_index(
-                &self.arg_vec(mid, 1),
-                i64::from(self.settings.auth.redis_db),
-            ) {
-                Ok(()) => self.reply_bytes(mid, b"+OK\r\n"),
-                Err(e) => self.reply_error(mid, e),
-            },
+            "select" => self.select(cid, mid),
             "client|setname" => {
                 let name = self.arg_vec(mid, 2);
                 if name.iter().any(|&b| b <= b' ' || b >= 127) {

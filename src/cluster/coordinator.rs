@@ -289,6 +289,11 @@ impl Context {
             self.reply_error(mid, e);
             return;
         }
+        if cmd.name == "dyno_exec" {
+            // A transaction unit (txn.rs): written as one on one connection.
+            self.txn_execute_local(mid);
+            return;
+        }
         match cmd.route {
             Route::AllNodes if self.servers.len() > 1 => self.broadcast(client, mid),
             Route::Eval => self.route_eval(client, mid),

@@ -329,7 +329,7 @@ pub fn commands() -> &'static [Command] {
 /// redis 7.0 commands (and RedisJSON, and the proxy's own), sorted by name.
 /// Columns: name, arity, first key, last key, key step, write, route, multi.
 #[rustfmt::skip]
-static COMMANDS: [Command; 378] = [
+static COMMANDS: [Command; 379] = [
     cmd("acl",                           -2, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("acl|cat",                       -2, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("acl|deluser",                   -3, 0,  0, 0, false, Route::Unsupported,    Multi::None),
@@ -428,15 +428,16 @@ static COMMANDS: [Command; 378] = [
     cmd("decr",                           2, 1,  1, 1, true,  Route::Key,            Multi::None),
     cmd("decrby",                         3, 1,  1, 1, true,  Route::Key,            Multi::None),
     cmd("del",                           -2, 1, -1, 1, true,  Route::Key,            Multi::Del),
-    cmd("discard",                        1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
+    cmd("discard",                        1, 0,  0, 0, false, Route::Proxy,          Multi::None),
     cmd("dump",                           2, 1,  1, 1, false, Route::Key,            Multi::None),
     cmd("dyno_config:conn_consistency",   2, 0,  0, 0, false, Route::Proxy,          Multi::None),
+    cmd("dyno_exec",                      4, 2,  2, 1, true,  Route::Key,            Multi::None),
     cmd("echo",                           2, 0,  0, 0, false, Route::Local,          Multi::None),
     cmd("eval",                          -3, 3,  3, 1, true,  Route::Eval,           Multi::None),
     cmd("eval_ro",                       -3, 3,  3, 1, false, Route::Eval,           Multi::None),
     cmd("evalsha",                       -3, 3,  3, 1, true,  Route::Eval,           Multi::None),
     cmd("evalsha_ro",                    -3, 3,  3, 1, false, Route::Eval,           Multi::None),
-    cmd("exec",                           1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
+    cmd("exec",                           1, 0,  0, 0, false, Route::Proxy,          Multi::None),
     cmd("exists",                        -2, 1, -1, 1, false, Route::Key,            Multi::Exists),
     cmd("expire",                        -3, 1,  1, 1, true,  Route::Key,            Multi::None),
     cmd("expireat",                      -3, 1,  1, 1, true,  Route::Key,            Multi::None),
@@ -547,7 +548,7 @@ static COMMANDS: [Command; 378] = [
     cmd("move",                           3, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("mset",                          -3, 1, -1, 2, true,  Route::Key,            Multi::Mset),
     cmd("msetnx",                        -3, 1, -1, 2, true,  Route::Key,            Multi::None),
-    cmd("multi",                          1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
+    cmd("multi",                          1, 0,  0, 0, false, Route::Proxy,          Multi::None),
     cmd("object",                        -2, 0,  0, 0, false, Route::Unsupported,    Multi::None),
     cmd("object|encoding",                3, 2,  2, 1, false, Route::Key,            Multi::None),
     cmd("object|freq",                    3, 2,  2, 1, false, Route::Key,            Multi::None),
@@ -648,9 +649,9 @@ static COMMANDS: [Command; 378] = [
     cmd("type",                           2, 1,  1, 1, false, Route::Key,            Multi::None),
     cmd("unlink",                        -2, 1, -1, 1, true,  Route::Key,            Multi::Unlink),
     cmd("unsubscribe",                   -1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
-    cmd("unwatch",                        1, 0,  0, 0, false, Route::Unsupported,    Multi::None),
+    cmd("unwatch",                        1, 0,  0, 0, false, Route::Proxy,          Multi::None),
     cmd("wait",                           3, 0,  0, 0, false, Route::Unsupported,    Multi::None),
-    cmd("watch",                         -2, 0,  0, 0, false, Route::Unsupported,    Multi::None),
+    cmd("watch",                         -2, 0,  0, 0, false, Route::Proxy,          Multi::None),
     cmd("xack",                          -4, 1,  1, 1, true,  Route::Key,            Multi::None),
     cmd("xadd",                          -5, 1,  1, 1, true,  Route::Key,            Multi::None),
     cmd("xautoclaim",                    -6, 1,  1, 1, true,  Route::Key,            Multi::None),
@@ -931,9 +932,6 @@ mod tests {
     fn lookup_errors() {
         type Case = (&'static [u8], Option<&'static [u8]>, &'static str);
         let unsupported: &[Case] = &[
-            (b"multi", None, "multi"),
-            (b"EXEC", None, "exec"),
-            (b"watch", None, "watch"),
             (b"subscribe", None, "subscribe"),
             (b"publish", None, "publish"),
             (b"blpop", None, "blpop"),
