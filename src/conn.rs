@@ -237,6 +237,11 @@ pub struct ClientState {
     /// The connection of a WATCH closed before EXEC: the next EXEC answers
     /// as a failed watch (a null reply), so the client retries.
     pub watch_lost: bool,
+    /// When it connected, when its last request came and which command it
+    /// was (CLIENT LIST's age, idle and cmd).
+    pub created: std::time::Instant,
+    pub last_at: std::time::Instant,
+    pub last_cmd: &'static str,
 }
 
 impl ClientState {
@@ -254,6 +259,9 @@ impl ClientState {
             txn: None,
             watch: None,
             watch_lost: false,
+            created: std::time::Instant::now(),
+            last_at: std::time::Instant::now(),
+            last_cmd: "NULL",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod errors;
 pub mod fragment;
 pub mod hashkit;
 pub mod ids;
+pub mod keyless;
 pub mod logging;
 pub mod mbuf;
 pub mod memcache;

@@ -38,6 +38,13 @@ pub enum Coalesce {
     Quorum,
     /// Memcached get/gets/gat/gats: VALUE blocks in key order, one END.
     McGet,
+    /// KEYS over several shards: one array of every element.
+    Concat,
+    /// INFO: the datastore's text and the node's `# Dynomite` section.
+    Info,
+    /// SCAN of one shard: the cursor rewritten to the cluster's (the shard
+    /// and the shard count are in `key_map[0]`).
+    Scan,
 }
 
 /// The children of a request (fragments of a split, copies to replicas):

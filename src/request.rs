@@ -166,7 +166,14 @@ impl Context {
         if self.txn_request(cid, mid, cmd) {
             return;
         }
-        self.msgs[mid].db = self.conns[cid.0].client().db;
+        let st = self.conns[cid.0].client_mut();
+        st.last_at = self.now;
+        st.last_cmd = cmd.name;
+        self.msgs[mid].db = st.db;
+        // FLUSHDB, DBSIZE, KEYS, SCAN, INFO, CLIENT LIST ... (keyless.rs).
+        if self.keyless_request(cid, mid, cmd) {
+            return;
+        }
         match cmd.route {
             Route::Proxy => self.proxy_command(cid, mid, cmd),
             Route::Unsupported => self.reply_error(mid, &redis::error_unsupported(cmd)),

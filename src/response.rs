@@ -69,6 +69,8 @@ impl Context {
         cm.resp3 = resp3;
         cm.owner = owner;
         cm.dnode = dnode;
+        let db = self.msgs[mid].db;
+        self.msgs[c].db = db;
         c
     }
 
@@ -405,6 +407,9 @@ impl Context {
             (None, Coalesce::McGet) => {
                 self.mc_merge_get(&frags, &key_map, &mut out);
                 ty = b'*';
+            }
+            (None, Coalesce::Concat | Coalesce::Info | Coalesce::Scan) => {
+                ty = self.merge_keyless(coalesce, &frags, &key_map, &mut out);
             }
             (None, Coalesce::Sum) => {
                 let mut sum = 0i64;

@@ -690,6 +690,14 @@ impl Context {
         server: usize,
         client: ConnId,
     ) -> Option<Result<ConnId, &'static str>> {
+        let proto = usize::from(self.msgs[mid].resp3);
+        if self.msgs[mid]
+            .cmd
+            .is_some_and(|c| matches!(c.name, "script|kill" | "function|kill"))
+        {
+            // Not behind the busy script on a shared connection.
+            return Some(self.server_oneshot(server, proto, client));
+        }
         let owned = self
             .conns
             .get(client.0)
@@ -707,8 +715,36 @@ impl Context {
             }
         }
         let db = self.msgs[mid].db?;
-        let proto = usize::from(self.msgs[mid].resp3);
         Some(self.server_db_conn(server, proto, db, client))
+    }
+
+    /// A connection for one request of `client` (SCRIPT KILL, FUNCTION
+    /// KILL): counted with the owned connections, closed after its reply.
+    /// Its handshake selects no database (a busy redis refuses SELECT).
+    fn server_oneshot(
+        &mut self,
+        server: usize,
+        proto: usize,
+        client: ConnId,
+    ) -> Result<ConnId, &'static str> {
+        if self.servers[server].extra.owned >= OWNED_CONNS_MAX {
+            return Err(ERR_OWNED_CONNS);
+        }
+        let extra = ExtraConn {
+            db: 0,
+            owner: Some(client),
+            released: true,
+        };
+        let at = ServerSlot {
+            server,
+            proto,
+            slot: 0,
+        };
+        let cid = self
+            .server_open(at, Some(extra))
+            .map_err(|()| ERR_REFUSED)?;
+        self.servers[server].extra.owned += 1;
+        Ok(cid)
     }
 
     /// The connection of `client`'s slot in the pool of database `db`
