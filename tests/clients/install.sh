@@ -2,7 +2,8 @@
 # Installs what the integration tests need besides Rust: redis-server and
 # redis-cli, memcached, curl, dnsmasq (the DNS seed provider tests), openssl
 # (the TLS tests make certificates), redis-py 8.x, pymemcache,
-# prometheus_client (its parser checks /metrics), node with npm, and the npm
+# prometheus_client (its parser checks /metrics), Django 5.1 and RQ 2.1 (the
+# transaction tests), node with npm, and the npm
 # packages pinned in package-lock.json (ioredis, node-redis). Safe to run more
 # than once.
 set -euo pipefail
@@ -45,6 +46,16 @@ fi
 if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
     python3 -m pip install --quiet prometheus_client ||
         python3 -m pip install --quiet --break-system-packages prometheus_client
+fi
+
+if ! python3 -c 'import django, sys; sys.exit(0 if django.__version__ == "5.1.4" else 1)' 2>/dev/null; then
+    python3 -m pip install --quiet 'Django==5.1.4' ||
+        python3 -m pip install --quiet --break-system-packages 'Django==5.1.4'
+fi
+
+if ! python3 -c 'import rq, sys; sys.exit(0 if rq.__version__ == "2.1.0" else 1)' 2>/dev/null; then
+    python3 -m pip install --quiet 'rq==2.1.0' ||
+        python3 -m pip install --quiet --break-system-packages 'rq==2.1.0'
 fi
 
 cd "$here"

@@ -27,3 +27,4 @@ mod redis_differential;
 mod redis_proxy;
 mod soup;
 mod tls;
+mod transactions;
