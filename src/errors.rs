@@ -327,10 +327,13 @@ pub const ERR_DB_POOLS: &str = "ERR Storage: too many databases in use at once o
 /// redis: SELECT of a database the datastore does not have (the database's
 /// connection refused it).
 pub const ERR_DB_RANGE: &str = "ERR DB index is out of range";
-/// SELECT of a database other than the default in a cluster whose peers
-/// may be C nodes, which cannot carry it.
-pub const ERR_SELECT_CLUSTER: &str = "ERR SELECT of a database other than redis_db needs a \
-     single node (peers cannot carry the database number)";
+/// SELECT of a database past 255 in a cluster (peer frames carry 0..=255).
+pub const ERR_SELECT_CLUSTER: &str = "ERR SELECT in a cluster takes databases 0 to 255 (peer \
+     frames carry no more)";
+/// A peer answered a request in a database other than the default without
+/// honouring the database (a C node, which ran it in its default one).
+pub const ERR_PEER_NO_DB: &str = "ERR Peer: the peer cannot run requests in another database \
+     (a C node ran it in its default database)";
 /// FLUSHDB or FLUSHALL failed on some datastore of the cluster.
 pub const ERR_FLUSH_PARTIAL: &str = "ERR Storage: the flush failed on some datastores of the \
      cluster";

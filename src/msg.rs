@@ -202,6 +202,8 @@ pub struct DnodeOrigin {
     /// 3 (apply locally) or 4 (replicate to every rack of this DC).
     pub ty: u8,
     pub same_dc: bool,
+    /// The frame carried a database (`FLAG_DB`): the reply echoes the flag.
+    pub db: bool,
 }
 
 impl Msg {

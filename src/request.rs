@@ -169,7 +169,10 @@ impl Context {
         let st = self.conns[cid.0].client_mut();
         st.last_at = self.now;
         st.last_cmd = cmd.name;
-        self.msgs[mid].db = st.db;
+        if st.db.is_some() {
+            // A peer's request keeps the database of its frame.
+            self.msgs[mid].db = st.db;
+        }
         // FLUSHDB, DBSIZE, KEYS, SCAN, INFO, CLIENT LIST ... (keyless.rs).
         if self.keyless_request(cid, mid, cmd) {
             return;

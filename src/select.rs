@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  SELECT n ─► n is redis_db: +OK, the node's pools
-//!           ─► a cluster of several nodes: refused (ERR_SELECT_CLUSTER)
+//!           ─► n > 255 in a cluster of several nodes: refused
+//!              (ERR_SELECT_CLUSTER)
 //!           ─► otherwise the client's db is n; the SELECT itself runs on
 //!              the pool of database n (server.rs `server_db_conn`), so
 //!              redis answers it: +OK, or its range error
@@ -17,9 +18,13 @@
 //! answered with redis' error, but the client stays in that database: its
 //! next requests get the same error until it selects a valid one.
 //!
-//! Peers: requests travel between nodes without a database number (a C
-//! peer could not carry one), so in a cluster of several nodes only
-//! `redis_db` is accepted.
+//! Peers: a request in database n travels with flags bit 6 (`FLAG_DB`,
+//! dnode/msg.rs) and n in the frame's version field, which C nodes never
+//! read; a Rust replica runs it in n and echoes the bit in its reply. A
+//! reply without the echo came from a node that ran the request in its
+//! default database (a C node): the client gets `ERR_PEER_NO_DB` instead.
+//! A C replica has then already run it in its default database, so a
+//! cluster with C nodes must not use SELECT (README).
 
 use crate::core::Context;
 use crate::errors::{ERR_DB_RANGE, ERR_NOT_INTEGER, ERR_SELECT_CLUSTER};
@@ -51,7 +56,7 @@ impl Context {
             self.reply_bytes(mid, b"+OK\r\n");
             return;
         }
-        if !self.topology.is_single() {
+        if !self.topology.is_single() && db > u32::from(u8::MAX) {
             self.reply_error(mid, ERR_SELECT_CLUSTER);
             return;
         }

@@ -272,10 +272,44 @@ fn a_transaction_reaches_both_racks_as_one_unit() {
     for i in 0..2 {
         assert_eq!(cl.node(i).redis_get(b"{u}a"), bulk(b"3"), "n{i}");
     }
-    // SELECT cannot travel to peers.
-    assert!(c
-        .cmd(&[b"SELECT", b"1"])
-        .starts_with(b"-ERR SELECT of a database other than redis_db needs a single node"));
+    // A client in database 1: its writes and transactions reach database 1
+    // of both racks.
+    let mut one = cl.node(0).client();
+    assert_eq!(one.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+    assert_eq!(one.cmd(&[b"SET", b"{u}a", b"db1"]), b"+OK\r\n");
+    let replies = pipeline(
+        &mut one,
+        &[&[b"MULTI"], &[b"RPUSH", b"{u}l1", b"z"], &[b"EXEC"]],
+    );
+    assert_eq!(replies[2], b"*1\r\n:1\r\n");
+    for i in 0..2 {
+        let mut r = cl.node(i).redis_client();
+        assert_eq!(r.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+        assert!(
+            poll_until(REPLICATION_TIMEOUT, || r.cmd(&[b"GET", b"{u}a"])
+                == bulk(b"db1")),
+            "n{i}'s database 1"
+        );
+        assert!(poll_until(REPLICATION_TIMEOUT, || r
+            .cmd(&[b"LLEN", b"{u}l1"])
+            == b":1\r\n"));
+        assert_eq!(
+            cl.node(i).redis_get(b"{u}a"),
+            bulk(b"3"),
+            "n{i}'s database 0"
+        );
+    }
+    // Read back through the other rack's node, in database 1 at DC_QUORUM.
+    let mut other = cl.node(1).client();
+    assert_eq!(other.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+    assert_eq!(
+        other.cmd(&[b"DYNO_CONFIG:CONN_CONSISTENCY", b"DC_QUORUM"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(other.cmd(&[b"GET", b"{u}a"]), bulk(b"db1"));
+    assert!(one
+        .cmd(&[b"SELECT", b"256"])
+        .starts_with(b"-ERR SELECT in a cluster takes databases 0 to 255"));
 }
 
 #[test]
@@ -529,4 +563,32 @@ fn rq_enqueue_and_a_burst_worker() {
     let (_redis, proxy): (RedisServer, Dynomite) = single();
     let out = run_client("python3", &["rq_check.py", &proxy.port().to_string()]);
     assert!(out.contains("rq: all checks passed"), "{out}");
+}
+
+#[test]
+fn a_peer_frame_with_the_database_flag_runs_in_that_database() {
+    use std::io::{Read, Write};
+    let cl = Cluster::start(&[node("dc1", "rack1", &[0])]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", cl.node(0).dyn_port())).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Flags 64 (FLAG_DB), version 1: database 1.
+    s.write_all(
+        b"   $2014$ 5 3 64 1 1 *1 d *31\r\n*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$3\r\nbar\r\n\
+          $2014$ 6 3 0 1 1 *1 d *32\r\n*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$4\r\nzero\r\n",
+    )
+    .unwrap();
+    let want: &[u8] =
+        b"   $2014$ 5 5 64 1 1 *1 d *5\r\n+OK\r\n   $2014$ 6 5 0 1 1 *1 d *5\r\n+OK\r\n";
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while got.len() < want.len() {
+        let n = s.read(&mut buf).expect("reply frames");
+        assert!(n > 0, "closed after \"{}\"", show(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(show(&got), show(want));
+    let mut r = cl.node(0).redis_client();
+    assert_eq!(r.cmd(&[b"GET", b"foo"]), bulk(b"zero"));
+    assert_eq!(r.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+    assert_eq!(r.cmd(&[b"GET", b"foo"]), bulk(b"bar"));
 }
