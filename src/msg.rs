@@ -45,6 +45,10 @@ pub enum Coalesce {
     /// SCAN of one shard: the cursor rewritten to the cluster's (the shard
     /// and the shard count are in `key_map[0]`).
     Scan,
+    /// A transaction under WATCH (txn.rs): its one child runs on the
+    /// client's own connection; when EXEC ran, the parent (the unit) is
+    /// copied to the other racks and DCs.
+    Watched,
 }
 
 /// The children of a request (fragments of a split, copies to replicas):

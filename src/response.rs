@@ -115,7 +115,7 @@ impl Context {
         };
         match coalesce {
             Coalesce::Quorum => self.quorum_answer(parent, idx),
-            Coalesce::First => fp.pending = fp.pending.saturating_sub(1),
+            Coalesce::First | Coalesce::Watched => fp.pending = fp.pending.saturating_sub(1),
             _ => {
                 debug_assert!(fp.pending > 0);
                 fp.pending = fp.pending.saturating_sub(1);
@@ -137,6 +137,12 @@ impl Context {
                 let child = fp.frags[0];
                 if self.msgs[child].done {
                     self.finalize_with(parent, Some(child), None);
+                }
+            }
+            Coalesce::Watched => {
+                let child = fp.frags[0];
+                if self.msgs[child].done {
+                    self.txn_watched_done(parent, child);
                 }
             }
             Coalesce::Quorum => {
@@ -299,7 +305,12 @@ impl Context {
 
     /// Gives `parent` the answer of `child` (or an error text) and detaches
     /// every child.
-    fn finalize_with(&mut self, parent: MsgId, child: Option<MsgId>, error: Option<&str>) {
+    pub(crate) fn finalize_with(
+        &mut self,
+        parent: MsgId,
+        child: Option<MsgId>,
+        error: Option<&str>,
+    ) {
         let rsp = self.msgs.get(MsgKind::Response);
         let mut out = std::mem::take(&mut self.msgs[rsp].segs);
         let mut generated = false;

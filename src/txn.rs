@@ -37,7 +37,7 @@
 
 use crate::core::Context;
 use crate::errors;
-use crate::msg::{ConnId, MsgId};
+use crate::msg::{Coalesce, ConnId, MsgId};
 use crate::proto::redis::{self, Arg, Command, Route};
 
 /// Most commands queued in one transaction.
@@ -452,13 +452,31 @@ impl Context {
         m.req.args.extend_from_slice(&args);
         m.cmd = Some(cmd);
         if watched {
-            // WATCH's keys are this node's: the unit runs on its connection,
-            // which closes after EXEC's reply.
-            self.execute_local(mid);
+            // WATCH's keys are this node's: the unit runs on its connection
+            // (which closes after EXEC's reply), then goes to the other
+            // racks if EXEC ran (txn_watched_done).
+            self.make_children(mid, 1, Coalesce::Watched);
+            let fid = self.msgs[mid].frag.frags[0];
+            self.execute_local(fid);
             self.server_owned_release(cid);
+            self.fanout_done(mid);
         } else {
             self.coordinate(mid);
         }
+    }
+
+    /// The local run of a transaction under WATCH answered: if EXEC ran
+    /// (an array, not the null of a failed watch), the unit is copied to
+    /// the other racks and DCs; the client gets the local answer.
+    pub(crate) fn txn_watched_done(&mut self, parent: MsgId, child: MsgId) {
+        let rsp = self.msgs[child].peer.expect("answered child");
+        let r = &self.msgs[rsp].rsp;
+        let ran = r.ty == b'*' && r.count >= 0;
+        if ran && !self.topology.is_single() {
+            let hash = self.arg_hash(parent, 2);
+            self.replicate_orphans(parent, hash);
+        }
+        self.finalize_with(parent, Some(child), None);
     }
 
     /// WATCH key [key ...]: a connection of the client's own, at the keys'

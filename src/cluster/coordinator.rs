@@ -189,6 +189,25 @@ impl Context {
         self.fanout_done(mid);
     }
 
+    /// The copies of a write for the other racks and DCs only (their
+    /// answers dropped), as a DC_ONE write sends them: a transaction under
+    /// WATCH once it ran here (txn.rs).
+    pub(crate) fn replicate_orphans(&mut self, mid: MsgId, hash: u32) {
+        let plan = plan::plan(
+            &self.topology,
+            hash,
+            Consistency::DcOne,
+            true,
+            Origin::Client,
+        );
+        for candidates in plan.orphans.iter() {
+            self.send_orphan(mid, candidates);
+        }
+        if !plan.undeliverable.is_empty() {
+            self.undeliverable_copies(mid, &plan.undeliverable);
+        }
+    }
+
     /// Sends to every node of the cluster (SCRIPT LOAD …); the client gets
     /// this node's answer.
     fn broadcast_cluster(&mut self, mid: MsgId) {

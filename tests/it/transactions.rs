@@ -272,6 +272,30 @@ fn a_transaction_reaches_both_racks_as_one_unit() {
     for i in 0..2 {
         assert_eq!(cl.node(i).redis_get(b"{u}a"), bulk(b"3"), "n{i}");
     }
+    // Under WATCH the unit runs here first and reaches the other rack only
+    // when EXEC ran.
+    let mut w = cl.node(0).client();
+    assert_eq!(w.cmd(&[b"WATCH", b"{u}w"]), b"+OK\r\n");
+    let replies = pipeline(
+        &mut w,
+        &[&[b"MULTI"], &[b"SET", b"{u}w", b"watched"], &[b"EXEC"]],
+    );
+    assert_eq!(replies[2], b"*1\r\n+OK\r\n");
+    let mut r1 = cl.node(1).redis_client();
+    assert!(poll_until(REPLICATION_TIMEOUT, || r1
+        .cmd(&[b"GET", b"{u}w"])
+        == bulk(b"watched")));
+    assert_eq!(w.cmd(&[b"WATCH", b"{u}w"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"SET", b"{u}w", b"changed"]), b"+OK\r\n");
+    let replies = pipeline(
+        &mut w,
+        &[&[b"MULTI"], &[b"SET", b"{u}w", b"lost"], &[b"EXEC"]],
+    );
+    assert_eq!(replies[2], b"*-1\r\n");
+    for i in 0..2 {
+        assert_eq!(cl.node(i).redis_get(b"{u}w"), bulk(b"changed"), "n{i}");
+    }
+
     // A client in database 1: its writes and transactions reach database 1
     // of both racks.
     let mut one = cl.node(0).client();
