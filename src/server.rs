@@ -45,6 +45,24 @@
 //! `server_auth_failures` counts it, and a log line (at most one per
 //! minute per server) names the server and redis' error code, never the
 //! password.
+//!
+//! Beside the two pools, a server has connections outside them
+//! (`Server::extra`, `ServerState::extra`), opened on demand, never
+//! reconnected (the next request opens a new one) and bounded:
+//!
+//! ```text
+//!  server_db_conn      a pool per database other than redis_db (SELECT),
+//!                      DB_POOLS_MAX databases per protocol
+//!  server_owned_open   a connection owned by one client (WATCH), until
+//!  server_owned_release  it lets it go (closed once idle) or closes;
+//!                      OWNED_CONNS_MAX per server
+//!  server_oneshot      one request's connection (SCRIPT KILL), closed
+//!                      after its reply; counted with the owned ones
+//! ```
+//!
+//! A request goes on one of them when `server_extra_conn` says so (its
+//! client owns a connection to that server, its database is not
+//! `redis_db`, or it must not wait behind a busy script).
 
 use std::io;
 use std::time::{Duration, Instant};
