@@ -777,7 +777,9 @@ impl Context {
         let n = self.settings.datastore_connections;
         let slot = client.0 % n;
         let pools = &mut self.servers[server].extra.db;
-        if !pools.contains_key(&(proto, db)) && pools.len() >= DB_POOLS_MAX * 2 {
+        if !pools.contains_key(&(proto, db))
+            && pools.keys().filter(|(p, _)| *p == proto).count() >= DB_POOLS_MAX
+        {
             return Err(ERR_DB_POOLS);
         }
         let slots = pools.entry((proto, db)).or_insert_with(|| vec![None; n]);

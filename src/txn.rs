@@ -665,6 +665,62 @@ mod tests {
         }
     }
 
+    /// The transaction state machine in a node turned by the test, in
+    /// front of two real redis shards.
+    #[test]
+    fn a_node_queues_runs_and_cleans_up_transactions() {
+        use crate::core::harness::{
+            bulk, db_pools, key_shard, key_where, msgs_in_use, owned_conns, pump, Node, Redis,
+        };
+        let (r0, r1) = (Redis::start(), Redis::start());
+        let mut nodes = [Node::start(&format!(
+            "servers:\n- {}:1\n- {}:1\n",
+            r0.addr(),
+            r1.addr()
+        ))];
+        let k0 = key_where(&nodes[0].ctx, |ctx, k| key_shard(ctx, k) == 0);
+        let k1 = key_where(&nodes[0].ctx, |ctx, k| key_shard(ctx, k) == 1);
+        let mut c = nodes[0].client();
+        assert_eq!(c.call(&mut nodes, &[b"MULTI"]), "+OK\r\n");
+        assert_eq!(c.call(&mut nodes, &[b"SET", &k1, b"v"]), "+QUEUED\r\n");
+        assert_eq!(c.call(&mut nodes, &[b"GET", &k1]), "+QUEUED\r\n");
+        assert_eq!(c.call(&mut nodes, &[b"EXEC"]), "*2\r\n+OK\r\n$1\r\nv\r\n");
+        assert_eq!(r1.cmd(&[b"GET", &k1]), bulk(b"v"));
+        // Keys of two shards: nothing runs.
+        assert_eq!(c.call(&mut nodes, &[b"MULTI"]), "+OK\r\n");
+        c.call(&mut nodes, &[b"SET", &k0, b"x"]);
+        c.call(&mut nodes, &[b"SET", &k1, b"x"]);
+        assert!(c
+            .call(&mut nodes, &[b"EXEC"])
+            .starts_with("-ERR Transaction keys are owned by different nodes"));
+        assert_eq!(r0.cmd(&[b"EXISTS", &k0]), ":0\r\n");
+        assert_eq!(r1.cmd(&[b"GET", &k1]), bulk(b"v"));
+
+        // WATCH: one owned connection, gone with its client.
+        assert_eq!(c.call(&mut nodes, &[b"WATCH", &k0]), "+OK\r\n");
+        assert_eq!(owned_conns(&nodes[0].ctx, 0), 1);
+        assert_eq!(c.call(&mut nodes, &[b"SELECT", b"2"]), "+OK\r\n");
+        assert_eq!(
+            db_pools(&nodes[0].ctx, 0),
+            0,
+            "the WATCH connection served it"
+        );
+        drop(c);
+        pump(&mut nodes, "owned connection released", |n| {
+            owned_conns(&n[0].ctx, 0) == 0
+        });
+        // A client in database 2 gets a pool of database 2.
+        let mut d = nodes[0].client();
+        assert_eq!(d.call(&mut nodes, &[b"SELECT", b"2"]), "+OK\r\n");
+        assert_eq!(d.call(&mut nodes, &[b"SET", &k0, b"in2"]), "+OK\r\n");
+        assert_eq!(db_pools(&nodes[0].ctx, 0), 1);
+        assert_eq!(r0.cmd(&[b"EXISTS", &k0]), ":0\r\n");
+        drop(d);
+        pump(&mut nodes, "every message freed", |n| {
+            msgs_in_use(&n[0].ctx) == 0
+        });
+    }
+
     #[test]
     fn what_runs_between_multi_and_exec() {
         let get = |n: &str| redis::commands().iter().find(|c| c.name == n).unwrap();
