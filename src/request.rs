@@ -119,12 +119,14 @@ impl Context {
             Some(name) => redis::lookup(name, sub),
             None => Err(redis::CmdError::Unknown),
         };
-        let cmd = match found {
+        let found = match found {
             // The transaction wrapper travels between nodes only (txn.rs).
             Ok(cmd) if cmd.name == "dyno_exec" && self.conns[cid.0].kind() == ConnKind::Client => {
-                self.reply_error(mid, &redis::error_unknown(b"DYNO_EXEC", &[]));
-                return;
+                Err(redis::CmdError::Unknown)
             }
+            other => other,
+        };
+        let cmd = match found {
             Ok(cmd) => cmd,
             Err(redis::CmdError::Unsupported(_)) if self.client_needs_auth(cid) => {
                 // redis answers NOAUTH for every command it knows.

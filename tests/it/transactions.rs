@@ -48,6 +48,7 @@ fn transaction_replies_match_redis() {
         &[b"MULTI"],
         &[b"GET"],
         &[b"NOSUCH", b"x"],
+        &[b"DYNO_EXEC", b"0", b"t:a", b"x"],
         &[b"WATCH", b"t:a"],
         &[b"SET", b"t:a", b"1"],
         &[b"EXEC"],
