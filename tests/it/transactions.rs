@@ -617,3 +617,113 @@ fn a_peer_frame_with_the_database_flag_runs_in_that_database() {
     assert_eq!(r.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
     assert_eq!(r.cmd(&[b"GET", b"foo"]), bulk(b"bar"));
 }
+
+/// Reads from a fake peer until a whole frame whose payload contains
+/// `want` has arrived, or `wait` passed; answers every other frame (the
+/// probe's PING gets `+PONG`, anything else `+OK`). Returns that frame's
+/// header line and id.
+fn fake_peer_frame(
+    s: &mut std::net::TcpStream,
+    buf: &mut Vec<u8>,
+    want: &[u8],
+    wait: Duration,
+) -> Option<(String, u64)> {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + wait;
+    let mut chunk = [0u8; 4096];
+    loop {
+        // Whole frames at the front of the buffer: header line, payload.
+        while let Some(start) = buf.windows(6).position(|w| w == b"$2014$") {
+            let Some(nl) = buf[start..].windows(2).position(|w| w == b"\r\n") else {
+                break;
+            };
+            let header = String::from_utf8_lossy(&buf[start..start + nl]).into_owned();
+            let len: usize = header
+                .rsplit('*')
+                .next()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0);
+            let body = start + nl + 2;
+            if buf.len() < body + len {
+                break;
+            }
+            let payload = buf[body..body + len].to_vec();
+            buf.drain(..body + len);
+            let id: u64 = header.split(' ').nth(1).unwrap().parse().unwrap();
+            if payload.windows(want.len()).any(|w| w == want) {
+                return Some((header, id));
+            }
+            let answer: &[u8] = if payload.windows(4).any(|w| w == b"PING") {
+                b"+PONG\r\n"
+            } else {
+                b"+OK\r\n"
+            };
+            let mut f = format!("   $2014$ {id} 5 0 1 1 *1 d *{}\r\n", answer.len()).into_bytes();
+            f.extend_from_slice(answer);
+            s.write_all(&f).unwrap();
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => panic!("the node closed the fake peer's connection"),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("fake peer read: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_c_peer_that_ignores_the_database_gets_its_copy_refused() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The fake peer (a C node) is rack2's only node.
+    let seed = crate::harness::conf::seed(port, "rack2", "dc1", "1000");
+    let cl = Cluster::start_with_seeds(&[node("dc1", "rack1", &[1000])], &[], &[seed]);
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut c = cl.node(0).client();
+    assert_eq!(c.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&[b"DYNO_CONFIG:CONN_CONSISTENCY", b"DC_QUORUM"]),
+        b"+OK\r\n"
+    );
+    // Until the node sees the fake peer's connection up, the copy fails at
+    // once: write again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let (header, id) = loop {
+        c.send(&encode(&[b"SET", b"cpeer", b"v"]));
+        if let Some(f) = fake_peer_frame(&mut s, &mut buf, b"cpeer", Duration::from_secs(1)) {
+            break f;
+        }
+        let _ = c.read_reply();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no copy reached the fake peer"
+        );
+    };
+    // Flags 64 (FLAG_DB), the database in the version field.
+    assert!(header.contains(" 3 64 1 "), "{header}");
+    // A C node answers without the flag: it ran the copy in database 0.
+    s.write_all(format!("   $2014$ {id} 5 0 1 1 *1 d *5\r\n+OK\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(
+        show(&c.read_reply()),
+        show(
+            b"-ERR Peer: the peer cannot run requests in another database (a C node ran it in \
+               its default database)\r\n"
+        )
+    );
+    // This node's own copy ran in database 1.
+    let mut r = cl.node(0).redis_client();
+    assert_eq!(r.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+    assert_eq!(r.cmd(&[b"GET", b"cpeer"]), bulk(b"v"));
+}
