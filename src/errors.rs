@@ -334,9 +334,11 @@ pub const ERR_SELECT_CLUSTER: &str = "ERR SELECT in a cluster takes databases 0 
 /// honouring the database (a C node, which ran it in its default one).
 pub const ERR_PEER_NO_DB: &str = "ERR Peer: the peer cannot run requests in another database \
      (a C node ran it in its default database)";
-/// FLUSHDB or FLUSHALL failed on some datastore of the cluster.
-pub const ERR_FLUSH_PARTIAL: &str = "ERR Storage: the flush failed on some datastores of the \
-     cluster";
+/// FLUSHDB or FLUSHALL failed on `failed` of `total` nodes or
+/// datastores; `first` names the first one and says why (no CR/LF).
+pub fn flush_failed(failed: usize, total: usize, first: &str) -> String {
+    format!("ERR Storage: the flush failed on {failed} of {total} ({first})")
+}
 
 /// A command the proxy answers itself cannot be queued in a transaction.
 pub fn not_in_transaction(name: &str) -> String {

@@ -72,7 +72,7 @@ impl Context {
                 } else {
                     Shards::Servers(self.servers.len())
                 };
-                self.fanout(cid, mid, &shards, Coalesce::Ok);
+                self.fanout(cid, mid, &shards, Coalesce::Flush);
             }
             "dbsize" | "keys" => {
                 let coalesce = if cmd.name == "dbsize" {
@@ -113,6 +113,14 @@ impl Context {
             return;
         }
         self.make_children(mid, shards.len(), coalesce);
+        if coalesce == Coalesce::Flush {
+            // What each child went to, to name failures.
+            let map = &mut self.msgs[mid].frag.key_map;
+            match shards {
+                Shards::Servers(n) => map.extend((0..*n as u32).map(|i| (0, i))),
+                Shards::Peers(p) => map.extend(p.iter().map(|p| (1, p.0))),
+            }
+        }
         for i in 0..shards.len() {
             let fid = self.msgs[mid].frag.frags[i];
             self.shard_send(cid, fid, shards, i);
@@ -519,6 +527,64 @@ impl Context {
                 // Not the expected shape: the first reply, unchanged.
                 self.mbufs.append(out, &replies[0]);
                 replies[0].first().copied().unwrap_or(b'-')
+            }
+        }
+    }
+}
+
+impl Context {
+    /// The reply of a flush fan-out: `+OK` when every child answered `+OK`,
+    /// else an error naming the first that did not. Returns the type byte.
+    pub(crate) fn merge_flush(
+        &mut self,
+        frags: &[MsgId],
+        key_map: &[(u32, u32)],
+        out: &mut Vec<Seg>,
+    ) -> u8 {
+        let mut failed = 0;
+        let mut first = None;
+        for (i, &f) in frags.iter().enumerate() {
+            let r = &self.msgs[self.msgs[f].peer.expect("done fragment")];
+            let mut text = Vec::new();
+            self.mbufs.copy_out(&r.segs, 0, r.mlen.min(200), &mut text);
+            if text.starts_with(b"+OK") {
+                continue;
+            }
+            failed += 1;
+            if first.is_none() {
+                let what = match key_map.get(i) {
+                    Some(&(0, s)) => self
+                        .servers
+                        .get(s as usize)
+                        .map_or_else(String::new, |s| format!("datastore {}", s.conf.name)),
+                    Some(&(_, p)) => self.topology.get(PeerId(p)).map_or_else(String::new, |p| {
+                        if p.addr.is_none() {
+                            format!("this node ({}/{})", p.dc, p.rack)
+                        } else {
+                            format!("node {}:{} ({}/{})", p.host, p.port, p.dc, p.rack)
+                        }
+                    }),
+                    None => String::new(),
+                };
+                let why = String::from_utf8_lossy(&text)
+                    .trim_start_matches(['-', '+'])
+                    .replace(['\r', '\n'], " ")
+                    .trim()
+                    .to_string();
+                first = Some(format!("{what}: {why}"));
+            }
+        }
+        match first {
+            None => {
+                self.mbufs.append(out, b"+OK\r\n");
+                b'+'
+            }
+            Some(first) => {
+                let text = crate::errors::flush_failed(failed, frags.len(), &first);
+                self.mbufs.append(out, b"-");
+                self.mbufs.append(out, text.as_bytes());
+                self.mbufs.append(out, b"\r\n");
+                b'-'
             }
         }
     }

@@ -45,6 +45,10 @@ pub enum Coalesce {
     /// SCAN of one shard: the cursor rewritten to the cluster's (the shard
     /// and the shard count are in `key_map[0]`).
     Scan,
+    /// FLUSHDB, FLUSHALL (keyless.rs): `+OK` when every child said so,
+    /// else an error naming the first that failed (`key_map[i]` tells what
+    /// child i was sent to: (0, server) or (1, peer id)).
+    Flush,
     /// A transaction under WATCH (txn.rs): its one child runs on the
     /// client's own connection; when EXEC ran, the parent (the unit) is
     /// copied to the other racks and DCs.

@@ -409,6 +409,10 @@ impl Context {
         let mut generated = false;
         let mut buf = [0u8; 32];
         match (error, coalesce) {
+            (_, Coalesce::Flush) => {
+                ty = self.merge_flush(&frags, &key_map, &mut out);
+                generated = ty == b'-';
+            }
             (Some(r), _) => {
                 self.ref_whole(&mut out, r);
                 ty = b'-';

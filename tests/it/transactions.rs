@@ -443,6 +443,17 @@ fn flushdb_empties_every_rack() {
         assert_eq!(r.cmd(&[b"DBSIZE"]), b":0\r\n", "n{i}");
     }
     assert_eq!(c.cmd(&[b"FLUSHALL"]), b"+OK\r\n");
+    // A node that cannot flush is named; the others flushed.
+    let mut cl = cl;
+    cl.node_mut(1).kill();
+    assert_eq!(c.cmd(&[b"SET", b"f:0", b"v"]), b"+OK\r\n");
+    let reply = String::from_utf8_lossy(&c.cmd(&[b"FLUSHDB"])).into_owned();
+    assert!(
+        reply.starts_with("-ERR Storage: the flush failed on 1 of 2 (node 127.0.0.1:")
+            && reply.contains("(dc1/rack2): ERR Peer"),
+        "{reply}"
+    );
+    assert_eq!(cl.node(0).redis_client().cmd(&[b"DBSIZE"]), b":0\r\n");
 }
 
 #[test]
