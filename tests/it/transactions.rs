@@ -738,3 +738,42 @@ fn a_c_peer_that_ignores_the_database_gets_its_copy_refused() {
     assert_eq!(r.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
     assert_eq!(r.cmd(&[b"GET", b"cpeer"]), bulk(b"v"));
 }
+
+/// Every key of a redis (asked directly), sorted, without the cluster's
+/// probe keys.
+fn all_keys(r: &mut Client) -> Vec<String> {
+    let reply = String::from_utf8_lossy(&r.cmd(&[b"KEYS", b"*"])).into_owned();
+    let mut keys: Vec<String> = reply
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.starts_with('$') && !l.is_empty() && !l.starts_with("__probe:"))
+        .map(str::to_string)
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn rq_through_two_racks_leaves_identical_racks() {
+    require_python("rq");
+    let cl = Cluster::start(&two_racks());
+    let out = run_client("python3", &["rq_check.py", &cl.node(0).port().to_string()]);
+    assert!(out.contains("rq: all checks passed"), "{out}");
+    let mut r0 = cl.node(0).redis_client();
+    let mut r1 = cl.node(1).redis_client();
+    let want = all_keys(&mut r0);
+    assert!(want.iter().any(|k| k.starts_with("rq:job:")), "{want:?}");
+    let mut last = Vec::new();
+    assert!(
+        poll_until(REPLICATION_TIMEOUT, || {
+            last = all_keys(&mut r1);
+            last == want
+        }),
+        "rack1 {want:?}\nrack2 {last:?}"
+    );
+    for k in want.iter().filter(|k| k.starts_with("rq:job:")) {
+        let a = r0.cmd(&[b"HGET", k.as_bytes(), b"status"]);
+        let b = r1.cmd(&[b"HGET", k.as_bytes(), b"status"]);
+        assert_eq!(show(&a), show(&b), "{k}");
+    }
+}
