@@ -127,6 +127,11 @@ impl Txn {
         self.count == 0
     }
 
+    /// The owner of the keys queued so far: (local-rack node, server).
+    pub fn owner(&self) -> Option<(usize, usize)> {
+        self.owner
+    }
+
     /// The key the unit is routed by (empty: no key, this node runs it).
     pub fn key(&self) -> &[u8] {
         &self.key
@@ -404,6 +409,15 @@ impl Context {
         }
     }
 
+    /// This node's index in `txn_node_of`'s terms.
+    fn txn_node_of_local(&self) -> usize {
+        if self.topology.is_single() {
+            0
+        } else {
+            crate::ids::PeerId::LOCAL.idx()
+        }
+    }
+
     /// EXEC: the unit leaves as one request, or the error.
     fn txn_exec(&mut self, cid: ConnId, mid: MsgId) {
         let Some(txn) = self.conns[cid.0].client_mut().txn.take() else {
@@ -436,6 +450,16 @@ impl Context {
         let state = self.conns[cid.0].client();
         let db = state.db.unwrap_or(self.settings.auth.redis_db);
         let watched = state.watch.is_some();
+        if let (Some((server, _)), Some(owner)) = (state.watch, txn.owner()) {
+            // Under WATCH the unit runs on the watch's connection: its keys
+            // must live there too.
+            let local = self.txn_node_of_local();
+            if owner != (local, server) {
+                self.server_owned_release(cid);
+                self.reply_error(mid, errors::ERR_TXN_SPAN);
+                return;
+            }
+        }
         let (bytes, args) = wrap(db, txn.key(), &unit);
         let cmd = redis::lookup(b"dyno_exec", None).expect("DYNO_EXEC is in the table");
         // The EXEC request itself becomes the unit: it keeps its place in
@@ -695,6 +719,18 @@ mod tests {
             .starts_with("-ERR Transaction keys are owned by different nodes"));
         assert_eq!(r0.cmd(&[b"EXISTS", &k0]), ":0\r\n");
         assert_eq!(r1.cmd(&[b"GET", &k1]), bulk(b"v"));
+
+        // Under WATCH the keys must live at the watch's datastore.
+        assert_eq!(c.call(&mut nodes, &[b"WATCH", &k0]), "+OK\r\n");
+        assert_eq!(c.call(&mut nodes, &[b"MULTI"]), "+OK\r\n");
+        c.call(&mut nodes, &[b"SET", &k1, b"w"]);
+        assert!(c
+            .call(&mut nodes, &[b"EXEC"])
+            .starts_with("-ERR Transaction keys are owned by different nodes"));
+        assert_eq!(r1.cmd(&[b"GET", &k1]), bulk(b"v"));
+        pump(&mut nodes, "owned connection released", |n| {
+            owned_conns(&n[0].ctx, 0) == 0
+        });
 
         // WATCH: one owned connection, gone with its client.
         assert_eq!(c.call(&mut nodes, &[b"WATCH", &k0]), "+OK\r\n");

@@ -378,6 +378,11 @@ fn keys_of_two_owners_fail_at_exec_and_nothing_runs() {
     assert_eq!(replies[3], b"*2\r\n+OK\r\n$1\r\nv\r\n");
     assert_eq!(cl.node(1).redis_get(&k1), bulk(b"v"));
     assert!(!cl.node(0).redis_has(&k1));
+    // Under WATCH of a local key, keys of the other node do not run.
+    assert_eq!(c.cmd(&[b"WATCH", &k0]), b"+OK\r\n");
+    let replies = pipeline(&mut c, &[&[b"MULTI"], &[b"SET", &k1, b"w"], &[b"EXEC"]]);
+    assert!(replies[2].starts_with(b"-ERR Transaction keys are owned by different nodes"));
+    assert_eq!(cl.node(1).redis_get(&k1), bulk(b"v"));
     // WATCH of a key this node does not own is refused clearly.
     assert!(c
         .cmd(&[b"WATCH", &k1])
