@@ -301,6 +301,8 @@ impl Context {
             (_, false) => pool.dnode_client_err += 1,
         }
         let reqs: Vec<_> = c.omsg_q.drain(..).collect();
+        // A datastore connection of its own (WATCH) goes with it.
+        self.server_owned_release(cid);
         let dropped = reqs.iter().filter(|&&r| !self.msgs[r].done).count() as u64;
         self.stats.pool.client_dropped_requests += dropped;
         for req in reqs {

@@ -238,6 +238,22 @@ pub struct ClientState {
     /// It is in redis' subscription context: it has subscriptions (by the
     /// datastore's last confirmation) or asked for some.
     pub subscribed: bool,
+    /// The database SELECT chose, when it is not the node's default
+    /// (`redis_db`).
+    pub db: Option<u32>,
+    /// The transaction being queued, between MULTI and EXEC (txn.rs).
+    pub txn: Option<Box<crate::txn::Txn>>,
+    /// The datastore connection this client owns while it WATCHes keys
+    /// (server index, connection), see server.rs `server_owned_open`.
+    pub watch: Option<(usize, ConnId)>,
+    /// The connection of a WATCH closed before EXEC: the next EXEC answers
+    /// as a failed watch (a null reply), so the client retries.
+    pub watch_lost: bool,
+    /// When it connected, when its last request came and which command it
+    /// was (CLIENT LIST's age, idle and cmd).
+    pub created: std::time::Instant,
+    pub last_at: std::time::Instant,
+    pub last_cmd: &'static str,
 }
 
 impl ClientState {
@@ -254,6 +270,13 @@ impl ClientState {
             blocking_conn: None,
             sub_conn: None,
             subscribed: false,
+            db: None,
+            txn: None,
+            watch: None,
+            watch_lost: false,
+            created: std::time::Instant::now(),
+            last_at: std::time::Instant::now(),
+            last_cmd: "NULL",
         }
     }
 }
@@ -283,6 +306,22 @@ pub struct ServerState {
     /// A subscription connection whose client is being dropped (its
     /// backlog passed the bound): nothing more is relayed.
     pub dropping: bool,
+    /// A connection outside the pools (a database's pool, or one client's
+    /// own connection): `slot` is then not a pool slot.
+    pub extra: Option<ExtraConn>,
+}
+
+/// What a datastore connection outside the pools is for (server.rs
+/// `server_db_conn`, `server_owned_open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraConn {
+    /// The database it selected (sent in its handshake).
+    pub db: u32,
+    /// The client that owns it (WATCH), or `None` for a slot of a
+    /// database's pool (`slot.slot` is then its index there).
+    pub owner: Option<ConnId>,
+    /// Its owner let it go: it closes once nothing is in flight on it.
+    pub released: bool,
 }
 
 /// A peer node connected to us: a client whose requests come in frames.
@@ -369,6 +408,7 @@ impl Role {
             relay: false,
             subs: [0, 0],
             dropping: false,
+            extra: None,
         })
     }
 
@@ -506,6 +546,15 @@ impl Conn {
             .unwrap_or_else(|| unreachable!("not a client connection"))
     }
 
+    /// Mutable [`Conn::client_state`].
+    pub fn client_state_mut(&mut self) -> Option<&mut ClientState> {
+        match &mut self.role {
+            Role::Client(c) => Some(c),
+            Role::DnodeClient(p) => Some(&mut p.client),
+            _ => None,
+        }
+    }
+
     /// Mutable [`Conn::client`].
     pub fn client_mut(&mut self) -> &mut ClientState {
         match &mut self.role {
@@ -519,6 +568,14 @@ impl Conn {
     pub fn server_state_mut(&mut self) -> Option<&mut ServerState> {
         match &mut self.role {
             Role::Server(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// What a datastore connection outside the pools is for.
+    pub fn server_extra(&self) -> Option<ExtraConn> {
+        match &self.role {
+            Role::Server(s) => s.extra,
             _ => None,
         }
     }

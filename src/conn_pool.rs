@@ -176,6 +176,22 @@ pub struct Server {
     /// Dedicated connections open to it (server.rs
     /// `server_connect_dedicated`), at most `DEDICATED_MAX`.
     pub dedicated: usize,
+    /// Connections outside `pools` (server.rs `server_db_conn`,
+    /// `server_owned_open`).
+    pub extra: ExtraPools,
+}
+
+/// A server's connections outside its two pools: a pool per database in
+/// use other than `redis_db` (SELECT), opened on demand, and connections
+/// owned by one client each (WATCH). Both are bounded (server.rs
+/// `DB_POOLS_MAX`, `OWNED_CONNS_MAX`).
+#[derive(Debug, Default)]
+pub struct ExtraPools {
+    /// (protocol pool, database) to its slots (`datastore_connections` of
+    /// them, filled on demand; `None` when closed).
+    pub db: std::collections::HashMap<(usize, u32), Vec<Option<crate::ids::ConnId>>>,
+    /// Connections owned by a client, open or closing.
+    pub owned: usize,
 }
 
 impl Server {
@@ -188,6 +204,7 @@ impl Server {
             auth_log: LogLimit::default(),
             log: RateLimit::default(),
             dedicated: 0,
+            extra: ExtraPools::default(),
         }
     }
 

@@ -318,6 +318,60 @@ pub fn server_error(source_and_message: &str) -> String {
     out
 }
 
+// Transactions, databases and dedicated datastore connections (txn.rs,
+// server.rs `server_owned_*`, `server_db_*`): redis 7's texts where redis
+// has one.
+
+/// redis: MULTI inside MULTI.
+pub const ERR_MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+/// redis: EXEC without MULTI.
+pub const ERR_EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+/// redis: DISCARD without MULTI.
+pub const ERR_DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+/// redis: WATCH inside MULTI.
+pub const ERR_WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+/// redis: EXEC after a command was refused while queueing.
+pub const ERR_EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+/// EXEC of a transaction past the node's limits (txn.rs `TXN_MAX_CMDS`,
+/// `TXN_MAX_BYTES`).
+pub const ERR_TXN_TOO_LARGE: &str = "EXECABORT Transaction discarded: more than 4096 commands \
+     or 8 MiB queued (the node's limit)";
+/// EXEC (or WATCH) of keys owned by different nodes or datastores.
+pub const ERR_TXN_SPAN: &str = "ERR Transaction keys are owned by different nodes; nothing was \
+     run (keep them together with a hash tag)";
+/// WATCH of a key another node of this rack owns.
+pub const ERR_WATCH_NOT_LOCAL: &str = "ERR WATCH needs keys this node owns in its rack; connect \
+     to the key's owner or use a single node per rack";
+/// A `DYNO_EXEC` unit that is not MULTI, commands, EXEC.
+pub const ERR_TXN_BAD_UNIT: &str = "ERR Storage: malformed transaction unit";
+/// The bound on datastore connections owned by one client each (WATCH,
+/// SCRIPT KILL) was reached (server.rs `OWNED_CONNS_MAX`).
+pub const ERR_OWNED_CONNS: &str = "ERR Storage: too many dedicated datastore connections \
+     (WATCH); try again later";
+/// The bound on databases with a pool of their own was reached (server.rs
+/// `DB_POOLS_MAX`).
+pub const ERR_DB_POOLS: &str = "ERR Storage: too many databases in use at once on this node";
+/// redis: SELECT of a database the datastore does not have (the database's
+/// connection refused it).
+pub const ERR_DB_RANGE: &str = "ERR DB index is out of range";
+/// SELECT of a database past 255 in a cluster (peer frames carry 0..=255).
+pub const ERR_SELECT_CLUSTER: &str = "ERR SELECT in a cluster takes databases 0 to 255 (peer \
+     frames carry no more)";
+/// A peer answered a request in a database other than the default without
+/// honouring the database (a C node, which ran it in its default one).
+pub const ERR_PEER_NO_DB: &str = "ERR Peer: the peer cannot run requests in another database \
+     (a C node ran it in its default database)";
+/// FLUSHDB or FLUSHALL failed on `failed` of `total` nodes or
+/// datastores; `first` names the first one and says why (no CR/LF).
+pub fn flush_failed(failed: usize, total: usize, first: &str) -> String {
+    format!("ERR Storage: the flush failed on {failed} of {total} ({first})")
+}
+
+/// A command the proxy answers itself cannot be queued in a transaction.
+pub fn not_in_transaction(name: &str) -> String {
+    format!("ERR Command '{name}' cannot be queued in a transaction on this proxy")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

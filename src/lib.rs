@@ -18,6 +18,7 @@ pub mod errors;
 pub mod fragment;
 pub mod hashkit;
 pub mod ids;
+pub mod keyless;
 pub mod logging;
 pub mod mbuf;
 pub mod memcache;
@@ -29,11 +30,13 @@ pub mod proxy;
 pub mod pubsub;
 pub mod request;
 pub mod response;
+pub mod select;
 pub mod server;
 pub mod signal;
 pub mod stats;
 pub mod sys;
 pub mod tls;
+pub mod txn;
 
 /// The unit tests count allocations (see `sys::alloc_count`).
 #[cfg(test)]

@@ -42,6 +42,21 @@ pub enum Coalesce {
     /// naming each one that did not. True when the copies went to the
     /// cluster's nodes, false when to this node's datastores.
     McFlush(bool),
+    /// KEYS over several shards: one array of every element.
+    Concat,
+    /// INFO: the datastore's text and the node's `# Dynomite` section.
+    Info,
+    /// SCAN of one shard: the cursor rewritten to the cluster's (the shard
+    /// and the shard count are in `key_map[0]`).
+    Scan,
+    /// FLUSHDB, FLUSHALL (keyless.rs): `+OK` when every child said so,
+    /// else an error naming the first that failed (`key_map[i]` tells what
+    /// child i was sent to: (0, server) or (1, peer id)).
+    Flush,
+    /// A transaction under WATCH (txn.rs): its one child runs on the
+    /// client's own connection; when EXEC ran, the parent (the unit) is
+    /// copied to the other racks and DCs.
+    Watched,
 }
 
 /// The children of a request (fragments of a split, copies to replicas):
@@ -211,6 +226,13 @@ pub struct Msg {
     /// A request of the node's own (warm-up): its reply goes back to the
     /// code that made it, never to a client.
     pub internal: Option<Internal>,
+    /// The database the request runs in when it is not the node's default
+    /// (`redis_db`): its client said SELECT, or its peer frame carried it.
+    pub db: Option<u32>,
+    /// Replies of the datastore to read and drop before the one that
+    /// answers this request: a transaction unit (MULTI ... EXEC, txn.rs)
+    /// is answered once per command, and only EXEC's reply is wanted.
+    pub skip_replies: u32,
 }
 
 /// Where a request from a peer came from, to answer it in the same frame shape.
@@ -220,6 +242,8 @@ pub struct DnodeOrigin {
     /// 3 (apply locally) or 4 (replicate to every rack of this DC).
     pub ty: u8,
     pub same_dc: bool,
+    /// The frame carried a database (`FLAG_DB`): the reply echoes the flag.
+    pub db: bool,
 }
 
 impl Msg {
@@ -323,6 +347,8 @@ impl Msg {
             sent_at: None,
             dest: 0,
             internal: None,
+            db: None,
+            skip_replies: 0,
         }
     }
 }

@@ -121,6 +121,13 @@ impl Context {
             Some(name) => redis::lookup(name, sub),
             None => Err(redis::CmdError::Unknown),
         };
+        let found = match found {
+            // The transaction wrapper travels between nodes only (txn.rs).
+            Ok(cmd) if cmd.name == "dyno_exec" && self.conns[cid.0].kind() == ConnKind::Client => {
+                Err(redis::CmdError::Unknown)
+            }
+            other => other,
+        };
         let cmd = match found {
             Ok(cmd) => cmd,
             Err(redis::CmdError::Unsupported(_)) if self.client_needs_auth(cid) => {
@@ -129,6 +136,7 @@ impl Context {
                 return;
             }
             Err(e) => {
+                self.txn_flag(cid);
                 let mut shown = Vec::new();
                 let m = &self.msgs[mid];
                 self.mbufs.copy_out(
@@ -149,6 +157,7 @@ impl Context {
         let bytes = m.mlen;
         self.stats.record_request(cmd.name, cmd.write, bytes);
         if !redis::check_arity(cmd, nargs) {
+            self.txn_flag(cid);
             self.reply_error(mid, &redis::error_arity(cmd));
             return;
         }
@@ -157,9 +166,24 @@ impl Context {
             self.reply_error(mid, ERR_NOAUTH);
             return;
         }
+        // MULTI ... EXEC, WATCH (txn.rs).
+        if self.txn_request(cid, mid, cmd) {
+            return;
+        }
+        let st = self.conns[cid.0].client_mut();
+        st.last_at = self.now;
+        st.last_cmd = cmd.name;
+        if st.db.is_some() {
+            // A peer's request keeps the database of its frame.
+            self.msgs[mid].db = st.db;
+        }
         // Subscribed clients, SUBSCRIBE and friends (pubsub.rs), blocking
         // commands (blocking.rs).
         if self.pubsub_request(cid, mid, cmd) || self.blocking_request(cid, mid, cmd) {
+            return;
+        }
+        // FLUSHDB, DBSIZE, KEYS, SCAN, INFO, CLIENT LIST ... (keyless.rs).
+        if self.keyless_request(cid, mid, cmd) {
             return;
         }
         match cmd.route {
@@ -180,13 +204,7 @@ impl Context {
             }
             "auth" => self.auth(cid, mid),
             "hello" => self.hello(cid, mid),
-            "select" => match redis::select_index(
-                &self.arg_vec(mid, 1),
-                i64::from(self.settings.auth.redis_db),
-            ) {
-                Ok(()) => self.reply_bytes(mid, b"+OK\r\n"),
-                Err(e) => self.reply_error(mid, e),
-            },
+            "select" => self.select(cid, mid),
             "client|setname" => {
                 let name = self.arg_vec(mid, 2);
                 if name.iter().any(|&b| b <= b' ' || b >= 127) {

@@ -69,6 +69,8 @@ impl Context {
         cm.resp3 = resp3;
         cm.owner = owner;
         cm.dnode = dnode;
+        let db = self.msgs[mid].db;
+        self.msgs[c].db = db;
         c
     }
 
@@ -113,7 +115,7 @@ impl Context {
         };
         match coalesce {
             Coalesce::Quorum => self.quorum_answer(parent, idx),
-            Coalesce::First => fp.pending = fp.pending.saturating_sub(1),
+            Coalesce::First | Coalesce::Watched => fp.pending = fp.pending.saturating_sub(1),
             _ => {
                 debug_assert!(fp.pending > 0);
                 fp.pending = fp.pending.saturating_sub(1);
@@ -135,6 +137,12 @@ impl Context {
                 let child = fp.frags[0];
                 if self.msgs[child].done {
                     self.finalize_with(parent, Some(child), None);
+                }
+            }
+            Coalesce::Watched => {
+                let child = fp.frags[0];
+                if self.msgs[child].done {
+                    self.txn_watched_done(parent, child);
                 }
             }
             Coalesce::Quorum => {
@@ -317,7 +325,12 @@ impl Context {
 
     /// Gives `parent` the answer of `child` (or an error text) and detaches
     /// every child.
-    fn finalize_with(&mut self, parent: MsgId, child: Option<MsgId>, error: Option<&str>) {
+    pub(crate) fn finalize_with(
+        &mut self,
+        parent: MsgId,
+        child: Option<MsgId>,
+        error: Option<&str>,
+    ) {
         let rsp = self.msgs.get(MsgKind::Response);
         let mut out = std::mem::take(&mut self.msgs[rsp].segs);
         let mut generated = false;
@@ -431,6 +444,10 @@ impl Context {
                 ty = self.mc_merge_flush(&frags, cluster, &mut out);
                 generated = ty == b'-';
             }
+            (_, Coalesce::Flush) => {
+                ty = self.merge_flush(&frags, &key_map, &mut out);
+                generated = ty == b'-';
+            }
             (Some(r), _) => {
                 self.ref_whole(&mut out, r);
                 ty = b'-';
@@ -440,6 +457,9 @@ impl Context {
             (None, Coalesce::McGet) => {
                 self.mc_merge_get(&frags, &key_map, &mut out);
                 ty = b'*';
+            }
+            (None, Coalesce::Concat | Coalesce::Info | Coalesce::Scan) => {
+                ty = self.merge_keyless(coalesce, &frags, &key_map, &mut out);
             }
             (None, Coalesce::Sum) => {
                 let mut sum = 0i64;

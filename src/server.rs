@@ -61,6 +61,24 @@
 //!
 //! `ServerSlot::owner` names the client; a dedicated connection's close
 //! fails what it carries with the usual storage error and frees its place.
+//!
+//! Beside the two pools, a server has connections outside them
+//! (`Server::extra`, `ServerState::extra`), opened on demand, never
+//! reconnected (the next request opens a new one) and bounded:
+//!
+//! ```text
+//!  server_db_conn      a pool per database other than redis_db (SELECT),
+//!                      DB_POOLS_MAX databases per protocol
+//!  server_owned_open   a connection owned by one client (WATCH), until
+//!  server_owned_release  it lets it go (closed once idle) or closes;
+//!                      OWNED_CONNS_MAX per server
+//!  server_oneshot      one request's connection (SCRIPT KILL), closed
+//!                      after its reply; counted with the owned ones
+//! ```
+//!
+//! A request goes on one of them when `server_extra_conn` says so (its
+//! client owns a connection to that server, its database is not
+//! `redis_db`, or it must not wait behind a busy script).
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -71,7 +89,7 @@ use mio::Interest;
 use crate::auth::held_back;
 use crate::conf::Endpoint;
 use crate::conn::{
-    CloseReason, Conn, ConnKind, ConnState, Outcome, QueueStats, Role, ServerSlot, Sock,
+    CloseReason, Conn, ConnKind, ConnState, ExtraConn, Outcome, QueueStats, Role, ServerSlot, Sock,
 };
 pub use crate::conn_pool::Server;
 use crate::core::{Context, FailedReq, Timer, TIMEOUT_DATASTORE};
@@ -98,6 +116,7 @@ const HANDSHAKE_SELECT: u8 = 4;
 /// handshake (a wrong password is refused at every reconnect).
 const AUTH_LOG_EVERY: Duration = Duration::from_secs(60);
 
+use crate::errors::{ERR_DB_POOLS, ERR_DB_RANGE, ERR_OWNED_CONNS};
 pub use crate::errors::{
     ERR_DEDICATED_LIMIT, ERR_REFUSED, ERR_STORAGE_AUTH, ERR_STORAGE_DB, ERR_TIMEOUT,
 };
@@ -106,6 +125,14 @@ pub use crate::errors::{
 /// datastore at a time; redis' own default `maxclients` is 10000, and the
 /// node's pools need their share of it.
 pub const DEDICATED_MAX: usize = 1024;
+
+/// Most datastore connections owned by one client each (WATCH), per
+/// server; past it WATCH gets [`ERR_OWNED_CONNS`].
+pub const OWNED_CONNS_MAX: usize = 256;
+/// Most databases other than `redis_db` with a pool of their own, per
+/// server and protocol; past it requests in another database get
+/// [`ERR_DB_POOLS`].
+pub const DB_POOLS_MAX: usize = 16;
 
 impl Context {
     /// Opens the RESP2 pool of every server at start (`preconnect`).
@@ -134,7 +161,7 @@ impl Context {
             slot,
             owner: None,
         };
-        let cid = match self.server_open(sl) {
+        let cid = match self.server_open(sl, None) {
             Ok(c) => c,
             Err(()) => {
                 self.server_failed(server, proto, slot);
@@ -145,10 +172,12 @@ impl Context {
         Some(cid)
     }
 
-    /// Opens a datastore connection for `sl` (a pool slot, or a dedicated
-    /// connection) and queues the node's handshake on it. A failure is
+    /// Opens a datastore connection for `sl` (a pool slot, a dedicated
+    /// connection, or with `extra` a connection outside the pools) and
+    /// queues the node's handshake on it: AUTH, HELLO 3 (RESP3), SELECT (the
+    /// database of `extra`, else `redis_db`, when not 0). A failure is
     /// logged here.
-    fn server_open(&mut self, sl: ServerSlot) -> Result<ConnId, ()> {
+    fn server_open(&mut self, sl: ServerSlot, extra: Option<ExtraConn>) -> Result<ConnId, ()> {
         let server = sl.server;
         let proto = sl.proto;
         let endpoint = self.servers[server].conf.endpoint.clone();
@@ -165,7 +194,10 @@ impl Context {
                 return Err(());
             }
         };
-        let role = Role::server(sl);
+        let mut role = Role::server(sl);
+        if let Role::Server(st) = &mut role {
+            st.extra = extra;
+        }
         let conn = Conn::new(role, ConnState::Connecting, sock, name.clone());
         let cid = match self.add_conn(conn, Interest::READABLE | Interest::WRITABLE) {
             Ok(c) => c,
@@ -180,9 +212,21 @@ impl Context {
             name,
             proto,
             sl.slot,
-            match sl.owner {
-                Some(c) => format!(", dedicated to c {}", c.0),
-                None => String::new(),
+            match (sl.owner, extra) {
+                (Some(c), _) => format!(", dedicated to c {}", c.0),
+                (
+                    None,
+                    Some(ExtraConn {
+                        db, owner: None, ..
+                    }),
+                ) => format!(", database {db}"),
+                (
+                    None,
+                    Some(ExtraConn {
+                        db, owner: Some(c), ..
+                    }),
+                ) => format!(", database {db}, owned by c {}", c.0),
+                (None, None) => String::new(),
             }
         );
         let mut steps = 0;
@@ -204,7 +248,7 @@ impl Context {
             self.server_handshake(cid, HELLO3);
             steps |= HANDSHAKE_HELLO;
         }
-        let db = self.settings.auth.redis_db;
+        let db = extra.map_or(self.settings.auth.redis_db, |e| e.db);
         if db != 0 {
             let mut select = Vec::with_capacity(32);
             resp_command(&mut select, &[b"SELECT", db.to_string().as_bytes()]);
@@ -261,7 +305,7 @@ impl Context {
             slot: 0,
             owner: Some(client),
         };
-        match self.server_open(sl) {
+        match self.server_open(sl, None) {
             Ok(cid) => {
                 self.servers[server].dedicated += 1;
                 Ok(cid)
@@ -376,6 +420,29 @@ impl Context {
         st.handshake &= !step;
         let done = st.handshake == 0;
         let refused = self.msgs[rsp].rsp.ty == b'-';
+        if let Some(extra) = self.conns[cid.0].server_extra() {
+            // Outside the pools: no slot to mark; a refused SELECT is
+            // redis' own error for the database.
+            if !refused {
+                return Ok(());
+            }
+            let text = if step == HANDSHAKE_SELECT {
+                ERR_DB_RANGE
+            } else {
+                ERR_STORAGE_AUTH
+            };
+            if let Some(st) = self.conns[cid.0].server_state_mut() {
+                st.close_error = Some(text);
+            }
+            debug!(
+                "s {} datastore refused the handshake of database {}",
+                cid.0, extra.db
+            );
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "datastore refused the handshake",
+            ));
+        }
         let text = match step {
             HANDSHAKE_AUTH if refused => ERR_STORAGE_AUTH,
             HANDSHAKE_SELECT if refused => ERR_STORAGE_DB,
@@ -443,6 +510,10 @@ impl Context {
         }
         let c = &self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
+        if c.server_extra().is_some() {
+            debug!("s {} connected to datastore {}", cid.0, c.peer);
+            return Outcome::Ok;
+        }
         info!("s {} connected to datastore {}", cid.0, c.peer);
         self.servers[slot.server].health.connected();
         if let Some(sl) = self.pool_slot(slot) {
@@ -488,11 +559,20 @@ impl Context {
     pub(crate) fn server_forward(&mut self, mid: MsgId, server: usize, client: ConnId) {
         let proto = usize::from(self.msgs[mid].resp3);
         let slot = client.0 % self.settings.datastore_connections;
-        let sl = &self.servers[server].pools[proto][slot];
-        let cid = match sl.conn {
-            Some(c) => Some(c),
-            None if sl.retry_at.is_none() => self.server_connect(server, proto, slot),
-            None => None,
+        let cid = match self.server_extra_conn(mid, server, client) {
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                self.reply_error(mid, e);
+                return;
+            }
+            None => {
+                let sl = &self.servers[server].pools[proto][slot];
+                match sl.conn {
+                    Some(c) => Some(c),
+                    None if sl.retry_at.is_none() => self.server_connect(server, proto, slot),
+                    None => None,
+                }
+            }
         };
         let Some(cid) = cid else {
             // This node's datastore is unreachable: a DC_ONE read goes to
@@ -553,7 +633,7 @@ impl Context {
     /// Moves fully written requests from `imsg_q` to the in-flight queue.
     fn server_sent(&mut self, cid: ConnId, n: u64) {
         self.conn_sent(cid, n, QueueStats::Server);
-        if n > 0 {
+        if n > 0 && self.conns[cid.0].server_extra().is_none() {
             let sl = self.conns[cid.0]
                 .server_slot()
                 .expect("server conn has a slot");
@@ -627,7 +707,12 @@ impl Context {
 
     /// Reads replies.
     pub(crate) fn server_recv(&mut self, cid: ConnId) -> Outcome {
-        self.conn_recv_replies(cid, "datastore")
+        let out = self.conn_recv_replies(cid, "datastore");
+        if out == Outcome::Ok && self.server_owned_idle(cid) {
+            // Its owner let it go and its last reply is in.
+            return Outcome::Close(CloseReason::Done);
+        }
+        out
     }
 
     /// Parses what is buffered for a server connection into replies.
@@ -657,8 +742,25 @@ impl Context {
             .server_slot()
             .expect("server conn has a slot");
         let now = self.now;
-        if let Some(sl) = self.pool_slot(sl) {
-            sl.answered_at = Some(now);
+        if self.conns[cid.0].server_extra().is_none() {
+            if let Some(sl) = self.pool_slot(sl) {
+                sl.answered_at = Some(now);
+            }
+        }
+        let handshake = self.conns[cid.0]
+            .server_state_mut()
+            .is_some_and(|st| st.handshake != 0);
+        if !handshake {
+            if let Some(&front) = self.conns[cid.0].omsg_q.front() {
+                let m = &mut self.msgs[front];
+                if m.skip_replies > 0 {
+                    // A transaction unit's +OK / +QUEUED: EXEC's reply
+                    // answers it.
+                    m.skip_replies -= 1;
+                    self.msgs.put(&mut self.mbufs, rsp);
+                    return Ok(());
+                }
+            }
         }
         let Some(req) = self.conns[cid.0].omsg_q.pop_front() else {
             self.msgs.put(&mut self.mbufs, rsp);
@@ -706,6 +808,10 @@ impl Context {
     /// loop answers it after the event batch, see `Context::fail_queued`),
     /// the slot reconnects after its back-off.
     pub(crate) fn server_closed(&mut self, cid: ConnId) {
+        if self.conns[cid.0].server_extra().is_some() {
+            self.server_extra_closed(cid);
+            return;
+        }
         let c = &mut self.conns[cid.0];
         let slot = c.server_slot().expect("server conn has a slot");
         if slot.owner.is_some() {
@@ -775,6 +881,256 @@ impl Context {
             );
         } else if sl.conn == Some(cid) {
             self.server_failed(slot.server, slot.proto, slot.slot);
+        }
+    }
+
+    // Datastore connections outside the pools: a pool per database in use
+    // (SELECT), and connections owned by one client (WATCH; the same set
+    // serves any client that needs a connection of its own). Both are
+    // bounded, opened on demand, never reconnected (the next request opens
+    // a new one), and not watched by `servers_watchdog` (their requests
+    // have the usual timeouts).
+
+    /// The connection outside the pools that request `mid` of `client`
+    /// must use, if any: the client's own connection to `server`, or the
+    /// pool of the request's database. `Err` when the bound is reached or
+    /// the connect failed at once.
+    fn server_extra_conn(
+        &mut self,
+        mid: MsgId,
+        server: usize,
+        client: ConnId,
+    ) -> Option<Result<ConnId, &'static str>> {
+        let proto = usize::from(self.msgs[mid].resp3);
+        if self.msgs[mid]
+            .cmd
+            .is_some_and(|c| matches!(c.name, "script|kill" | "function|kill"))
+        {
+            // Not behind the busy script on a shared connection.
+            return Some(self.server_oneshot(server, proto, client));
+        }
+        let owned = self
+            .conns
+            .get(client.0)
+            .filter(|c| c.kind() == ConnKind::Client)
+            .and_then(|c| c.client_state())
+            .and_then(|st| st.watch);
+        if let Some((s, cid)) = owned {
+            if s == server
+                && self
+                    .conns
+                    .get(cid.0)
+                    .is_some_and(|c| c.state != ConnState::Closing)
+            {
+                return Some(Ok(cid));
+            }
+        }
+        let db = self.msgs[mid].db?;
+        Some(self.server_db_conn(server, proto, db, client))
+    }
+
+    /// A connection for one request of `client` (SCRIPT KILL, FUNCTION
+    /// KILL): counted with the owned connections, closed after its reply.
+    /// Its handshake selects no database (a busy redis refuses SELECT).
+    fn server_oneshot(
+        &mut self,
+        server: usize,
+        proto: usize,
+        client: ConnId,
+    ) -> Result<ConnId, &'static str> {
+        if self.servers[server].extra.owned >= OWNED_CONNS_MAX {
+            return Err(ERR_OWNED_CONNS);
+        }
+        let extra = ExtraConn {
+            db: 0,
+            owner: Some(client),
+            released: true,
+        };
+        let at = ServerSlot {
+            server,
+            proto,
+            slot: 0,
+            owner: None,
+        };
+        let cid = self
+            .server_open(at, Some(extra))
+            .map_err(|()| ERR_REFUSED)?;
+        self.servers[server].extra.owned += 1;
+        Ok(cid)
+    }
+
+    /// The connection of `client`'s slot in the pool of database `db`
+    /// (opened on first use).
+    pub(crate) fn server_db_conn(
+        &mut self,
+        server: usize,
+        proto: usize,
+        db: u32,
+        client: ConnId,
+    ) -> Result<ConnId, &'static str> {
+        let n = self.settings.datastore_connections;
+        let slot = client.0 % n;
+        let pools = &mut self.servers[server].extra.db;
+        if !pools.contains_key(&(proto, db))
+            && pools.keys().filter(|(p, _)| *p == proto).count() >= DB_POOLS_MAX
+        {
+            return Err(ERR_DB_POOLS);
+        }
+        let slots = pools.entry((proto, db)).or_insert_with(|| vec![None; n]);
+        if let Some(c) = slots[slot] {
+            return Ok(c);
+        }
+        let extra = ExtraConn {
+            db,
+            owner: None,
+            released: false,
+        };
+        let at = ServerSlot {
+            server,
+            proto,
+            slot,
+            owner: None,
+        };
+        let cid = self
+            .server_open(at, Some(extra))
+            .map_err(|()| ERR_REFUSED)?;
+        if let Some(slots) = self.servers[server].extra.db.get_mut(&(proto, db)) {
+            slots[slot] = Some(cid);
+        }
+        Ok(cid)
+    }
+
+    /// Gives `client` a datastore connection of its own to `server` (in
+    /// its database), unless it has one there already. The bound is
+    /// [`OWNED_CONNS_MAX`] per server.
+    pub(crate) fn server_owned_open(
+        &mut self,
+        client: ConnId,
+        server: usize,
+    ) -> Result<ConnId, &'static str> {
+        let st = self.conns[client.0].client();
+        if let Some((s, cid)) = st.watch {
+            if s == server {
+                return Ok(cid);
+            }
+        }
+        if self.servers[server].extra.owned >= OWNED_CONNS_MAX {
+            if let Some(held) = self.servers[server].log.allow(self.now) {
+                warn!(
+                    "c {} refused a dedicated datastore connection: {} in use \
+                     ({held} more not logged)",
+                    client.0, OWNED_CONNS_MAX
+                );
+            }
+            return Err(ERR_OWNED_CONNS);
+        }
+        let db = st.db.unwrap_or(self.settings.auth.redis_db);
+        let proto = usize::from(st.resp3);
+        let extra = ExtraConn {
+            db,
+            owner: Some(client),
+            released: false,
+        };
+        let at = ServerSlot {
+            server,
+            proto,
+            slot: 0,
+            owner: None,
+        };
+        let cid = self
+            .server_open(at, Some(extra))
+            .map_err(|()| ERR_REFUSED)?;
+        self.servers[server].extra.owned += 1;
+        self.server_owned_release(client);
+        self.conns[client.0].client_mut().watch = Some((server, cid));
+        Ok(cid)
+    }
+
+    /// `client` no longer needs its own connection (EXEC, DISCARD,
+    /// UNWATCH, its close): it closes now, or after the replies still owed
+    /// on it.
+    pub(crate) fn server_owned_release(&mut self, client: ConnId) {
+        let Some(cid) = self
+            .conns
+            .get_mut(client.0)
+            .and_then(|c| c.client_state_mut())
+            .and_then(|st| st.watch.take())
+            .map(|(_, c)| c)
+        else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(cid.0) else {
+            return;
+        };
+        if let Some(e) = c.server_state_mut().and_then(|st| st.extra.as_mut()) {
+            e.released = true;
+        }
+        if self.server_owned_idle(cid) {
+            self.close_conn(cid);
+        }
+    }
+
+    /// True for an owned connection that was released and has nothing in
+    /// flight.
+    fn server_owned_idle(&self, cid: ConnId) -> bool {
+        let Some(c) = self.conns.get(cid.0) else {
+            return false;
+        };
+        c.server_extra().is_some_and(|e| e.released)
+            && c.imsg_q.is_empty()
+            && c.omsg_q.is_empty()
+            && c.state != ConnState::Closing
+    }
+
+    /// A connection outside the pools closed: its requests fail (in the
+    /// loop), its place is freed; nothing reconnects.
+    fn server_extra_closed(&mut self, cid: ConnId) {
+        let c = &mut self.conns[cid.0];
+        let slot = c.server_slot().expect("server conn has a slot");
+        let extra = c.server_extra().expect("an extra connection");
+        let error = c
+            .server_state_mut()
+            .and_then(|st| st.close_error)
+            .unwrap_or(ERR_REFUSED);
+        let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();
+        queued.extend(c.imsg_q.drain(..));
+        c.send_off = 0;
+        for mid in queued {
+            let m = &mut self.msgs[mid];
+            m.in_server = false;
+            if m.swallow || m.done {
+                self.try_free(mid);
+            } else {
+                self.failed.push_back(FailedReq {
+                    mid,
+                    uid: m.id,
+                    error,
+                    failover: false,
+                });
+            }
+        }
+        let pools = &mut self.servers[slot.server].extra;
+        match extra.owner {
+            Some(owner) => {
+                pools.owned = pools.owned.saturating_sub(1);
+                if let Some(st) = self
+                    .conns
+                    .get_mut(owner.0)
+                    .and_then(|c| c.client_state_mut())
+                {
+                    if st.watch.is_some_and(|(_, c)| c == cid) {
+                        st.watch = None;
+                        st.watch_lost = !extra.released;
+                    }
+                }
+            }
+            None => {
+                if let Some(slots) = pools.db.get_mut(&(slot.proto, extra.db)) {
+                    if slots[slot.slot] == Some(cid) {
+                        slots[slot.slot] = None;
+                    }
+                }
+            }
         }
     }
 }

@@ -201,7 +201,8 @@ impl Context {
     /// Sends a node's own write `mid` to the replicas of `hash` outside this
     /// node's rack only (the other racks' owners, one node per remote DC),
     /// like a DC_ONE write's copies whose answers are dropped: the pops of
-    /// blocking commands (blocking.rs). `mid` stays the caller's.
+    /// blocking commands (blocking.rs), and a transaction under WATCH once
+    /// it ran here (txn.rs). `mid` stays the caller's.
     pub(crate) fn replicate_orphans(&mut self, mid: MsgId, hash: u32) {
         let plan = plan::plan(
             &self.topology,
@@ -316,6 +317,11 @@ impl Context {
         let nargs = m.req.args.len();
         if let Err(e) = self.state_allows(cmd.write) {
             self.reply_error(mid, e);
+            return;
+        }
+        if cmd.name == "dyno_exec" {
+            // A transaction unit (txn.rs): written as one on one connection.
+            self.txn_execute_local(mid);
             return;
         }
         match cmd.route {

@@ -703,3 +703,14 @@ pub(crate) fn only_context_chunks(ctx: &Context) -> bool {
         .count();
     ctx.msgs.in_use() == 0 && ctx.mbufs.in_use() == own
 }
+
+/// Datastore connections of server `server` owned by clients (WATCH) or
+/// serving one request (SCRIPT KILL), open or closing.
+pub(crate) fn owned_conns(ctx: &Context, server: usize) -> usize {
+    ctx.servers[server].extra.owned
+}
+
+/// Databases with a pool of their own at server `server` (SELECT).
+pub(crate) fn db_pools(ctx: &Context, server: usize) -> usize {
+    ctx.servers[server].extra.db.len()
+}

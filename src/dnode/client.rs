@@ -16,7 +16,7 @@ use std::io;
 
 use crate::conn::Role;
 use crate::core::Context;
-use crate::dnode::msg::{DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::dnode::msg::{DmsgHeader, DmsgType, FLAG_DB, FLAG_RESP3};
 use crate::msg::{ConnId, DnodeOrigin, MsgId};
 
 impl Context {
@@ -45,11 +45,18 @@ impl Context {
             };
             if let Some(h) = p.framer.datastore_done() {
                 p.client.resp3 = h.is_resp3();
+                let db = h.flags & FLAG_DB != 0;
                 self.msgs[rmid].dnode = Some(DnodeOrigin {
                     id: h.id,
                     ty: h.ty.num(),
                     same_dc: h.same_dc,
+                    db,
                 });
+                if db {
+                    // The database travels in the version field (FLAG_DB).
+                    let n = u32::from(h.version);
+                    self.msgs[rmid].db = (n != self.settings.auth.redis_db).then_some(n);
+                }
             }
             self.client_request(cid, rmid);
         }
@@ -65,6 +72,9 @@ impl Context {
             DmsgHeader::reply_to(&DmsgHeader::new(origin.id, DmsgType::Req, origin.same_dc));
         if self.msgs[req].resp3 {
             h.flags |= FLAG_RESP3;
+        }
+        if origin.db {
+            h.flags |= FLAG_DB;
         }
         let Some(cid) = self.msgs[req].owner else {
             return;

@@ -116,6 +116,21 @@ pub const FLAG_RESP3: u8 = 0x10;
 /// type-6 frame as header-only. Bits 2 and 3 are avoided for the reason given
 /// at [`FLAG_RESP3`]; bit 4 is RESP3's.
 pub const FLAG_TLS: u8 = 0x20;
+/// Flags bit 6: the request runs in database `version` (a Rust-only
+/// extension, SELECT in select.rs).
+///
+/// * In a request (type 3 or 4): the client selected a database other than
+///   its node's `redis_db`; the version field holds that database (0..=255)
+///   instead of [`DMSG_VERSION`]. A Rust replica runs the request on a
+///   connection of that database.
+/// * In a reply (type 5): the replica honoured the bit of the request. A
+///   reply to a flagged request without it came from a node that ran the
+///   request in its default database (a C node: it keeps only the low four
+///   bits of the flags and never reads the version); the coordinator then
+///   answers an error instead of that reply.
+///
+/// Bits 2 and 3 are avoided for the reason given at [`FLAG_RESP3`].
+pub const FLAG_DB: u8 = 0x40;
 /// The part of the flags the original keeps.
 pub const C_FLAGS_MASK: u8 = 0x0f;
 
@@ -133,6 +148,8 @@ const _: () = assert!(MAX_PAYLOAD_LEN <= u32::MAX as u64);
 const _: () = assert!(FLAG_RESP3 & C_FLAGS_MASK == 0);
 const _: () = assert!(FLAG_TLS & C_FLAGS_MASK == 0);
 const _: () = assert!(FLAG_TLS & FLAG_RESP3 == 0);
+const _: () = assert!(FLAG_DB & C_FLAGS_MASK == 0);
+const _: () = assert!(FLAG_DB & (FLAG_RESP3 | FLAG_TLS) == 0);
 const _: () = assert!(FLAG_ENCRYPTED & C_FLAGS_MASK == FLAG_ENCRYPTED);
 
 pub use crate::errors::{ERR_DATA_LEN, ERR_PAYLOAD_LEN};

@@ -49,7 +49,7 @@ use crate::core::{
     Context, FailedReq, Timer, TIMEOUT_PEER_READ, TIMEOUT_PEER_WRITE, TIMEOUT_REMOTE_READ,
     TIMEOUT_REMOTE_WRITE,
 };
-use crate::dnode::msg::{DmsgHeader, DmsgType, FLAG_RESP3};
+use crate::dnode::msg::{DmsgHeader, DmsgType, FLAG_DB, FLAG_RESP3};
 use crate::errors::{
     ERR_PEER_DOWN, ERR_PEER_NOT_CONNECTED, ERR_PEER_QUEUE_FULL, ERR_PEER_REFUSED, ERR_PEER_TIMEOUT,
 };
@@ -280,6 +280,8 @@ impl Context {
                 .framer
                 .datastore_done()
                 .expect("a reply is read inside a frame");
+            // Marks a reply that honoured a request's database (FLAG_DB).
+            self.msgs[rsp].db = (h.flags & FLAG_DB != 0).then_some(0);
             self.peer_reply(cid, rsp, h.id);
         }
         Ok(())
@@ -332,6 +334,12 @@ impl Context {
         let mut h = DmsgHeader::new(m.id, ty, same_dc);
         if m.resp3 {
             h.flags |= FLAG_RESP3;
+        }
+        if let Some(db) = m.db {
+            // select.rs refuses databases past 255 in a cluster.
+            debug_assert!(db <= u32::from(u8::MAX));
+            h.flags |= FLAG_DB;
+            h.version = db as u8;
         }
         let encrypt = self.link_encrypts(peer);
         self.frame_out(cid, mid, h, encrypt);
@@ -608,6 +616,12 @@ impl Context {
                 if m.swallow || m.done {
                     self.msgs.put(&mut self.mbufs, rsp);
                     self.try_free(req);
+                    return;
+                }
+                if m.db.is_some() && self.msgs[rsp].db.is_none() {
+                    // The peer ran it in its default database (a C node).
+                    self.msgs.put(&mut self.mbufs, rsp);
+                    self.reply_error(req, crate::errors::ERR_PEER_NO_DB);
                     return;
                 }
                 if self.storage_error(rsp) {

@@ -3,9 +3,10 @@
 # redis-cli, memcached, libmemcached-tools (memccapable, memccp, ...), curl,
 # dnsmasq (the DNS seed provider tests), openssl (the TLS tests make
 # certificates), redis-py 8.x, pymemcache, Sidekiq (Debian's ruby-sidekiq),
-# Celery 5.7.0, prometheus_client (its parser checks /metrics), node with
-# npm, and the npm packages pinned in package-lock.json (ioredis,
-# node-redis). Safe to run more than once.
+# Celery 5.7.0, Django 5.1 and RQ 2.1 (the transaction tests),
+# prometheus_client (its parser checks /metrics), node with npm, and the npm
+# packages pinned in package-lock.json (ioredis, node-redis). Safe to run
+# more than once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,6 +56,16 @@ if ! python3 -c 'import celery, packaging, sys; sys.exit(0 if celery.__version__
     # Without the [redis] extra: kombu uses the redis-py 8 installed above.
     python3 -m pip install --quiet 'celery==5.7.0' packaging ||
         python3 -m pip install --quiet --break-system-packages 'celery==5.7.0' packaging
+fi
+
+if ! python3 -c 'import django, sys; sys.exit(0 if django.__version__ == "5.1.4" else 1)' 2>/dev/null; then
+    python3 -m pip install --quiet 'Django==5.1.4' ||
+        python3 -m pip install --quiet --break-system-packages 'Django==5.1.4'
+fi
+
+if ! python3 -c 'import rq, sys; sys.exit(0 if rq.__version__ == "2.1.0" else 1)' 2>/dev/null; then
+    python3 -m pip install --quiet 'rq==2.1.0' ||
+        python3 -m pip install --quiet --break-system-packages 'rq==2.1.0'
 fi
 
 cd "$here"

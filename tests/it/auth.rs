@@ -353,15 +353,18 @@ fn redis_db_selects_the_database_on_every_connection() {
     let mut c3 = node.client();
     assert!(c3.cmd(&[b"HELLO", b"3"]).starts_with(b"%7\r\n"));
     assert_eq!(c3.cmd(&[b"SET", b"db:k3", b"w"]), b"+OK\r\n");
-    // Clients may SELECT the node's database, and no other.
+    // SELECT of the node's database keeps its pools; another database runs
+    // on connections of its own.
     assert_eq!(c.cmd(&[b"SELECT", b"3"]), b"+OK\r\n");
-    assert_eq!(
-        c.cmd(&[b"SELECT", b"0"]),
-        b"-ERR SELECT is not allowed in cluster mode\r\n"
-    );
+    let mut c0 = node.client();
+    assert_eq!(c0.cmd(&[b"SELECT", b"0"]), b"+OK\r\n");
+    assert_eq!(c0.cmd(&[b"SET", b"db:k0", b"z"]), b"+OK\r\n");
+    assert_eq!(c0.cmd(&[b"SELECT", b"3"]), b"+OK\r\n");
+    assert_eq!(c0.cmd(&[b"GET", b"db:k"]), b"$1\r\nv\r\n");
 
     let mut direct = redis.client();
     assert_eq!(direct.cmd(&[b"GET", b"db:k"]), b"$-1\r\n");
+    assert_eq!(direct.cmd(&[b"GET", b"db:k0"]), b"$1\r\nz\r\n");
     assert_eq!(direct.cmd(&[b"SELECT", b"3"]), b"+OK\r\n");
     assert_eq!(direct.cmd(&[b"GET", b"db:k"]), b"$1\r\nv\r\n");
     assert_eq!(direct.cmd(&[b"GET", b"db:k3"]), b"$1\r\nw\r\n");

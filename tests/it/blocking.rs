@@ -415,11 +415,10 @@ fn sidekiq_job_pushed_through_another_rack() {
     wait_identical(&cl, &[b"LLEN", b"queue:default"], b":0\r\n");
 }
 
-/// Celery's redis transport and result backend wrap their writes in
-/// MULTI/EXEC (redis-py's transactional pipeline), so this needs the
-/// transactions of the same release.
+/// A Celery worker (`--pool=solo`) with a redis broker and result backend:
+/// BRPOP for the queue, MULTI/EXEC for its writes (redis-py's transactional
+/// pipeline), pub/sub for results; `delay().get()` returns the task's value.
 #[test]
-#[ignore = "Celery's kombu transport needs MULTI/EXEC: enable with the transactions work"]
 fn celery_runs_a_task_through_one_node() {
     let (_redis, proxy) = single();
     let mut cmd = Command::new("python3");

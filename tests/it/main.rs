@@ -32,3 +32,4 @@ mod redis_nested_replies;
 mod redis_proxy;
 mod soup;
 mod tls;
+mod transactions;
