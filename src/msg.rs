@@ -109,6 +109,8 @@ pub enum Internal {
     WarmPttl(u32),
     /// `RESTORE` of copy `n`.
     WarmRestore(u32),
+    /// A replayed hint (cluster/handoff.rs), by its sequence number.
+    Hint(u64),
 }
 
 /// One request or reply.

@@ -535,6 +535,8 @@ impl Context {
             Internal::WarmScan => self.warmup_scanned(v),
             Internal::WarmDump(n) | Internal::WarmPttl(n) => self.warmup_fetched(n, tag, v),
             Internal::WarmRestore(n) => self.warmup_restored(n, v),
+            // Handed to cluster/handoff.rs by attach_reply.
+            Internal::Hint(_) => {}
         }
         if self.warmup.running() && self.warmup.paused_until.is_none() {
             self.warmup_pump();

@@ -208,6 +208,8 @@ pub struct Context {
     pub(crate) warmup: crate::cluster::warmup::Warmup,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
+    /// Hints for peers that could not take their copies (cluster/handoff.rs).
+    pub(crate) handoff: crate::cluster::handoff::Handoff,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -290,6 +292,7 @@ impl Context {
             gossip: crate::cluster::gossip::Gossip::new(pool, &|k| std::env::var(k).ok()),
             warmup: crate::cluster::warmup::Warmup::new(pool.warmup_on_start),
             tls: Default::default(),
+            handoff: crate::cluster::handoff::Handoff::new(&pool.handoff),
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -405,6 +408,7 @@ impl Context {
         }
         self.expire_timers();
         self.resume_blocked();
+        self.handoff_turn();
         self.flush_all();
         self.reap();
         self.trim_memory();
