@@ -992,16 +992,9 @@ impl Context {
     /// Storage:`) is retried; any other error is the datastore rejecting
     /// the command (WRONGTYPE …), which no retry changes.
     fn hint_outcome(&self, rsp: MsgId) -> HintOutcome {
+        // Memcached's errors read as `-` too (`summarize_mc_reply`).
         let r = &self.msgs[rsp];
-        let error = if self.settings.memcache {
-            let mut head = [0u8; 12];
-            let n = self.mbufs.copy_to_slice(&r.segs, 0, &mut head);
-            let h = &head[..n];
-            h.starts_with(b"SERVER_ERROR") || h.starts_with(b"CLIENT_ERROR") || h == b"ERROR\r\n"
-        } else {
-            r.rsp.ty == b'-'
-        };
-        if !error {
+        if r.rsp.ty != b'-' {
             return HintOutcome::Delivered;
         }
         let mut head = [0u8; 24];
@@ -1344,6 +1337,254 @@ mod tests {
         let mut q = HintQueue::new();
         let e = open_file(&path, &conf(Some(&dir)), &mut q, 0).expect_err("bad magic");
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A node of rack1 with peers in rack2 and rack3 on listeners that
+    /// never accept; their first connections are marked connected (nothing
+    /// is polled: handlers are called directly).
+    fn node(dir: Option<&Path>) -> (Context, Vec<std::net::TcpListener>, PeerId) {
+        let l: Vec<_> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let port = |i: usize| l[i].local_addr().expect("addr").port();
+        let hints = dir.map_or(String::new(), |d| format!("  hints_dir: {}\n", d.display()));
+        let text = format!(
+            "t:\n  datacenter: dc\n  rack: rack1\n  listen: 127.0.0.1:8102\n  \
+             dyn_listen: 127.0.0.1:8101\n  dyn_seeds:\n  - 127.0.0.1:{}:rack2:dc:1\n  \
+             - 127.0.0.1:{}:rack3:dc:1\n  tokens: '1'\n  servers:\n  - 127.0.0.1:22121:1\n{hints}",
+            port(0),
+            port(1)
+        );
+        let conf = crate::conf::Conf::parse_str("test.yml", &text).expect("conf");
+        let topology =
+            crate::cluster::topology::Topology::from_conf(&conf.pool).expect("topology");
+        let mut ctx = Context::new(&conf.pool, topology, 16 * 1024, 1024).expect("context");
+        ctx.handoff_load();
+        ctx.peers_connect();
+        let remote: Vec<PeerId> = ctx.topology.peer_ids().filter(|p| !p.is_local()).collect();
+        for &p in &remote {
+            let cid = ctx.peers[p].slots[0].conn.expect("opened");
+            ctx.conns[cid.0].state = crate::conn::ConnState::Connected;
+        }
+        (ctx, l, remote[0])
+    }
+
+    /// A write copy of `SET k <v>` nobody waits for, as `send_orphan`
+    /// makes it, offered to `peer` (sent, or handed to copy_undeliverable).
+    fn send_copy(ctx: &mut Context, peer: PeerId, v: &str) {
+        let mid = ctx.msgs.get(MsgKind::Request);
+        let text = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{v}\r\n", v.len());
+        let mut segs = std::mem::take(&mut ctx.msgs[mid].segs);
+        ctx.mbufs.append(&mut segs, text.as_bytes());
+        let m = &mut ctx.msgs[mid];
+        m.segs = segs;
+        m.mlen = text.len() as u64;
+        m.swallow = true;
+        m.cmd = crate::proto::redis::lookup(b"set", None).ok();
+        if let Err(why) = ctx.peer_forward(mid, peer, false) {
+            ctx.copy_undeliverable(peer, mid, why);
+        }
+    }
+
+    /// The messages queued on `peer`'s first connection, taken off it.
+    fn take_queued(ctx: &mut Context, peer: PeerId) -> Vec<MsgId> {
+        let cid = ctx.peers[peer].slots[0].conn.expect("open");
+        let q: Vec<MsgId> = ctx.conns[cid.0].imsg_q.drain(..).collect();
+        ctx.peers[peer].slots[0].queued_bytes = 0;
+        for &m in &q {
+            ctx.msgs[m].in_server = false;
+        }
+        q
+    }
+
+    fn bytes_of(ctx: &Context, mid: MsgId) -> String {
+        let m = &ctx.msgs[mid];
+        let mut v = Vec::new();
+        ctx.mbufs.copy_out(&m.segs, 0, m.mlen, &mut v);
+        String::from_utf8(v).expect("text")
+    }
+
+    fn answer(ctx: &mut Context, req: MsgId, text: &[u8]) {
+        let rsp = ctx.reply_made(text, text[0] == b'-');
+        ctx.attach_reply(req, rsp);
+    }
+
+    fn queued_values(ctx: &Context, peer: PeerId) -> Vec<String> {
+        let q = ctx.handoff.queue(peer).expect("queue");
+        q.q.iter()
+            .map(|h| String::from_utf8_lossy(&h.bytes).rsplit("\r\n").nth(1).unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn copies_queue_behind_pending_hints_and_replay_in_order() {
+        let (mut ctx, _l, a) = node(None);
+        ctx.topology.set_health(a, PeerHealth::Down);
+        send_copy(&mut ctx, a, "1");
+        assert!(take_queued(&mut ctx, a).is_empty(), "not sent to a down peer");
+        assert_eq!(ctx.handoff.figures(a).queued, 1);
+        assert_eq!(ctx.stats.pool.peer_dropped_requests, 0, "kept, not dropped");
+        assert_eq!(ctx.stats.faults.peer_undeliverable, 1);
+        // Up again: the next copy of the key goes behind the hint.
+        ctx.topology.set_health(a, PeerHealth::Up);
+        send_copy(&mut ctx, a, "2");
+        assert!(take_queued(&mut ctx, a).is_empty(), "behind its hints");
+        assert_eq!(queued_values(&ctx, a), ["1", "2"]);
+        assert_eq!(ctx.stats.faults.peer_undeliverable, 1, "queuing behind is no fault");
+
+        // The replay sends both, oldest first; the first fails (the peer's
+        // datastore is down), the second is applied: both stay, in order.
+        ctx.handoff.kick(a);
+        ctx.handoff_turn();
+        let sent = take_queued(&mut ctx, a);
+        assert_eq!(sent.len(), 2);
+        assert!(bytes_of(&ctx, sent[0]).ends_with("$1\r\n1\r\n"));
+        assert!(bytes_of(&ctx, sent[1]).ends_with("$1\r\n2\r\n"));
+        answer(&mut ctx, sent[0], b"-ERR Storage: Datastore refused connection\r\n");
+        answer(&mut ctx, sent[1], b"+OK\r\n");
+        assert_eq!(queued_values(&ctx, a), ["1", "2"], "the round is kept whole");
+        let f = ctx.handoff.figures(a);
+        assert_eq!((f.replayed, f.retries), (0, 1));
+        // Not before the retry time.
+        ctx.handoff_turn();
+        assert!(take_queued(&mut ctx, a).is_empty());
+        ctx.handoff.kick(a);
+        ctx.handoff_turn();
+        let sent = take_queued(&mut ctx, a);
+        assert_eq!(sent.len(), 2);
+        // A copy made meanwhile still queues behind.
+        send_copy(&mut ctx, a, "3");
+        assert!(take_queued(&mut ctx, a).is_empty());
+        answer(&mut ctx, sent[0], b"+OK\r\n");
+        // The next hint goes out as soon as the window has room.
+        let next = take_queued(&mut ctx, a);
+        assert_eq!(next.len(), 1);
+        answer(&mut ctx, sent[1], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+        answer(&mut ctx, next[0], b"+OK\r\n");
+        let f = ctx.handoff.figures(a);
+        assert_eq!((f.queued, f.replayed, f.rejected, f.hinted), (0, 2, 1, 3));
+        assert!(!ctx.handoff.pending(a));
+        // Drained: copies go direct again.
+        send_copy(&mut ctx, a, "4");
+        assert_eq!(take_queued(&mut ctx, a).len(), 1);
+        assert_eq!(ctx.msgs.in_use(), 1, "only the direct copy is held");
+    }
+
+    #[test]
+    fn a_copy_lost_with_its_connection_or_refused_by_storage_becomes_a_hint() {
+        let (mut ctx, _l, a) = node(None);
+        send_copy(&mut ctx, a, "1");
+        let cid = ctx.peers[a].slots[0].conn.expect("open");
+        assert_eq!(ctx.conns[cid.0].imsg_q.len(), 1);
+        ctx.close_conn(cid);
+        assert_eq!(queued_values(&ctx, a), ["1"]);
+        assert_eq!(ctx.stats.pool.peer_dropped_requests, 0);
+        let (mut ctx, _l, a) = node(None);
+        send_copy(&mut ctx, a, "2");
+        let cid = ctx.peers[a].slots[0].conn.expect("open");
+        let q = ctx.conns[cid.0].imsg_q.pop_front().expect("queued");
+        ctx.conns[cid.0].omsg_q.push_back(q);
+        let rsp = ctx.reply_made(b"-ERR Storage: Datastore timed out\r\n", true);
+        let id = ctx.msgs[q].id;
+        ctx.peer_reply(cid, rsp, id);
+        assert_eq!(queued_values(&ctx, a), ["2"]);
+        assert_eq!(ctx.msgs.in_use(), 0);
+    }
+
+    #[test]
+    fn bounds_drop_hints_and_count_them() {
+        let (mut ctx, _l, a) = node(None);
+        ctx.topology.set_health(a, PeerHealth::Down);
+        let one = Hint {
+            seq: 0,
+            created_ms: unix_ms(),
+            token: 0,
+            flags: 0,
+            bytes: vec![b'x'; 1000],
+        };
+        ctx.handoff.conf.max_memory_bytes = 3 * one.cost();
+        for _ in 0..5 {
+            ctx.hint_add(a, one.clone());
+        }
+        let f = ctx.handoff.figures(a);
+        assert_eq!((f.queued, f.dropped_memory, f.hinted), (3, 2, 3));
+        assert_eq!(ctx.stats.faults.hints_dropped, 2);
+        // Age: hints older than hints_max_age go.
+        ctx.handoff.conf.max_age_ms = 60_000;
+        let mut old = one.clone();
+        old.created_ms -= 120_000;
+        let (mut ctx2, _l2, b) = node(None);
+        ctx2.topology.set_health(b, PeerHealth::Down);
+        ctx2.handoff.conf.max_age_ms = 60_000;
+        ctx2.hint_add(b, old.clone());
+        ctx2.hint_add(b, old);
+        ctx2.hint_add(b, one);
+        ctx2.hints_expire(b);
+        let f = ctx2.handoff.figures(b);
+        assert_eq!((f.queued, f.dropped_age), (1, 2));
+        assert!(f.oldest_age_ms < 60_000);
+    }
+
+    #[test]
+    fn hints_past_memory_live_in_the_file_and_survive_a_restart() {
+        let dir = temp_dir("spill");
+        {
+            let (mut ctx, _l, a) = node(Some(&dir));
+            ctx.topology.set_health(a, PeerHealth::Down);
+            let probe = Hint {
+                seq: 0,
+                created_ms: 0,
+                token: 0,
+                flags: 0,
+                bytes: b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n0\r\n".to_vec(),
+            };
+            ctx.handoff.conf.max_memory_bytes = 2 * probe.cost();
+            for v in 0..5 {
+                send_copy(&mut ctx, a, &v.to_string());
+            }
+            let f = ctx.handoff.figures(a);
+            assert_eq!(f.queued, 5);
+            assert_eq!(queued_values(&ctx, a), ["0", "1"], "the rest is in the file");
+            ctx.handoff_turn();
+            // The node dies here: nothing else is written.
+        }
+        let (mut ctx, _l, a) = node(Some(&dir));
+        // The peers' addresses differ from the first node's (new ports):
+        // the file of the first node's peer names no peer of this one.
+        assert_eq!(ctx.handoff.figures(a).queued, 0);
+        let _ = &mut ctx;
+        // Read back by a node whose peer has that address.
+        let name = std::fs::read_dir(&dir)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with(".hints"))
+            .expect("a hint file");
+        let p = ctx.topology.peer(a);
+        let mine = Handoff::file_name(&p.host, p.port);
+        std::fs::rename(dir.join(&name), dir.join(&mine)).expect("rename");
+        ctx.handoff_load();
+        ctx.handoff.conf.max_memory_bytes = 1 << 20;
+        assert_eq!(ctx.handoff.figures(a).queued, 5);
+        ctx.handoff.kick(a);
+        ctx.handoff_turn();
+        let sent = take_queued(&mut ctx, a);
+        let values: Vec<String> = sent
+            .iter()
+            .map(|&m| bytes_of(&ctx, m).rsplit("\r\n").nth(1).unwrap_or("").to_string())
+            .collect();
+        assert_eq!(values, ["0", "1", "2", "3", "4"]);
+        for m in sent {
+            answer(&mut ctx, m, b"+OK\r\n");
+        }
+        assert_eq!(ctx.handoff.figures(a).queued, 0);
+        ctx.handoff_turn();
+        assert_eq!(
+            std::fs::metadata(dir.join(&mine)).expect("file").len(),
+            MAGIC.len() as u64,
+            "drained: the file is cut back"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
