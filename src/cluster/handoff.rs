@@ -89,6 +89,11 @@ pub const FLAG_NOREPLY: u8 = 2;
 pub struct Hint {
     /// Order of creation for its peer (never reused, also across restarts).
     pub seq: u64,
+    /// Order of the copy it keeps among all copies of this node (the
+    /// copy's message id over a base that grows across restarts): a copy
+    /// sent before the peer had hints, whose failure is heard only later,
+    /// still goes before the copies that queued behind the hints.
+    pub order: u64,
     /// When it was made, in ms since the Unix epoch.
     pub created_ms: u64,
     /// Its key's token.
@@ -135,7 +140,7 @@ fn checksum(body: &[u8]) -> [u8; SUM_LEN] {
 }
 
 /// Appends one record: length (u32 LE), checksum, body. A hint's body is
-/// kind, seq, created_ms, token, flags, bytes; a done record's is kind, seq.
+/// kind, seq, order, created_ms, token, flags, bytes (integers LE); a done record's is kind, seq.
 pub fn encode_record(out: &mut Vec<u8>, r: &Record) {
     let start = out.len();
     out.extend_from_slice(&[0u8; RECORD_HEAD]);
@@ -143,6 +148,7 @@ pub fn encode_record(out: &mut Vec<u8>, r: &Record) {
         Record::Hint(h) => {
             out.push(KIND_HINT);
             out.extend_from_slice(&h.seq.to_le_bytes());
+            out.extend_from_slice(&h.order.to_le_bytes());
             out.extend_from_slice(&h.created_ms.to_le_bytes());
             out.extend_from_slice(&h.token.to_le_bytes());
             out.push(h.flags);
@@ -183,13 +189,14 @@ pub fn decode_record(buf: &[u8]) -> Decoded {
         return Decoded::Corrupt(total);
     }
     match body[0] {
-        KIND_HINT if body.len() >= 1 + 8 + 8 + 4 + 1 => {
+        KIND_HINT if body.len() >= 1 + 8 + 8 + 8 + 4 + 1 => {
             let h = Hint {
                 seq: u64_at(body, 1),
-                created_ms: u64_at(body, 9),
-                token: u32::from_le_bytes([body[17], body[18], body[19], body[20]]),
-                flags: body[21],
-                bytes: body[22..].to_vec(),
+                order: u64_at(body, 9),
+                created_ms: u64_at(body, 17),
+                token: u32::from_le_bytes([body[25], body[26], body[27], body[28]]),
+                flags: body[29],
+                bytes: body[30..].to_vec(),
             };
             Decoded::Record(Record::Hint(h), total)
         }
@@ -340,6 +347,14 @@ pub struct HintQueue {
     next_seq: u64,
     /// Every hint up to this sequence number is delivered.
     done_seq: u64,
+    /// The largest `Hint::order` held.
+    max_order: u64,
+    /// After a failed round: 1, the next batch that succeeds is kept and
+    /// sent again once `HINT_RETRY` has passed (2), and only then popped.
+    /// A request that failed (timed out) may still be applied later by a
+    /// datastore that was stopped, after a newer one; the second pass puts
+    /// the newer values back.
+    confirm: u8,
     /// The file, when `hints_dir` is set and it could be opened.
     file: Option<HintFile>,
     /// Counters and the log limit.
@@ -358,6 +373,8 @@ impl HintQueue {
             retry_at: None,
             next_seq: 1,
             done_seq: 0,
+            max_order: 0,
+            confirm: 0,
             file: None,
             figures: HintFigures::default(),
             log: RateLimit::default(),
@@ -391,6 +408,9 @@ pub struct Handoff {
     kicked: Vec<PeerId>,
     /// When the queues were last checked for age and retries.
     last_tick: Option<Instant>,
+    /// Added to a copy's message id to make its hint's order: above every
+    /// order read back from the files.
+    pub order_base: u64,
 }
 
 /// How often queues are checked for retries and age without a kick.
@@ -404,6 +424,7 @@ impl Handoff {
             queues: Vec::new(),
             kicked: Vec::new(),
             last_tick: None,
+            order_base: 0,
         }
     }
 
@@ -502,11 +523,15 @@ fn open_file(
     // Pass 1: the highest sequence number seen, and up to where the peer
     // has everything.
     let mut max_seq = 0;
+    let mut max_order = 0;
     let mut done = 0;
     file.seek(SeekFrom::Start(MAGIC.len() as u64))?;
     let s = read_records(&mut BufReader::new(&file), MAGIC.len() as u64, |_, r| {
         match r {
-            Record::Hint(h) => max_seq = max_seq.max(h.seq),
+            Record::Hint(h) => {
+                max_seq = max_seq.max(h.seq);
+                max_order = max_order.max(h.order);
+            }
             Record::Done(d) => done = done.max(d),
         }
         true
@@ -529,6 +554,7 @@ fn open_file(
     }
     q.figures.corrupt += s.corrupt + u64::from(s.torn);
     q.next_seq = q.next_seq.max(max_seq + 1);
+    q.max_order = q.max_order.max(max_order);
     q.done_seq = done;
     // Pass 2: the hints still owed, into memory while it has room.
     let mut hf = HintFile {
@@ -566,6 +592,8 @@ fn open_file(
     if let Some(at) = first_spilled {
         hf.read_off = at;
     }
+    // A late copy's hint was appended after newer ones: memory is in order.
+    q.q.make_contiguous().sort_by_key(|h| h.order);
     hf.file.seek(SeekFrom::End(0))?;
     Ok(hf)
 }
@@ -643,7 +671,8 @@ impl Context {
             }
             match names.iter().find(|(_, n)| *n == name) {
                 Some(&(peer, _)) => {
-                    self.hint_queue(peer);
+                    let max = self.hint_queue(peer).max_order;
+                    self.handoff.order_base = self.handoff.order_base.max(max + 1);
                     self.handoff.kick(peer);
                 }
                 None => warn!("hint file {dir}/{name} names no known peer: left as it is"),
@@ -684,6 +713,7 @@ impl Context {
         self.try_free(mid);
         let hint = Hint {
             seq: 0,
+            order: self.handoff.order_base + uid,
             created_ms: unix_ms(),
             token,
             flags,
@@ -706,8 +736,11 @@ impl Context {
         hint.seq = q.next_seq;
         q.next_seq += 1;
         let cost = hint.cost();
+        // A late copy (older than hints held) goes to memory, in its place.
+        let late = hint.order < q.max_order;
+        q.max_order = q.max_order.max(hint.order);
         let spilling = q.spilled() > 0;
-        let mem_room = !spilling && q.mem_bytes + cost <= conf.max_memory_bytes;
+        let mem_room = late || (!spilling && q.mem_bytes + cost <= conf.max_memory_bytes);
         let verdict = match q.file.as_mut() {
             Some(f) => {
                 let mut rec = std::mem::take(&mut f.wbuf);
@@ -735,7 +768,12 @@ impl Context {
                 q.figures.hinted += 1;
                 if in_memory {
                     q.mem_bytes += cost;
-                    q.q.push_back(hint);
+                    // Never before a hint already sent in this round.
+                    let mut at = q.q.len();
+                    while at > q.acks.len() && q.q[at - 1].order > hint.order {
+                        at -= 1;
+                    }
+                    q.q.insert(at, hint);
                 }
                 true
             }
@@ -832,6 +870,11 @@ impl Context {
         if p.health != PeerHealth::Up || !p.state.routable() {
             return;
         }
+        if self.copies_in_flight(peer) {
+            // Their failures would be hints older than those held: wait
+            // until each is answered (or hinted, in its place).
+            return;
+        }
         self.hints_refill(peer);
         let window = self.handoff.conf.replay_window.max(1) as usize;
         let now = self.now;
@@ -845,6 +888,12 @@ impl Context {
             let i = q.acks.len();
             if q.outstanding >= window || i >= q.q.len() {
                 return;
+            }
+            match q.confirm {
+                // A batch at a time until one has succeeded twice.
+                1 if i >= window => return,
+                2 => q.confirm = 0,
+                _ => {}
             }
             let h = &q.q[i];
             let (seq, flags) = (h.seq, h.flags);
@@ -875,6 +924,21 @@ impl Context {
                 }
             }
         }
+    }
+
+    /// True while a copy sent straight to `peer` (before it had hints) is
+    /// still unanswered: copies are sent in order, so one at the front of
+    /// a connection's queues tells.
+    fn copies_in_flight(&self, peer: PeerId) -> bool {
+        self.peers[peer].slots.iter().any(|sl| {
+            let Some(c) = sl.conn.and_then(|c| self.conns.get(c.0)) else {
+                return false;
+            };
+            c.omsg_q.front().or(c.imsg_q.front()).is_some_and(|&m| {
+                let m = &self.msgs[m];
+                m.swallow && m.internal.is_none() && m.cmd.is_some_and(|c| c.write)
+            })
+        })
     }
 
     /// Reads hints that live only in the file back into memory while it
@@ -1030,6 +1094,7 @@ impl Context {
         match outcome {
             HintOutcome::Retry => {
                 q.failed_round = true;
+                q.confirm = 1;
                 q.figures.retries += 1;
             }
             HintOutcome::Delivered | HintOutcome::Rejected => {
@@ -1040,6 +1105,15 @@ impl Context {
             if q.outstanding == 0 {
                 q.acks.clear();
                 q.failed_round = false;
+                q.retry_at = Some(now + HINT_RETRY);
+            }
+            return;
+        }
+        if q.confirm == 1 {
+            if q.outstanding == 0 {
+                // The batch succeeded once: again after a pause, then popped.
+                q.acks.clear();
+                q.confirm = 2;
                 q.retry_at = Some(now + HINT_RETRY);
             }
             return;
@@ -1185,6 +1259,7 @@ mod tests {
     fn hint(seq: u64, bytes: &[u8]) -> Hint {
         Hint {
             seq,
+            order: seq,
             created_ms: 1_700_000_000_000 + seq,
             token: 42,
             flags: FLAG_FORWARD,
@@ -1449,6 +1524,19 @@ mod tests {
         // Not before the retry time.
         ctx.handoff_turn();
         assert!(take_queued(&mut ctx, a).is_empty());
+        // After a failure, a batch is sent twice (a request that failed may
+        // still be applied later by a stopped datastore): once ...
+        ctx.handoff.kick(a);
+        ctx.handoff_turn();
+        let sent = take_queued(&mut ctx, a);
+        assert_eq!(sent.len(), 2);
+        for m in sent {
+            answer(&mut ctx, m, b"+OK\r\n");
+        }
+        assert_eq!(queued_values(&ctx, a), ["1", "2"], "kept after the first pass");
+        ctx.handoff_turn();
+        assert!(take_queued(&mut ctx, a).is_empty(), "the second pass waits");
+        // ... and again, now popped as answered.
         ctx.handoff.kick(a);
         ctx.handoff_turn();
         let sent = take_queued(&mut ctx, a);
@@ -1469,6 +1557,35 @@ mod tests {
         send_copy(&mut ctx, a, "4");
         assert_eq!(take_queued(&mut ctx, a).len(), 1);
         assert_eq!(ctx.msgs.in_use(), 1, "only the direct copy is held");
+    }
+
+    #[test]
+    fn a_copy_whose_failure_is_heard_late_keeps_its_place_before_newer_ones() {
+        let (mut ctx, _l, a) = node(None);
+        // Sent straight to the peer, not answered yet.
+        send_copy(&mut ctx, a, "old");
+        let cid = ctx.peers[a].slots[0].conn.expect("open");
+        let old = ctx.conns[cid.0].imsg_q.pop_front().expect("queued");
+        ctx.conns[cid.0].omsg_q.push_back(old);
+        // Meanwhile the peer gets hints (another copy failed) and a newer
+        // write of the key queues behind them.
+        ctx.topology.set_health(a, PeerHealth::Down);
+        send_copy(&mut ctx, a, "x");
+        ctx.topology.set_health(a, PeerHealth::Up);
+        send_copy(&mut ctx, a, "new");
+        assert_eq!(queued_values(&ctx, a), ["x", "new"]);
+        // Nothing is replayed while the older copy is unanswered.
+        ctx.handoff.kick(a);
+        ctx.handoff_turn();
+        assert_eq!(ctx.conns[cid.0].imsg_q.len(), 0);
+        // Its storage error comes: its hint goes before the newer ones.
+        let rsp = ctx.reply_made(b"-ERR Storage: Datastore timed out\r\n", true);
+        let id = ctx.msgs[old].id;
+        ctx.peer_reply(cid, rsp, id);
+        assert_eq!(queued_values(&ctx, a), ["old", "x", "new"]);
+        ctx.handoff.kick(a);
+        ctx.handoff_turn();
+        assert_eq!(take_queued(&mut ctx, a).len(), 3, "replayed now");
     }
 
     #[test]
@@ -1498,6 +1615,7 @@ mod tests {
         ctx.topology.set_health(a, PeerHealth::Down);
         let one = Hint {
             seq: 0,
+            order: 0,
             created_ms: unix_ms(),
             token: 0,
             flags: 0,
@@ -1534,6 +1652,7 @@ mod tests {
             ctx.topology.set_health(a, PeerHealth::Down);
             let probe = Hint {
                 seq: 0,
+                order: 0,
                 created_ms: 0,
                 token: 0,
                 flags: 0,
