@@ -349,6 +349,11 @@ pub struct HintQueue {
     done_seq: u64,
     /// The largest `Hint::order` held.
     max_order: u64,
+    /// Hints of copies that failed after newer copies became hints (a
+    /// connection closed with copies in it), in memory, merged into `q` in
+    /// order before the next replay: a burst of them costs one sort, not a
+    /// shift of the queue each.
+    late: Vec<Hint>,
     /// After a failed round: 1, the next batch that succeeds is kept and
     /// sent again once `HINT_RETRY` has passed (2), and only then popped.
     /// A request that failed (timed out) may still be applied later by a
@@ -374,6 +379,7 @@ impl HintQueue {
             next_seq: 1,
             done_seq: 0,
             max_order: 0,
+            late: Vec::new(),
             confirm: 0,
             file: None,
             figures: HintFigures::default(),
@@ -383,7 +389,19 @@ impl HintQueue {
 
     /// Hints held (memory and file).
     pub fn len(&self) -> u64 {
-        self.q.len() as u64 + self.file.as_ref().map_or(0, |f| f.spilled)
+        (self.q.len() + self.late.len()) as u64 + self.file.as_ref().map_or(0, |f| f.spilled)
+    }
+
+    /// Merges the late hints into the part of `q` not sent yet, in order.
+    fn merge_late(&mut self) {
+        if self.late.is_empty() {
+            return;
+        }
+        let mut tail: Vec<Hint> = self.q.split_off(self.acks.len()).into();
+        tail.append(&mut self.late);
+        // Stable: hints of one order keep their creation order.
+        tail.sort_by_key(|h| h.order);
+        self.q.extend(tail);
     }
 
     /// True when no hint is held.
@@ -731,7 +749,10 @@ impl Context {
     /// Appends a hint to `peer`'s queue (and file); false when a bound
     /// dropped it.
     pub(crate) fn hint_add(&mut self, peer: PeerId, mut hint: Hint) -> bool {
-        let conf = self.handoff.conf.clone();
+        let (max_memory, max_disk) = (
+            self.handoff.conf.max_memory_bytes,
+            self.handoff.conf.max_disk_bytes,
+        );
         let q = self.hint_queue(peer);
         hint.seq = q.next_seq;
         q.next_seq += 1;
@@ -740,14 +761,14 @@ impl Context {
         let late = hint.order < q.max_order;
         q.max_order = q.max_order.max(hint.order);
         let spilling = q.spilled() > 0;
-        let mem_room = late || (!spilling && q.mem_bytes + cost <= conf.max_memory_bytes);
+        let mem_room = late || (!spilling && q.mem_bytes + cost <= max_memory);
         let verdict = match q.file.as_mut() {
             Some(f) => {
                 let mut rec = std::mem::take(&mut f.wbuf);
                 let before = rec.len();
                 encode_record(&mut rec, &Record::Hint(hint.clone()));
                 let n = (rec.len() - before) as u64;
-                if f.size + n > conf.max_disk_bytes {
+                if f.size + n > max_disk {
                     rec.truncate(before);
                     f.wbuf = rec;
                     Err(DropReason::Disk)
@@ -768,12 +789,11 @@ impl Context {
                 q.figures.hinted += 1;
                 if in_memory {
                     q.mem_bytes += cost;
-                    // Never before a hint already sent in this round.
-                    let mut at = q.q.len();
-                    while at > q.acks.len() && q.q[at - 1].order > hint.order {
-                        at -= 1;
+                    if late {
+                        q.late.push(hint);
+                    } else {
+                        q.q.push_back(hint);
                     }
-                    q.q.insert(at, hint);
                 }
                 true
             }
@@ -875,6 +895,9 @@ impl Context {
             // until each is answered (or hinted, in its place).
             return;
         }
+        if let Some(q) = self.handoff.queue_mut(peer) {
+            q.merge_late();
+        }
         self.hints_refill(peer);
         let window = self.handoff.conf.replay_window.max(1) as usize;
         let now = self.now;
@@ -944,13 +967,16 @@ impl Context {
     /// Reads hints that live only in the file back into memory while it
     /// has room.
     fn hints_refill(&mut self, peer: PeerId) {
-        let conf = self.handoff.conf.clone();
+        let (max_memory, max_age) = (
+            self.handoff.conf.max_memory_bytes,
+            self.handoff.conf.max_age_ms,
+        );
         let now_ms = unix_ms();
         let Some(q) = self.handoff.queue_mut(peer) else {
             return;
         };
         let Some(f) = q.file.as_mut() else { return };
-        if f.spilled == 0 || q.mem_bytes > conf.max_memory_bytes / 2 {
+        if f.spilled == 0 || q.mem_bytes > max_memory / 2 {
             return;
         }
         // What was buffered must be in the file before reading it back.
@@ -962,7 +988,7 @@ impl Context {
         }
         let mut buf = vec![0u8; REFILL_CHUNK];
         let mut aged = 0;
-        while f.spilled > 0 && q.mem_bytes <= conf.max_memory_bytes / 2 {
+        while f.spilled > 0 && q.mem_bytes <= max_memory / 2 {
             let n = match f.file.read_at(&mut buf, f.read_off) {
                 Ok(n) => n,
                 Err(e) => {
@@ -983,7 +1009,7 @@ impl Context {
                             continue;
                         }
                         f.spilled -= 1;
-                        if now_ms.saturating_sub(h.created_ms) > conf.max_age_ms {
+                        if now_ms.saturating_sub(h.created_ms) > max_age {
                             aged += 1;
                             continue;
                         }
@@ -1184,7 +1210,7 @@ impl Context {
                 }
                 // Compaction: everything owed is in memory and the file is
                 // mostly delivered hints.
-                if spilled == 0 && f.size > (1 << 20) && f.size > 4 * live {
+                if spilled == 0 && q.late.is_empty() && f.size > (1 << 20) && f.size > 4 * live {
                     let mut all = Vec::with_capacity(live as usize + MAGIC.len());
                     all.extend_from_slice(MAGIC);
                     for h in q.q.iter() {
@@ -1582,9 +1608,10 @@ mod tests {
         let rsp = ctx.reply_made(b"-ERR Storage: Datastore timed out\r\n", true);
         let id = ctx.msgs[old].id;
         ctx.peer_reply(cid, rsp, id);
-        assert_eq!(queued_values(&ctx, a), ["old", "x", "new"]);
+        assert_eq!(ctx.handoff.figures(a).queued, 3);
         ctx.handoff.kick(a);
         ctx.handoff_turn();
+        assert_eq!(queued_values(&ctx, a), ["old", "x", "new"]);
         assert_eq!(take_queued(&mut ctx, a).len(), 3, "replayed now");
     }
 
