@@ -79,6 +79,9 @@ const REFILL_CHUNK: usize = 1 << 20;
 /// Record kinds.
 const KIND_HINT: u8 = 1;
 const KIND_DONE: u8 = 2;
+/// Bytes of a hint record's body before the request: kind, seq, order,
+/// created_ms, token, flags.
+const HINT_HEAD: usize = 1 + 8 + 8 + 8 + 4 + 1;
 /// Hint flags: the copy asked the peer to replicate in its DC (type 4).
 pub const FLAG_FORWARD: u8 = 1;
 /// Hint flags: a memcached `noreply` request (no answer comes).
@@ -189,7 +192,7 @@ pub fn decode_record(buf: &[u8]) -> Decoded {
         return Decoded::Corrupt(total);
     }
     match body[0] {
-        KIND_HINT if body.len() >= 1 + 8 + 8 + 8 + 4 + 1 => {
+        KIND_HINT if body.len() >= HINT_HEAD => {
             let h = Hint {
                 seq: u64_at(body, 1),
                 order: u64_at(body, 9),
@@ -469,10 +472,9 @@ impl Handoff {
         f.queued = q.len();
         f.memory_bytes = q.mem_bytes;
         f.disk_bytes = q.file.as_ref().map_or(0, |f| f.size);
-        f.oldest_age_ms = q
-            .q
-            .front()
-            .map_or(0, |h| unix_ms().saturating_sub(h.created_ms));
+        f.oldest_age_ms =
+            q.q.front()
+                .map_or(0, |h| unix_ms().saturating_sub(h.created_ms));
         f
     }
 
@@ -1059,8 +1061,7 @@ impl Context {
         if outcome == HintOutcome::Rejected {
             let mut text = Vec::new();
             let r = &self.msgs[rsp];
-            self.mbufs
-                .copy_out(&r.segs, 0, r.mlen.min(200), &mut text);
+            self.mbufs.copy_out(&r.segs, 0, r.mlen.min(200), &mut text);
             let label = self.peer_label(peer);
             let line = format!(
                 "hint {seq} for peer {label} rejected by its datastore, dropped: {}",
@@ -1331,7 +1332,10 @@ mod tests {
             }
             v
         };
-        for cut in (0..buf.len()).step_by(997).chain(ends.iter().map(|e| e - 1)) {
+        for cut in (0..buf.len())
+            .step_by(997)
+            .chain(ends.iter().map(|e| e - 1))
+        {
             let (got, s) = read_all(&buf[..cut]);
             let whole = ends.iter().filter(|&&e| e <= cut).count();
             assert_eq!(got, recs[..whole].to_vec(), "cut at {cut}");
@@ -1352,7 +1356,10 @@ mod tests {
         let (got, s) = read_all(&buf);
         assert_eq!(
             got,
-            vec![Record::Hint(hint(1, b"one")), Record::Hint(hint(3, b"three"))]
+            vec![
+                Record::Hint(hint(1, b"one")),
+                Record::Hint(hint(3, b"three"))
+            ]
         );
         assert_eq!(s.corrupt, 1);
         assert!(!s.torn);
@@ -1458,8 +1465,7 @@ mod tests {
             port(1)
         );
         let conf = crate::conf::Conf::parse_str("test.yml", &text).expect("conf");
-        let topology =
-            crate::cluster::topology::Topology::from_conf(&conf.pool).expect("topology");
+        let topology = crate::cluster::topology::Topology::from_conf(&conf.pool).expect("topology");
         let mut ctx = Context::new(&conf.pool, topology, 16 * 1024, 1024).expect("context");
         ctx.handoff_load();
         ctx.peers_connect();
@@ -1514,7 +1520,13 @@ mod tests {
     fn queued_values(ctx: &Context, peer: PeerId) -> Vec<String> {
         let q = ctx.handoff.queue(peer).expect("queue");
         q.q.iter()
-            .map(|h| String::from_utf8_lossy(&h.bytes).rsplit("\r\n").nth(1).unwrap_or("").to_string())
+            .map(|h| {
+                String::from_utf8_lossy(&h.bytes)
+                    .rsplit("\r\n")
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect()
     }
 
@@ -1523,7 +1535,10 @@ mod tests {
         let (mut ctx, _l, a) = node(None);
         ctx.topology.set_health(a, PeerHealth::Down);
         send_copy(&mut ctx, a, "1");
-        assert!(take_queued(&mut ctx, a).is_empty(), "not sent to a down peer");
+        assert!(
+            take_queued(&mut ctx, a).is_empty(),
+            "not sent to a down peer"
+        );
         assert_eq!(ctx.handoff.figures(a).queued, 1);
         assert_eq!(ctx.stats.pool.peer_dropped_requests, 0, "kept, not dropped");
         assert_eq!(ctx.stats.faults.peer_undeliverable, 1);
@@ -1532,7 +1547,10 @@ mod tests {
         send_copy(&mut ctx, a, "2");
         assert!(take_queued(&mut ctx, a).is_empty(), "behind its hints");
         assert_eq!(queued_values(&ctx, a), ["1", "2"]);
-        assert_eq!(ctx.stats.faults.peer_undeliverable, 1, "queuing behind is no fault");
+        assert_eq!(
+            ctx.stats.faults.peer_undeliverable, 1,
+            "queuing behind is no fault"
+        );
 
         // The replay sends both, oldest first; the first fails (the peer's
         // datastore is down), the second is applied: both stay, in order.
@@ -1542,9 +1560,17 @@ mod tests {
         assert_eq!(sent.len(), 2);
         assert!(bytes_of(&ctx, sent[0]).ends_with("$1\r\n1\r\n"));
         assert!(bytes_of(&ctx, sent[1]).ends_with("$1\r\n2\r\n"));
-        answer(&mut ctx, sent[0], b"-ERR Storage: Datastore refused connection\r\n");
+        answer(
+            &mut ctx,
+            sent[0],
+            b"-ERR Storage: Datastore refused connection\r\n",
+        );
         answer(&mut ctx, sent[1], b"+OK\r\n");
-        assert_eq!(queued_values(&ctx, a), ["1", "2"], "the round is kept whole");
+        assert_eq!(
+            queued_values(&ctx, a),
+            ["1", "2"],
+            "the round is kept whole"
+        );
         let f = ctx.handoff.figures(a);
         assert_eq!((f.replayed, f.retries), (0, 1));
         // Not before the retry time.
@@ -1559,7 +1585,11 @@ mod tests {
         for m in sent {
             answer(&mut ctx, m, b"+OK\r\n");
         }
-        assert_eq!(queued_values(&ctx, a), ["1", "2"], "kept after the first pass");
+        assert_eq!(
+            queued_values(&ctx, a),
+            ["1", "2"],
+            "kept after the first pass"
+        );
         ctx.handoff_turn();
         assert!(take_queued(&mut ctx, a).is_empty(), "the second pass waits");
         // ... and again, now popped as answered.
@@ -1574,7 +1604,11 @@ mod tests {
         // The next hint goes out as soon as the window has room.
         let next = take_queued(&mut ctx, a);
         assert_eq!(next.len(), 1);
-        answer(&mut ctx, sent[1], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+        answer(
+            &mut ctx,
+            sent[1],
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        );
         answer(&mut ctx, next[0], b"+OK\r\n");
         let f = ctx.handoff.figures(a);
         assert_eq!((f.queued, f.replayed, f.rejected, f.hinted), (0, 2, 1, 3));
@@ -1691,7 +1725,11 @@ mod tests {
             }
             let f = ctx.handoff.figures(a);
             assert_eq!(f.queued, 5);
-            assert_eq!(queued_values(&ctx, a), ["0", "1"], "the rest is in the file");
+            assert_eq!(
+                queued_values(&ctx, a),
+                ["0", "1"],
+                "the rest is in the file"
+            );
             ctx.handoff_turn();
             // The node dies here: nothing else is written.
         }
@@ -1718,7 +1756,13 @@ mod tests {
         let sent = take_queued(&mut ctx, a);
         let values: Vec<String> = sent
             .iter()
-            .map(|&m| bytes_of(&ctx, m).rsplit("\r\n").nth(1).unwrap_or("").to_string())
+            .map(|&m| {
+                bytes_of(&ctx, m)
+                    .rsplit("\r\n")
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect();
         assert_eq!(values, ["0", "1", "2", "3", "4"]);
         for m in sent {
@@ -1736,7 +1780,10 @@ mod tests {
 
     #[test]
     fn file_names_follow_the_peer_address() {
-        assert_eq!(Handoff::file_name("127.0.0.1", 8101), "127.0.0.1_8101.hints");
+        assert_eq!(
+            Handoff::file_name("127.0.0.1", 8101),
+            "127.0.0.1_8101.hints"
+        );
         assert_eq!(Handoff::file_name("a/b c", 1), "a_b_c_1.hints");
     }
 }

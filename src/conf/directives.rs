@@ -262,7 +262,11 @@ impl Draft {
         if let Some(slot) = super::handoff::handoff_slot(key) {
             self.claim(key, slot)?;
             let v = self.single(key, &directive.value)?;
-            return self.pool.handoff.apply(slot, v).map_err(|r| self.error(key, r));
+            return self
+                .pool
+                .handoff
+                .apply(slot, v)
+                .map_err(|r| self.error(key, r));
         }
         let Some(slot) = DIRECTIVES.iter().copied().find(|d| *d == key) else {
             return Err(self.error(key, "is unknown"));

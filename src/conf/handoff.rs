@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn every_key_is_read() {
-        let cases: [(&str, fn(&super::HandoffConf) -> bool); 10] = [
+        type Check = fn(&super::HandoffConf) -> bool;
+        let cases: [(&str, Check); 10] = [
             ("hints_enabled: false", |h| !h.enabled),
             ("hints_dir: /var/lib/dynomite/hints", |h| {
                 h.dir.as_deref() == Some("/var/lib/dynomite/hints")
@@ -157,8 +158,12 @@ mod tests {
             ("hints_max_memory_bytes: 1048576", |h| {
                 h.max_memory_bytes == 1 << 20
             }),
-            ("hints_max_memory_bytes: 0", |h| h.max_memory_bytes == 64 << 20),
-            ("hints_max_disk_bytes: 2097152", |h| h.max_disk_bytes == 2 << 20),
+            ("hints_max_memory_bytes: 0", |h| {
+                h.max_memory_bytes == 64 << 20
+            }),
+            ("hints_max_disk_bytes: 2097152", |h| {
+                h.max_disk_bytes == 2 << 20
+            }),
             ("hints_max_age: 60000", |h| h.max_age_ms == 60_000),
             ("hints_replay_window: 8", |h| h.replay_window == 8),
             ("hints_replay_window: 0", |h| h.replay_window == 64),
@@ -174,10 +179,22 @@ mod tests {
     fn bad_values_name_the_file_and_the_key() {
         for (line, key, reason) in [
             ("hints_enabled: maybe", "hints_enabled", ""),
-            ("hints_max_memory_bytes: 1024", "hints_max_memory_bytes", "at least"),
-            ("hints_max_disk_bytes: 1GB", "hints_max_disk_bytes", "not a number"),
+            (
+                "hints_max_memory_bytes: 1024",
+                "hints_max_memory_bytes",
+                "at least",
+            ),
+            (
+                "hints_max_disk_bytes: 1GB",
+                "hints_max_disk_bytes",
+                "not a number",
+            ),
             ("hints_max_age: soon", "hints_max_age", "not a number"),
-            ("hints_replay_window: 100000", "hints_replay_window", "between 1"),
+            (
+                "hints_replay_window: 100000",
+                "hints_replay_window",
+                "between 1",
+            ),
         ] {
             let e = parse(line).expect_err(line);
             assert!(e.contains("h.yml"), "{line}: {e}");

@@ -408,8 +408,6 @@ mod tests {
         assert_eq!(out.matches("dynomite_peer_health{peer=\"z\"}").count(), 1);
         assert!(out.contains("dynomite_peer_undeliverable_total{peer=\"z\"} 7\n"));
         assert!(out.contains("dynomite_peer_hints_queued{peer=\"a\"} 3\n"));
-        assert!(
-            out.contains("dynomite_peer_hints_dropped_total{peer=\"a\",reason=\"age\"} 1\n")
-        );
+        assert!(out.contains("dynomite_peer_hints_dropped_total{peer=\"a\",reason=\"age\"} 1\n"));
     }
 }

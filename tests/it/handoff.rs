@@ -171,7 +171,10 @@ fn a_killed_peer_gets_every_write_it_missed_in_order() {
     assert_eq!(c.cmd(&[b"SET", b"order", b"second"]), b"+OK\r\n");
     thread::sleep(Duration::from_secs(2));
     let p = hints_of_n1(&cl);
-    assert!(figure(&p, "queued") > 0, "no hint held while n1 is away: {p}");
+    assert!(
+        figure(&p, "queued") > 0,
+        "no hint held while n1 is away: {p}"
+    );
     cl.node_mut(1).restart();
     thread::sleep(Duration::from_secs(1));
     let mut acked = w.finish();
@@ -201,7 +204,10 @@ fn a_stopped_datastore_of_a_peer_gets_every_write_it_missed() {
     cl.node(1).redis.pause();
     thread::sleep(Duration::from_secs(5));
     let p = hints_of_n1(&cl);
-    assert!(figure(&p, "queued") > 0, "no hint held while n1's redis is stopped: {p}");
+    assert!(
+        figure(&p, "queued") > 0,
+        "no hint held while n1's redis is stopped: {p}"
+    );
     cl.node(1).redis.resume();
     thread::sleep(Duration::from_secs(1));
     let acked = w.finish();
@@ -237,5 +243,8 @@ fn hints_survive_a_kill_of_the_coordinator_and_are_replayed_after_its_restart() 
     let ok = poll_until(DETECT, || figure(&hints_of_n1(&cl), "replayed") == 300);
     assert!(ok, "{}", hints_of_n1(&cl));
     let log = cl.node(0).full_log();
-    assert!(log.contains("hints for peer"), "no read-back logged:\n{log}");
+    assert!(
+        log.contains("hints for peer"),
+        "no read-back logged:\n{log}"
+    );
 }
