@@ -284,6 +284,15 @@ pub fn read_records(
     }
 }
 
+/// True when a memcached request's command line ends in `noreply` (the
+/// peer's memcached answers nothing to it).
+pub fn mc_noreply(bytes: &[u8]) -> bool {
+    let line = memchr::memmem::find(bytes, b"\r\n").map_or(bytes, |n| &bytes[..n]);
+    line.split(|&b| b == b' ')
+        .rfind(|t| !t.is_empty())
+        .is_some_and(|t| t == b"noreply")
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -657,7 +666,8 @@ impl Context {
     }
 
     /// At start: makes `hints_dir` and reads back the file of every peer
-    /// that has one; files that name no known peer are left as they are.
+    /// that has one; files that name no known peer are left as they are
+    /// (a peer added later with that address reads its file then).
     pub(crate) fn handoff_load(&mut self) {
         let Some(dir) = self.handoff.conf.dir.clone() else {
             return;
@@ -725,7 +735,7 @@ impl Context {
         if !self.topology.same_dc(peer) {
             flags |= FLAG_FORWARD;
         }
-        if m.noreply {
+        if m.noreply || (self.settings.memcache && mc_noreply(&bytes)) {
             flags |= FLAG_NOREPLY;
         }
         let uid = m.id;
@@ -1261,6 +1271,27 @@ impl Context {
         }
     }
 
+    /// A peer was added (at start, or later by a seed provider or gossip):
+    /// a hint file left for its address is read back and replayed.
+    pub(crate) fn handoff_peer_added(&mut self, peer: PeerId) {
+        let h = &self.handoff;
+        if !h.conf.enabled || peer.is_local() || h.queue(peer).is_some() {
+            return;
+        }
+        let Some(dir) = h.conf.dir.as_deref() else {
+            return;
+        };
+        let p = self.topology.peer(peer);
+        if Path::new(dir)
+            .join(Handoff::file_name(&p.host, p.port))
+            .exists()
+        {
+            let max = self.hint_queue(peer).max_order;
+            self.handoff.order_base = self.handoff.order_base.max(max + 1);
+            self.handoff.kick(peer);
+        }
+    }
+
     /// A peer came up: its hints are sent this turn.
     pub(crate) fn handoff_peer_up(&mut self, peer: PeerId) {
         self.handoff.kick(peer);
@@ -1776,6 +1807,14 @@ mod tests {
             "drained: the file is cut back"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn memcached_noreply_is_read_from_the_command_line() {
+        assert!(mc_noreply(b"set k 0 0 1 noreply\r\nv\r\n"));
+        assert!(mc_noreply(b"delete k noreply\r\n"));
+        assert!(!mc_noreply(b"set k 0 0 7\r\nnoreply\r\n"));
+        assert!(!mc_noreply(b"set k 0 0 1\r\nv\r\n"));
     }
 
     #[test]
