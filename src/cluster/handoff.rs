@@ -1737,6 +1737,47 @@ mod tests {
     }
 
     #[test]
+    fn a_full_hint_file_drops_hints_and_counts_them() {
+        let dir = temp_dir("disk");
+        let (mut ctx, _l, a) = node(Some(&dir));
+        ctx.topology.set_health(a, PeerHealth::Down);
+        let one = Hint {
+            seq: 0,
+            order: 0,
+            created_ms: unix_ms(),
+            token: 0,
+            flags: 0,
+            bytes: vec![b'x'; 1000],
+        };
+        let mut rec = Vec::new();
+        encode_record(&mut rec, &Record::Hint(one.clone()));
+        ctx.handoff.conf.max_disk_bytes = MAGIC.len() as u64 + 2 * rec.len() as u64;
+        for _ in 0..4 {
+            ctx.hint_add(a, one.clone());
+        }
+        ctx.handoff_turn();
+        let f = ctx.handoff.figures(a);
+        assert_eq!((f.queued, f.dropped_disk), (2, 2));
+        assert_eq!(f.disk_bytes, MAGIC.len() as u64 + 2 * rec.len() as u64);
+        assert_eq!(
+            std::fs::metadata(
+                dir.join(
+                    std::fs::read_dir(&dir)
+                        .expect("dir")
+                        .flatten()
+                        .next()
+                        .expect("file")
+                        .file_name()
+                )
+            )
+            .expect("meta")
+            .len(),
+            f.disk_bytes
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn hints_past_memory_live_in_the_file_and_survive_a_restart() {
         let dir = temp_dir("spill");
         {
