@@ -1177,11 +1177,15 @@ impl Context {
     /// After hints were popped: a file whose queue is empty is cut back to
     /// its magic; otherwise the progress is recorded for the next write.
     fn hints_drained(&mut self, peer: PeerId) {
-        let Some(q) = self.handoff.queue_mut(peer) else {
-            return;
-        };
-        if q.is_empty() && q.acks.is_empty() {
-            let label = q.figures.replayed;
+        let drained = self
+            .handoff
+            .queue(peer)
+            .is_some_and(|q| q.is_empty() && q.acks.is_empty());
+        if drained {
+            let label = self.peer_label(peer);
+            let q = self.handoff.queue_mut(peer).expect("a queue");
+            let f = &q.figures;
+            let (replayed, rejected) = (f.replayed, f.rejected);
             if let Some(f) = q.file.as_mut() {
                 f.wbuf.clear();
                 if let Err(e) = f.file.set_len(MAGIC.len() as u64) {
@@ -1191,7 +1195,9 @@ impl Context {
                 f.read_off = f.size;
                 f.done_written = q.done_seq;
             }
-            log::debug!("hints of peer {} drained ({label} replayed)", peer.0);
+            info!(
+                "hints for peer {label} drained ({replayed} replayed, {rejected} rejected since start)"
+            );
         }
     }
 
