@@ -142,6 +142,8 @@ pub enum Internal {
     RepairPttl(u32),
     /// `RESTORE` (with `REPLACE` or without) of read repair `n`.
     RepairRestore(u32),
+    /// A replayed hint (cluster/handoff.rs), by its sequence number.
+    Hint(u64),
 }
 
 impl Internal {

@@ -566,6 +566,10 @@ impl Context {
     /// Gives a request its reply: a fragment reports to its parent, a client
     /// request waits to be written, an orphan is freed.
     pub(crate) fn attach_reply(&mut self, req: MsgId, rsp: MsgId) {
+        if let Some(crate::msg::Internal::Hint(seq)) = self.msgs[req].internal {
+            self.handoff_reply(req, rsp, seq);
+            return;
+        }
         if let Some(tag) = self.msgs[req].internal {
             if tag.is_repair() {
                 self.repair_reply(req, rsp, tag);

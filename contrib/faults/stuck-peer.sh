@@ -156,5 +156,5 @@ if c["first_errors"]:
 PY
 echo
 echo "A's log lines about B:"
-grep -E "is down|is up|is suspect|not delivered|no progress" "$OUT/a.log" | head -8
-echo "($(grep -c -E 'not delivered|timed out' "$OUT/a.log") fault lines in A's log over the run)"
+grep -E "is down|is up|is suspect|not delivered|kept as a hint|no progress|drained" "$OUT/a.log" | head -8
+echo "($(grep -c -E 'not delivered|kept as a hint|timed out' "$OUT/a.log") fault lines in A's log over the run)"

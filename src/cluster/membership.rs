@@ -48,6 +48,7 @@ impl Context {
         self.peers.add(peer, p.dc_idx == 0);
         self.stats.add_dc(p.dc_idx, &p.dc);
         self.stats.add_peer(peer, &p.name, p.dc_idx);
+        self.handoff_peer_added(peer);
     }
 
     /// Applies a topology change and brings the connections in line in the

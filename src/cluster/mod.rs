@@ -4,6 +4,7 @@
 
 pub mod coordinator;
 pub mod gossip;
+pub mod handoff;
 pub mod health;
 pub mod membership;
 pub mod plan;

@@ -638,6 +638,8 @@ impl Context {
             Internal::WarmScan => self.warmup_scanned(v),
             Internal::WarmDump(n) | Internal::WarmPttl(n) => self.warmup_fetched(n, tag, v),
             Internal::WarmRestore(n) => self.warmup_restored(n, v),
+            // Handed to cluster/handoff.rs by attach_reply.
+            Internal::Hint(_) => {}
             // Read repair's own (attach_reply sends them to repair_reply).
             _ => {}
         }

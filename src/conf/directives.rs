@@ -195,6 +195,7 @@ impl Draft {
                 redis_auth_user: None,
                 redis_db: 0,
                 tls: Default::default(),
+                handoff: Default::default(),
             },
             seen: HashSet::new(),
             warnings: Vec::new(),
@@ -261,6 +262,15 @@ impl Draft {
             self.claim(key, slot)?;
             let v = self.single(key, &directive.value)?;
             return self.pool.tls.apply(slot, v).map_err(|r| self.error(key, r));
+        }
+        if let Some(slot) = super::handoff::handoff_slot(key) {
+            self.claim(key, slot)?;
+            let v = self.single(key, &directive.value)?;
+            return self
+                .pool
+                .handoff
+                .apply(slot, v)
+                .map_err(|r| self.error(key, r));
         }
         let Some(slot) = DIRECTIVES.iter().copied().find(|d| *d == key) else {
             return Err(self.error(key, "is unknown"));

@@ -37,6 +37,7 @@
 //! `tokens` are optional (a single-node proxy needs neither).
 
 pub mod directives;
+pub mod handoff;
 pub mod tls;
 pub mod types;
 pub mod values;
@@ -53,6 +54,7 @@ pub use directives::{
     DEFAULT_SEED_PROVIDER, DEFAULT_SERVER_FAILURE_LIMIT, DEFAULT_SERVER_RETRY_TIMEOUT_MS,
     DEFAULT_STATS_INTERVAL_MS, DEFAULT_STATS_PORT, DEFAULT_TIMEOUT_MS, DIRECTIVES,
 };
+pub use handoff::{HandoffConf, HANDOFF_DIRECTIVES};
 pub use tls::{TlsConf, TLS_DIRECTIVES};
 pub use types::{
     Conf, ConfError, Consistency, DataStore, Endpoint, PoolConf, SecureOption, SeedConf, ServerConf,

@@ -303,6 +303,8 @@ pub struct PoolConf {
     pub redis_db: u32,
     /// TLS of the client port, the datastores and the peer links (conf/tls.rs).
     pub tls: super::tls::TlsConf,
+    /// Hinted handoff: where hints live, their bounds (conf/handoff.rs).
+    pub handoff: super::handoff::HandoffConf,
 }
 
 /// A loaded configuration file.

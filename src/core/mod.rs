@@ -210,6 +210,8 @@ pub struct Context {
     pub(crate) repair: crate::cluster::repair::Repairs,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
+    /// Hints for peers that could not take their copies (cluster/handoff.rs).
+    pub(crate) handoff: crate::cluster::handoff::Handoff,
     signals: Option<Signals>,
     shutdown: bool,
     /// Chunks released to the allocator since the last trim.
@@ -296,6 +298,7 @@ impl Context {
             ),
             repair: crate::cluster::repair::Repairs::new(pool.quorum_read_repair),
             tls: Default::default(),
+            handoff: crate::cluster::handoff::Handoff::new(&pool.handoff),
             signals: None,
             shutdown: false,
             released_chunks: 0,
@@ -411,6 +414,7 @@ impl Context {
         }
         self.expire_timers();
         self.resume_blocked();
+        self.handoff_turn();
         self.flush_all();
         self.reap();
         self.trim_memory();

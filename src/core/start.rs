@@ -56,6 +56,7 @@ impl Context {
             io::Error::new(io::ErrorKind::InvalidInput, e)
         })?;
         ctx.log_peer_crypto();
+        ctx.handoff_load();
         ctx.tls = crate::tls::TlsConfigs::load(&pool.tls).map_err(|e| {
             error!("{e}");
             io::Error::new(io::ErrorKind::InvalidInput, e.to_string())

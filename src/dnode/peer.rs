@@ -70,6 +70,11 @@ pub enum Undeliverable {
     QueueFull,
     /// Queued, then lost when its connection closed.
     ConnLost,
+    /// The peer answered with a storage error: its datastore failed.
+    Storage,
+    /// The peer has hints pending: a newer copy goes behind them
+    /// (cluster/handoff.rs), so that writes of a key keep their order.
+    Behind,
 }
 
 impl Undeliverable {
@@ -79,7 +84,9 @@ impl Undeliverable {
             Undeliverable::AdminDown | Undeliverable::NotConnected => ERR_PEER_NOT_CONNECTED,
             Undeliverable::Down => ERR_PEER_DOWN,
             Undeliverable::QueueFull => ERR_PEER_QUEUE_FULL,
-            Undeliverable::ConnLost => ERR_PEER_REFUSED,
+            Undeliverable::ConnLost | Undeliverable::Storage | Undeliverable::Behind => {
+                ERR_PEER_REFUSED
+            }
         }
     }
 
@@ -91,6 +98,8 @@ impl Undeliverable {
             Undeliverable::NotConnected => "not connected",
             Undeliverable::QueueFull => "queue full",
             Undeliverable::ConnLost => "connection lost",
+            Undeliverable::Storage => "its datastore failed",
+            Undeliverable::Behind => "queued behind its hints",
         }
     }
 }
@@ -317,6 +326,12 @@ impl Context {
         if self.conns[cid.0].state != ConnState::Connected {
             return Err(Undeliverable::NotConnected);
         }
+        let m = &self.msgs[mid];
+        let copy = m.swallow && m.internal.is_none() && m.cmd.is_some_and(|c| c.write);
+        if copy && self.handoff.pending(peer) {
+            // A copy: hints for this peer go first (cluster/handoff.rs).
+            return Err(Undeliverable::Behind);
+        }
         let (msgs, bytes) = self.peer_queued(peer);
         let len = self.msgs[mid].mlen;
         if msgs >= self.settings.peer_queue_max_msgs
@@ -410,24 +425,31 @@ impl Context {
     /// replica of a write) ends when it cannot reach `peer`: not sent, or
     /// lost with its connection. Counted (`peer_dropped_requests` or
     /// `remote_peer_dropped_requests`, and the fault counters) and logged at
-    /// most once a second per peer, then released. Hinted handoff keeps it
-    /// here instead.
+    /// most once a second per peer, then released. Hinted handoff
+    /// (cluster/handoff.rs) keeps it as a hint instead: then it is counted
+    /// as undeliverable (unless it only queued behind earlier hints), not
+    /// as dropped.
     pub(crate) fn copy_undeliverable(&mut self, peer: PeerId, mid: MsgId, why: Undeliverable) {
         debug_assert!(!self.msgs[mid].in_server);
+        if why != Undeliverable::Behind {
+            let f = &mut self.stats.faults;
+            let c = &mut self.peers[peer].counts;
+            f.peer_undeliverable += 1;
+            c.undeliverable += 1;
+            if why == Undeliverable::QueueFull {
+                f.peer_queue_full += 1;
+                c.queue_full += 1;
+            }
+        }
+        if self.hint_keep(peer, mid, why) {
+            return;
+        }
         let same = self.topology.same_dc(peer);
         let pool = &mut self.stats.pool;
         if same {
             pool.peer_dropped_requests += 1;
         } else {
             pool.remote_peer_dropped_requests += 1;
-        }
-        let f = &mut self.stats.faults;
-        f.peer_undeliverable += 1;
-        let c = &mut self.peers[peer].counts;
-        c.undeliverable += 1;
-        if why == Undeliverable::QueueFull {
-            f.peer_queue_full += 1;
-            c.queue_full += 1;
         }
         let m = &mut self.msgs[mid];
         m.swallow = true;
@@ -497,6 +519,7 @@ impl Context {
         let admin = p.state.name();
         let name = self.peer_label(peer);
         if to == PeerHealth::Up {
+            self.handoff_peer_up(peer);
             info!(
                 "peer {name} is {} (was {}; operator state {admin})",
                 to.name(),
@@ -613,6 +636,17 @@ impl Context {
                     self.stats.record_peer_response(dest, bytes, micros);
                 }
                 let m = &self.msgs[req];
+                let copy = m.swallow
+                    && !m.done
+                    && !m.in_client
+                    && m.internal.is_none()
+                    && m.cmd.is_some_and(|c| c.write);
+                if copy && self.storage_error(rsp) {
+                    // A replica's copy its datastore did not take: a hint.
+                    self.msgs.put(&mut self.mbufs, rsp);
+                    self.copy_undeliverable(peer, req, Undeliverable::Storage);
+                    return;
+                }
                 if m.swallow || m.done {
                     self.msgs.put(&mut self.mbufs, rsp);
                     self.try_free(req);
@@ -865,6 +899,8 @@ mod tests {
     #[test]
     fn a_peer_queue_is_bounded_in_messages_and_bytes() {
         let (mut ctx, _l, a, _) = connected_context();
+        // Without hints: copies past the bound are dropped.
+        ctx.handoff.conf.enabled = false;
         ctx.settings.peer_queue_max_msgs = 3;
         for _ in 0..3 {
             let c = write_copy(&mut ctx);

@@ -512,6 +512,7 @@ impl Context {
                     queued_msgs,
                     queued_bytes,
                     counts: pool.counts.clone(),
+                    hints: self.handoff.figures(id),
                 }
             })
             .collect()

@@ -48,6 +48,7 @@ fault_counters! {
     server_connect_timeouts, "Datastore connects that did not complete within the timeout.";
     dedicated_refused, "Blocking commands and subscriptions refused because DEDICATED_MAX (1024) dedicated connections were open to the datastore.";
     subscribers_dropped, "Subscribers closed because the messages waiting for them passed the bound (10000 messages or 32 MiB), or their subscription connection was lost.";
+    hints_dropped, "Hints dropped by a bound (hints_max_age, hints_max_memory_bytes, hints_max_disk_bytes) or a failed hint file.";
     storage_error_failovers, "DC_ONE reads sent to another rack's replica because the owner's datastore failed (its storage error, or this node's datastore unreachable).";
     read_repair_divergent, "Replica answers to quorum reads that differed from the winning answer (read repair).";
     read_repairs_sent, "Read repairs sent: RESTORE REPLACE of the winning value to a replica that answered otherwise.";
@@ -68,6 +69,56 @@ pub struct PeerFaultCounts {
     pub stalls: u64,
     /// Health changes.
     pub state_changes: u64,
+}
+
+/// The hints of one peer (cluster/handoff.rs): gauges and counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HintFigures {
+    /// Hints held now (memory and file).
+    pub queued: u64,
+    /// Their bytes in memory.
+    pub memory_bytes: u64,
+    /// Size of the peer's hint file.
+    pub disk_bytes: u64,
+    /// Age of the oldest hint in memory, in ms (0 when none).
+    pub oldest_age_ms: u64,
+    /// Hints made (copies kept).
+    pub hinted: u64,
+    /// Hints replayed and applied by the peer.
+    pub replayed: u64,
+    /// Hints the peer's datastore refused (a client error such as
+    /// WRONGTYPE): dropped.
+    pub rejected: u64,
+    /// Replays that failed and were tried again later.
+    pub retries: u64,
+    /// Dropped: older than `hints_max_age`.
+    pub dropped_age: u64,
+    /// Dropped: memory full and no file.
+    pub dropped_memory: u64,
+    /// Dropped: the file full or failing.
+    pub dropped_disk: u64,
+    /// Damaged or torn records skipped in the file.
+    pub corrupt: u64,
+}
+
+impl HintFigures {
+    /// Every figure as (name, value), in output order.
+    pub fn fields(&self) -> [(&'static str, u64); 12] {
+        [
+            ("queued", self.queued),
+            ("memory_bytes", self.memory_bytes),
+            ("disk_bytes", self.disk_bytes),
+            ("oldest_age_ms", self.oldest_age_ms),
+            ("hinted", self.hinted),
+            ("replayed", self.replayed),
+            ("rejected", self.rejected),
+            ("retries", self.retries),
+            ("dropped_age", self.dropped_age),
+            ("dropped_memory", self.dropped_memory),
+            ("dropped_disk", self.dropped_disk),
+            ("corrupt", self.corrupt),
+        ]
+    }
 }
 
 /// One peer as `/info` and `/metrics` show its health.
@@ -96,6 +147,8 @@ pub struct PeerRow {
     pub queued_bytes: u64,
     /// Its fault counts.
     pub counts: PeerFaultCounts,
+    /// Its hints.
+    pub hints: HintFigures,
 }
 
 fn json_str(out: &mut String, s: &str) {
@@ -141,7 +194,15 @@ pub fn info_objects(faults: &FaultStats, peers: &[PeerRow]) -> String {
             json_str(&mut out, k);
             let _ = write!(out, ":{v}");
         }
-        out.push('}');
+        out.push_str(",\"hints\":{");
+        for (i, (k, v)) in p.hints.fields().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(&mut out, k);
+            let _ = write!(out, ":{v}");
+        }
+        out.push_str("}}");
     }
     out.push('}');
     out
@@ -199,6 +260,92 @@ pub fn prometheus_families(out: &mut String, faults: &FaultStats, peers: &[PeerR
             prom_sample(out, family, &[("peer", &p.name)], &get(p).to_string());
         }
     }
+    let hint_gauges: [(&str, &str, &str, Get); 4] = [
+        (
+            "dynomite_peer_hints_queued",
+            "gauge",
+            "Hints held for each peer (memory and file).",
+            |p| p.hints.queued,
+        ),
+        (
+            "dynomite_peer_hints_memory_bytes",
+            "gauge",
+            "Bytes of the hints held in memory for each peer.",
+            |p| p.hints.memory_bytes,
+        ),
+        (
+            "dynomite_peer_hints_disk_bytes",
+            "gauge",
+            "Size of each peer's hint file.",
+            |p| p.hints.disk_bytes,
+        ),
+        (
+            "dynomite_peer_hints_oldest_age_seconds",
+            "gauge",
+            "Age of the oldest hint held for each peer.",
+            |p| p.hints.oldest_age_ms / 1000,
+        ),
+    ];
+    let hint_counters: [(&str, &str, Get); 5] = [
+        (
+            "dynomite_peer_hints_total",
+            "Hints made for each peer (copies it could not take).",
+            |p| p.hints.hinted,
+        ),
+        (
+            "dynomite_peer_hints_replayed_total",
+            "Hints replayed to and applied by each peer.",
+            |p| p.hints.replayed,
+        ),
+        (
+            "dynomite_peer_hints_rejected_total",
+            "Replayed hints each peer's datastore refused (client errors), dropped.",
+            |p| p.hints.rejected,
+        ),
+        (
+            "dynomite_peer_hints_retries_total",
+            "Hint replays that failed and were tried again.",
+            |p| p.hints.retries,
+        ),
+        (
+            "dynomite_peer_hints_corrupt_total",
+            "Damaged or torn hint file records skipped.",
+            |p| p.hints.corrupt,
+        ),
+    ];
+    for (family, kind, help, get) in hint_gauges {
+        prom_family(out, family, kind, help);
+        for p in &rows {
+            prom_sample(out, family, &[("peer", &p.name)], &get(p).to_string());
+        }
+    }
+    for (family, help, get) in hint_counters {
+        prom_family(out, family, "counter", help);
+        for p in &rows {
+            prom_sample(out, family, &[("peer", &p.name)], &get(p).to_string());
+        }
+    }
+    let family = "dynomite_peer_hints_dropped_total";
+    prom_family(
+        out,
+        family,
+        "counter",
+        "Hints dropped for each peer, by the bound that dropped them.",
+    );
+    for p in &rows {
+        for (reason, v) in [
+            ("age", p.hints.dropped_age),
+            ("memory", p.hints.dropped_memory),
+            ("disk", p.hints.dropped_disk),
+        ] {
+            prom_sample(
+                out,
+                family,
+                &[("peer", &p.name), ("reason", reason)],
+                &v.to_string(),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +370,11 @@ mod tests {
                 stalls: 2,
                 state_changes: 2,
             },
+            hints: HintFigures {
+                queued: 3,
+                dropped_age: 1,
+                ..HintFigures::default()
+            },
         }
     }
 
@@ -243,6 +395,8 @@ mod tests {
         assert_eq!(v["peers"]["c"]["admin_state"], "NORMAL");
         assert_eq!(v["peers"]["c"]["queued_bytes"], 600);
         assert_eq!(v["peers"]["c"]["last_fault"], "no progress");
+        assert_eq!(v["peers"]["c"]["hints"]["queued"], 3);
+        assert_eq!(v["peers"]["c"]["hints"]["replayed"], 0);
         let empty = format!("{{\"a\":1{}}}", info_objects(&faults, &[]));
         let v: serde_json::Value = serde_json::from_str(&empty).expect("valid JSON");
         assert!(v["peers"].as_object().is_some_and(|o| o.is_empty()));
@@ -261,5 +415,7 @@ mod tests {
         assert!(out.contains("dynomite_peer_health{peer=\"a\"} 2\n"));
         assert_eq!(out.matches("dynomite_peer_health{peer=\"z\"}").count(), 1);
         assert!(out.contains("dynomite_peer_undeliverable_total{peer=\"z\"} 7\n"));
+        assert!(out.contains("dynomite_peer_hints_queued{peer=\"a\"} 3\n"));
+        assert!(out.contains("dynomite_peer_hints_dropped_total{peer=\"a\",reason=\"age\"} 1\n"));
     }
 }

@@ -17,6 +17,7 @@ mod conf_files;
 mod datastore;
 mod faults;
 mod golden_hashkit;
+mod handoff;
 mod hash_tool;
 mod kubernetes;
 mod membership;
