@@ -248,7 +248,18 @@ impl Context {
             self.server_handshake(cid, HELLO3);
             steps |= HANDSHAKE_HELLO;
         }
-        let db = extra.map_or(self.settings.auth.redis_db, |e| e.db);
+        // A dedicated connection (blocking, subscriptions) runs in the
+        // database its client selected.
+        let db = match (extra, sl.owner) {
+            (Some(e), _) => e.db,
+            (None, Some(client)) => self
+                .conns
+                .get(client.0)
+                .and_then(|c| c.client_state())
+                .and_then(|st| st.db)
+                .unwrap_or(self.settings.auth.redis_db),
+            (None, None) => self.settings.auth.redis_db,
+        };
         if db != 0 {
             let mut select = Vec::with_capacity(32);
             resp_command(&mut select, &[b"SELECT", db.to_string().as_bytes()]);

@@ -434,6 +434,61 @@ fn celery_runs_a_task_through_one_node() {
     );
 }
 
+/// The same through two racks: the worker at rack1's node, the caller at
+/// rack2's; afterwards both racks hold the same result and an empty queue.
+#[test]
+fn celery_runs_a_task_through_two_racks() {
+    let cl = two_racks();
+    let mut cmd = Command::new("python3");
+    cmd.arg("celery_check.py")
+        .env("DYNOMITE_PORT", cl.node(1).port().to_string())
+        .env("DYNOMITE_WORKER_PORT", cl.node(0).port().to_string())
+        .current_dir(clients_dir());
+    let (out, in_time) = run_with_deadline(&mut cmd, Duration::from_secs(90));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        in_time && out.status.success() && stdout.contains("celery: ok"),
+        "celery_check.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("task-id: "))
+        .expect("the task id");
+    let key = format!("celery-task-meta-{id}");
+    let same = poll_until(REPLICATION_TIMEOUT, || {
+        let a = cl.node(0).redis_get(key.as_bytes());
+        a != b"$-1\r\n" && a == cl.node(1).redis_get(key.as_bytes())
+    });
+    assert!(
+        same,
+        "the result differs between racks: {} / {}",
+        show(&cl.node(0).redis_get(key.as_bytes())),
+        show(&cl.node(1).redis_get(key.as_bytes()))
+    );
+    wait_identical(&cl, &[b"LLEN", b"celery"], b":0\r\n");
+}
+
+#[test]
+fn a_blocking_command_waits_in_the_database_its_client_selected() {
+    let (redis, proxy) = single();
+    let mut consumer = proxy.client();
+    let mut producer = proxy.client();
+    assert_eq!(consumer.cmd(&[b"SELECT", b"2"]), b"+OK\r\n");
+    assert_eq!(producer.cmd(&[b"SELECT", b"2"]), b"+OK\r\n");
+    consumer.send(&encode(&[b"BLPOP", b"db2q", b"10"]));
+    wait_for(Duration::from_secs(10), "the consumer blocked", || {
+        redis_clients_field(&mut redis.client(), "blocked_clients") == 1
+    });
+    assert_eq!(producer.cmd(&[b"LPUSH", b"db2q", b"x"]), b":1\r\n");
+    let mut want = b"*2\r\n".to_vec();
+    want.extend(bulk(b"db2q"));
+    want.extend(bulk(b"x"));
+    assert_eq!(show(&consumer.read_reply()), show(&want));
+    // Nothing of it in database 0.
+    assert_eq!(redis.client().cmd(&[b"EXISTS", b"db2q"]), b":0\r\n");
+}
+
 #[test]
 fn the_node_timeout_does_not_cut_a_blocking_command_short() {
     // The node's `timeout` is 200 ms; the command's own 1.5 s applies: the
