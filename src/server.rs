@@ -530,6 +530,11 @@ impl Context {
         if let Some(sl) = self.pool_slot(slot) {
             sl.connected();
         }
+        if slot.owner.is_none() {
+            // A datastore that restarted empty is warmed up again
+            // (warmup_on_start).
+            self.warmup_datastore_back();
+        }
         Outcome::Ok
     }
 
@@ -829,6 +834,8 @@ impl Context {
             self.dedicated_closed(cid, slot);
             return;
         }
+        self.warmup_datastore_lost();
+        let c = &mut self.conns[cid.0];
         let close_error = c.server_state_mut().and_then(|st| st.close_error);
         let eof = c.eof;
         let mut queued: Vec<MsgId> = c.omsg_q.drain(..).collect();

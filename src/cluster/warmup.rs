@@ -126,6 +126,8 @@ pub struct Warmup {
     pub state_file: Option<std::path::PathBuf>,
     /// Until when the copy waits for the donors to connect to this node.
     wait_inbound_until: Option<Instant>,
+    /// A pool connection to the datastore closed since the last check.
+    pub datastore_lost: bool,
 }
 
 impl Warmup {
@@ -152,6 +154,7 @@ impl Warmup {
             on_start,
             state_file,
             wait_inbound_until: None,
+            datastore_lost: false,
         }
     }
 
@@ -411,6 +414,27 @@ impl Context {
             w.cursor
         );
         self.warmup_begin(false)
+    }
+
+    /// A pool connection to this node's datastore was lost: when one comes
+    /// back, the datastore may have restarted empty.
+    pub(crate) fn warmup_datastore_lost(&mut self) {
+        self.warmup.datastore_lost = true;
+    }
+
+    /// A pool connection to this node's datastore completed. After a loss,
+    /// with `warmup_on_start`, the datastore is checked again: one that
+    /// restarted empty (no persistence, a lost disk) is filled from another
+    /// rack like a node that starts empty, and meanwhile its reads go there.
+    pub(crate) fn warmup_datastore_back(&mut self) {
+        if !self.warmup.on_start || !std::mem::take(&mut self.warmup.datastore_lost) {
+            return;
+        }
+        if matches!(self.warmup.state, WarmState::Running | WarmState::Checking) {
+            return;
+        }
+        info!("warm-up: the datastore is back; checking whether it restarted empty");
+        self.warmup_start(true);
     }
 
     /// The repeated check of `warmup_on_start` (a timer).

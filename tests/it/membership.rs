@@ -872,3 +872,70 @@ fn a_warm_up_a_restart_interrupts_resumes_from_its_state_file() {
         }
     }
 }
+
+#[test]
+fn a_datastore_restarted_empty_is_warmed_up_again_and_read_through_the_other_rack_meanwhile() {
+    let florida = Florida::start(&[]);
+    let env = florida_env(&florida);
+    let a = Node::start(
+        "r1",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+    );
+    let mut b = Node::start_with(
+        "r2",
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        &env,
+        &[a.record(0)],
+        &[("warmup_on_start", "true")],
+    );
+    florida.publish(&[a.record(0), b.record(0)]);
+    assert!(replicates(&a, &b, "restart-join"), "{}", a.log());
+    let mut c = a.client();
+    for i in 0..2000u32 {
+        let k = format!("e{i}");
+        assert_eq!(c.cmd(&[b"SET", k.as_bytes(), b"v"]), b"+OK\r\n");
+    }
+    // B's redis restarts with nothing (no persistence).
+    b.redis.restart();
+    let mut rb = b.client();
+    let mut misses = 0;
+    let done = poll_until(Duration::from_secs(60), || {
+        // Reads through B at DC_ONE find every key all along: from its own
+        // redis, or from A's while B warms up.
+        for i in (0..2000u32).step_by(53) {
+            let got = rb.cmd(&[b"GET", format!("e{i}").as_bytes()]);
+            if got != b"$1\r\nv\r\n" {
+                misses += 1;
+            }
+        }
+        // The first warm-up (at start) copied next to nothing: this is the
+        // second one.
+        warmup_status(&b)
+            .is_some_and(|s| s["state"] == "done" && s["keys_copied"].as_u64().unwrap_or(0) >= 2000)
+    });
+    assert!(done, "{:?}\n{}", warmup_status(&b), b.log());
+    assert!(
+        b.log().contains("checking whether it restarted empty"),
+        "{}",
+        b.log()
+    );
+    let mut r = b.redis.client();
+    assert_eq!(r.cmd(&[b"EXISTS", b"e0", b"e1999"]), b":2\r\n");
+    let dbsize = r.cmd(&[b"DBSIZE"]);
+    assert!(
+        dbsize.starts_with(b":20"),
+        "B's redis holds {}",
+        show(&dbsize)
+    );
+    assert_eq!(
+        misses, 0,
+        "reads through B missed keys while its redis was empty"
+    );
+}
