@@ -127,6 +127,10 @@ pub enum Internal {
     RepairPttl(u32),
     /// `RESTORE` (with `REPLACE` or without) of read repair `n`.
     RepairRestore(u32),
+    /// An anti-entropy `SCAN` (cluster/entropy.rs).
+    EntropyScan,
+    /// An anti-entropy digest script: request `req` of batch `batch`.
+    EntropyDigest { batch: u32, req: u16 },
 }
 
 impl Internal {
@@ -140,6 +144,11 @@ impl Internal {
                 | Internal::RepairPttl(_)
                 | Internal::RepairRestore(_)
         )
+    }
+
+    /// An anti-entropy request (its answer goes to `entropy_reply`).
+    pub fn is_entropy(self) -> bool {
+        matches!(self, Internal::EntropyScan | Internal::EntropyDigest { .. })
     }
 }
 

@@ -60,6 +60,10 @@ pub enum Timer {
     Warmup,
     /// The warm-up's check that the datastore is empty, again.
     WarmupCheck,
+    /// The anti-entropy run's next step (`cluster/entropy.rs`).
+    Entropy,
+    /// A scheduled anti-entropy run (`entropy_interval`).
+    EntropySchedule,
     /// Look for stuck connections and suspect peers; re-armed each time.
     Watchdog,
 }
@@ -117,6 +121,8 @@ impl Context {
                 Timer::Gossip => self.gossip_round(),
                 Timer::Warmup => self.warmup_tick(),
                 Timer::WarmupCheck => self.warmup_recheck(),
+                Timer::Entropy => self.entropy_tick(),
+                Timer::EntropySchedule => self.entropy_scheduled(),
                 Timer::Watchdog => {
                     self.peers_watchdog(now);
                     self.servers_watchdog(now);

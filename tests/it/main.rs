@@ -14,6 +14,7 @@ mod clients;
 mod cluster;
 mod conf_files;
 mod datastore;
+mod entropy;
 mod faults;
 mod golden_hashkit;
 mod hash_tool;
