@@ -526,6 +526,10 @@ impl Context {
         if self.settings.memcache {
             return self.entropy_fail("memcached has no SCAN or DUMP");
         }
+        if self.warmup.running() {
+            // Every key would look missing here; the warm-up copies them.
+            return self.entropy_fail("a warm-up is copying this node's keys");
+        }
         let (partner, arbiter) = self.entropy_racks();
         let Some(partner) = partner else {
             return self.entropy_fail("no replica in another rack to compare with");
@@ -554,6 +558,9 @@ impl Context {
 
     /// `entropy_interval`: arms the next scheduled run.
     pub(crate) fn entropy_schedule(&mut self) {
+        if self.settings.memcache {
+            return;
+        }
         if let Some(every) = self.entropy.interval {
             let at = self.now + every;
             self.add_timer(at, Timer::EntropySchedule);
@@ -562,7 +569,9 @@ impl Context {
 
     /// The schedule's timer: a run, unless one is under way.
     pub(crate) fn entropy_scheduled(&mut self) {
-        if !self.topology.is_single() {
+        // A node alone (seeds may add peers later) or warming up waits for
+        // the next turn of the schedule.
+        if !self.topology.is_single() && !self.warmup.running() {
             self.entropy_start(true);
         }
         self.entropy_schedule();
@@ -631,9 +640,8 @@ impl Context {
 
     /// The run's timer: resumes a pause, sends what the budget allows.
     pub(crate) fn entropy_tick(&mut self) {
-        if self.entropy.tick_at.is_some_and(|t| t > self.now) {
-            return; // an earlier timer of one re-armed later
-        }
+        // A timer armed earlier and overtaken fires too: one more look at
+        // the budget, harmless.
         self.entropy.tick_at = None;
         if self.entropy.state == EntState::Paused {
             let since = self.entropy.paused_since.unwrap_or(self.now);
@@ -1278,6 +1286,77 @@ mod tests {
         assert_eq!(parse_digests(None, 1, 0), None);
         let bad = Value::Array(vec![Value::Int(3), Value::Int(-2)]);
         assert_eq!(parse_digests(Some(bad), 1, 0), None);
+    }
+
+    /// A reactor run: two racks in the test thread, one replica's redis
+    /// changed behind the cluster's back; every message and repair job is
+    /// freed at the end, and a second run finds nothing to do.
+    #[test]
+    fn a_run_in_the_reactor_repairs_and_frees_everything() {
+        use crate::core::harness::{bulk, msgs_in_use, pump, spec, Cluster};
+        let mut cl = Cluster::start(
+            &[spec("dc1", "r1", "1"), spec("dc1", "r2", "1")],
+            &[],
+            "entropy_keys_per_sec: 7\n",
+        );
+        let mut c = cl.nodes[0].client();
+        for k in 0..20 {
+            let key = format!("ek{k}");
+            assert_eq!(
+                c.call(&mut cl.nodes, &[b"SET", key.as_bytes(), b"v"]),
+                "+OK\r\n"
+            );
+        }
+        pump(&mut cl.nodes, "every write on both racks", |_| {
+            cl.redis[1].cmd(&[b"EXISTS", b"ek19"]) == ":1\r\n"
+        });
+        for r in 0..2 {
+            // The harness's probe keys aside.
+            let keys = cl.redis(r).cmd(&[b"KEYS", b"ek*"]);
+            assert!(keys.starts_with("*20\r\n"), "{keys}");
+        }
+        assert_eq!(cl.redis(1).cmd(&[b"DEL", b"ek3", b"ek4"]), ":2\r\n");
+        assert_eq!(cl.redis(0).cmd(&[b"DEL", b"ek5"]), ":1\r\n");
+        assert_eq!(cl.redis(1).cmd(&[b"SET", b"ek6", b"other"]), "+OK\r\n");
+        assert!(cl.nodes[0].ctx.entropy_start(false));
+        assert!(!cl.nodes[0].ctx.entropy_start(false), "one run at a time");
+        pump(
+            &mut cl.nodes,
+            "the run done and every repair answered",
+            |nodes| {
+                let e = &nodes[0].ctx.entropy;
+                e.state == EntState::Done
+                    && nodes
+                        .iter()
+                        .all(|n| n.ctx.repairs_in_flight() == 0 && msgs_in_use(&n.ctx) == 0)
+            },
+        );
+        let e = &cl.nodes[0].ctx.entropy;
+        assert_eq!(e.run.keys_missing_there, 2, "{:?}", e.run);
+        assert_eq!(e.run.keys_missing_here, 1, "{:?}", e.run);
+        assert_eq!(e.run.conflicts, 1, "{:?}", e.run);
+        assert_eq!(e.conflict_keys, ["ek6"]);
+        assert_eq!(e.run.repairs_ok, 3, "{:?}", e.run);
+        // Batches never hold more than a second's budget.
+        assert!(e.run.batches * 7 >= e.run.keys_sent, "{:?}", e.run);
+        assert!(e.run.rate_waits > 0, "{:?}", e.run);
+        assert!(e.batches.is_empty() && e.pending.is_empty());
+        for k in [b"ek3", b"ek4", b"ek5"] {
+            assert_eq!(cl.redis(0).cmd(&[b"GET", k]), bulk(b"v"));
+            assert_eq!(cl.redis(1).cmd(&[b"GET", k]), bulk(b"v"));
+        }
+        assert_eq!(cl.redis(1).cmd(&[b"GET", b"ek6"]), bulk(b"other"));
+        // A second run: the conflict again, nothing else.
+        assert!(cl.nodes[0].ctx.entropy_start(false));
+        pump(&mut cl.nodes, "the second run done", |nodes| {
+            nodes[0].ctx.entropy.state == EntState::Done
+                && nodes.iter().all(|n| msgs_in_use(&n.ctx) == 0)
+        });
+        let e = &cl.nodes[0].ctx.entropy;
+        assert_eq!(e.runs, 2);
+        assert_eq!(e.run.repairs_sent, 0, "{:?}", e.run);
+        assert_eq!(e.run.conflicts, 1, "{:?}", e.run);
+        assert_eq!(e.totals().repairs_ok, 3);
     }
 
     #[test]
