@@ -659,7 +659,7 @@ impl Context {
                 return;
             }
             if self.entropy_partner_down().is_some() {
-                self.entropy_arm(self.now + RETRY);
+                self.entropy_arm(RETRY);
                 return;
             }
             let e = &mut self.entropy;
@@ -671,8 +671,12 @@ impl Context {
         self.entropy_pump();
     }
 
-    /// Arms the run's timer for `at` unless it fires earlier already.
-    fn entropy_arm(&mut self, at: Instant) {
+    /// Arms the run's timer `after` from now unless it fires earlier already.
+    /// `after` is counted from the clock, not from the turn's `now`: the
+    /// loop fires every timer due by its own later reading, and a timer
+    /// armed behind that reading would fire again in the same call.
+    fn entropy_arm(&mut self, after: Duration) {
+        let at = Instant::now() + after;
         if self.entropy.tick_at.is_some_and(|t| t <= at) {
             return;
         }
@@ -692,7 +696,7 @@ impl Context {
             e.state = EntState::Paused;
             e.reason = why;
         }
-        self.entropy_arm(self.now + RETRY);
+        self.entropy_arm(RETRY);
     }
 
     /// The run could not go on.
@@ -730,13 +734,13 @@ impl Context {
                 break; // a fuller batch once the SCAN answers
             }
             if !self.repair_room() {
-                self.entropy_arm(self.now + Duration::from_millis(100));
+                self.entropy_arm(Duration::from_millis(100));
                 break;
             }
             let n = bs.min(self.entropy.pending.len());
-            if let Err(wait) = self.entropy.throttle.take(self.now, n) {
+            if let Err(wait) = self.entropy.throttle.take(Instant::now(), n) {
                 self.entropy.run.rate_waits += 1;
-                self.entropy_arm(self.now + wait);
+                self.entropy_arm(wait);
                 break;
             }
             let keys: Vec<(Vec<u8>, u8)> = self.entropy.pending.drain(..n).collect();
