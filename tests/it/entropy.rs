@@ -345,3 +345,45 @@ fn a_single_node_has_no_entropy_in_info() {
         "{s}"
     );
 }
+
+/// Node `i`'s detected health of node `j` (`up`, `suspect`, `down`).
+fn health(cl: &Cluster, i: usize, j: usize) -> String {
+    let v = admin_json(cl, i, "/info");
+    let port = format!(":{}", cl.node(j).dyn_port());
+    v["peers"]
+        .as_object()
+        .expect("a peers object in /info")
+        .iter()
+        .find(|(name, _)| name.ends_with(&port))
+        .map(|(_, p)| p["state"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_replica_found_down_pauses_the_run_until_it_is_back() {
+    let mut cl = start(2, &[("entropy_keys_per_sec", "5000")]);
+    write_keys(&cl, 2, "dead", 30);
+    assert_eq!(
+        cl.node(1).redis_client().cmd(&[b"DEL", b"dead:2"]),
+        b":1\r\n"
+    );
+    cl.node_mut(1).kill();
+    let ok = poll_until(RUN_TIMEOUT, || health(&cl, 0, 1) == "down");
+    if !ok {
+        cl.dump_logs();
+    }
+    assert!(ok, "n0 never found n1 down");
+    let st = admin_json(&cl, 0, "/entropy/start");
+    assert_eq!(st["state"], "paused", "{st}");
+    assert_eq!(n(&st, "batches"), 0, "{st}");
+    // Its redis kept running: the node comes back with its keys.
+    cl.node_mut(1).restart();
+    let s = wait_done(&cl, 0);
+    assert_eq!(n(&s, "keys_compared"), 30, "{s}");
+    assert_eq!(n(&s, "keys_missing_there"), 1, "{s}");
+    assert_eq!(n(&s, "key_errors"), 0, "{s}");
+    assert_eq!(
+        cl.node(1).redis_client().cmd(&[b"GET", b"dead:2"]),
+        bulk(b"value 2")
+    );
+}
