@@ -144,6 +144,10 @@ pub enum Internal {
     RepairRestore(u32),
     /// A replayed hint (cluster/handoff.rs), by its sequence number.
     Hint(u64),
+    /// An anti-entropy `SCAN` (cluster/entropy.rs).
+    EntropyScan,
+    /// An anti-entropy digest script: request `req` of batch `batch`.
+    EntropyDigest { batch: u32, req: u16 },
 }
 
 impl Internal {
@@ -157,6 +161,11 @@ impl Internal {
                 | Internal::RepairPttl(_)
                 | Internal::RepairRestore(_)
         )
+    }
+
+    /// An anti-entropy request (its answer goes to `entropy_reply`).
+    pub fn is_entropy(self) -> bool {
+        matches!(self, Internal::EntropyScan | Internal::EntropyDigest { .. })
     }
 }
 

@@ -573,6 +573,8 @@ impl Context {
         if let Some(tag) = self.msgs[req].internal {
             if tag.is_repair() {
                 self.repair_reply(req, rsp, tag);
+            } else if tag.is_entropy() {
+                self.entropy_reply(req, rsp, tag);
             } else {
                 self.warmup_reply(req, rsp, tag);
             }

@@ -3,12 +3,14 @@
 //! answer a client gets.
 
 pub mod coordinator;
+pub mod entropy;
 pub mod gossip;
 pub mod handoff;
 pub mod health;
 pub mod membership;
 pub mod plan;
 pub mod repair;
+pub mod resp;
 pub mod response_mgr;
 pub mod seeds;
 pub mod state;

@@ -43,8 +43,8 @@ use slab::Slab;
 
 use crate::cluster::health::RateLimit;
 use crate::cluster::plan::Target;
+use crate::cluster::resp::{decode, Value};
 use crate::cluster::response_mgr::Verdict;
-use crate::cluster::warmup::{decode, Value};
 use crate::core::Context;
 use crate::ids::MsgId;
 use crate::msg::Internal;
@@ -112,6 +112,9 @@ struct Job {
     failed: bool,
     /// Requests of this job still out.
     outstanding: u32,
+    /// An anti-entropy repair (cluster/entropy.rs): counted there, not
+    /// in the read repair counters.
+    entropy: bool,
 }
 
 /// Read repairs under way.
@@ -239,16 +242,33 @@ impl Context {
         let key = self.arg_vec(parent, k);
         for &(source, a, b) in &jobs[..njobs] {
             self.stats.faults.read_repair_divergent += (b - a) as u64;
-            self.repair_start(key.clone(), source, &losers[a..b]);
+            self.repair_start(key.clone(), source, &losers[a..b], false);
         }
     }
 
-    /// Reads the winner's value from `source` to write it to `losers`.
-    fn repair_start(&mut self, key: Vec<u8>, source: Target, losers: &[Loser]) {
+    /// Room for another repair job (anti-entropy waits for it rather than
+    /// dropping a repair).
+    pub(crate) fn repair_room(&self) -> bool {
+        self.repair.jobs.len() < JOBS_MAX
+    }
+
+    /// Reads the winner's value from `source` to write it to `losers`;
+    /// `entropy` for an anti-entropy repair. False when the jobs are full.
+    pub(crate) fn repair_start(
+        &mut self,
+        key: Vec<u8>,
+        source: Target,
+        losers: &[Loser],
+        entropy: bool,
+    ) -> bool {
         debug_assert!(!losers.is_empty());
         if self.repair.jobs.len() >= JOBS_MAX {
-            self.stats.faults.read_repairs_dropped += losers.len() as u64;
-            return;
+            if entropy {
+                self.entropy.run.repairs_failed += losers.len() as u64;
+            } else {
+                self.stats.faults.read_repairs_dropped += losers.len() as u64;
+            }
+            return false;
         }
         debug!(
             "read repair of {:?}: {} replicas differ from {:?}",
@@ -263,6 +283,7 @@ impl Context {
             pttl: None,
             failed: false,
             outstanding: 2,
+            entropy,
         }) as u32;
         let key = std::mem::take(&mut self.repair.jobs[n as usize].key);
         let d = self.internal_request(&[b"DUMP", &key], Internal::RepairDump(n));
@@ -270,6 +291,7 @@ impl Context {
         self.repair.jobs[n as usize].key = key;
         self.repair_send(d, source);
         self.repair_send(p, source);
+        true
     }
 
     /// Sends one of read repair's requests; one that cannot be sent fails
@@ -316,7 +338,7 @@ impl Context {
             Internal::RepairLate { .. } => {
                 if let Some((key, source, loser)) = late {
                     self.stats.faults.read_repair_divergent += 1;
-                    self.repair_start(key, source, &[loser]);
+                    self.repair_start(key, source, &[loser], false);
                 }
             }
             Internal::RepairDump(n) | Internal::RepairPttl(n) => {
@@ -356,8 +378,12 @@ impl Context {
             _ => {
                 // Failed, or the key is gone from the winner (deleted or
                 // expired since): nothing to copy.
-                if job.failed {
+                if job.failed && job.entropy {
+                    self.entropy.run.repairs_failed += job.losers.len() as u64;
+                } else if job.failed {
                     self.stats.faults.read_repairs_failed += job.losers.len() as u64;
+                } else if job.entropy {
+                    self.entropy.run.repairs_gone += job.losers.len() as u64;
                 }
                 self.repair_finish(n);
                 return;
@@ -368,6 +394,7 @@ impl Context {
         let losers = std::mem::take(&mut job.losers);
         let key = std::mem::take(&mut job.key);
         job.outstanding += losers.len() as u32;
+        let entropy = job.entropy;
         let mut reqs = Vec::with_capacity(losers.len());
         for l in &losers {
             let restore = [&b"RESTORE"[..], &key, ttl.as_bytes(), &payload, b"REPLACE"];
@@ -378,7 +405,11 @@ impl Context {
             };
             reqs.push(self.internal_request(args, Internal::RepairRestore(n)));
         }
-        self.stats.faults.read_repairs_sent += losers.len() as u64;
+        if entropy {
+            self.entropy.run.repairs_sent += losers.len() as u64;
+        } else {
+            self.stats.faults.read_repairs_sent += losers.len() as u64;
+        }
         for (mid, l) in reqs.into_iter().zip(losers) {
             self.repair_send(mid, l.to);
         }
@@ -391,14 +422,26 @@ impl Context {
             return;
         };
         job.outstanding = job.outstanding.saturating_sub(1);
+        let (e, f) = (&mut self.entropy, &mut self.stats.faults);
+        let (ok, kept, failed) = if job.entropy {
+            (
+                &mut e.run.repairs_ok,
+                &mut e.run.repairs_kept,
+                &mut e.run.repairs_failed,
+            )
+        } else {
+            (
+                &mut f.read_repairs_ok,
+                &mut f.read_repairs_kept,
+                &mut f.read_repairs_failed,
+            )
+        };
         match v {
-            Some(Value::Simple(_)) => self.stats.faults.read_repairs_ok += 1,
+            Some(Value::Simple(_)) => *ok += 1,
             // A replica that answered empty holds the key: left alone.
-            Some(Value::Error(e)) if e.starts_with(b"BUSYKEY") => {
-                self.stats.faults.read_repairs_kept += 1
-            }
+            Some(Value::Error(e)) if e.starts_with(b"BUSYKEY") => *kept += 1,
             other => {
-                self.stats.faults.read_repairs_failed += 1;
+                *failed += 1;
                 self.repair_warn("RESTORE", other);
             }
         }

@@ -46,6 +46,10 @@ pub const DEFAULT_CONN_MSG_RATE: u32 = 50_000;
 pub const DEFAULT_PEER_QUEUE_MAX_MSGS: u64 = 10_000;
 /// Default `peer_queue_max_bytes:` (bytes queued for one peer, 32 MiB).
 pub const DEFAULT_PEER_QUEUE_MAX_BYTES: u64 = 32 << 20;
+/// Default `entropy_keys_per_sec:` (keys an anti-entropy run compares a second).
+pub const DEFAULT_ENTROPY_KEYS_PER_SEC: u64 = 1000;
+/// Largest `entropy_interval:` (seconds, a week).
+pub const MAX_ENTROPY_INTERVAL_S: u64 = 7 * 24 * 3600;
 /// Smallest `peer_queue_max_bytes:` (one large request must fit).
 pub const MIN_PEER_QUEUE_BYTES: u64 = 64 << 10;
 /// Default `dyn_read_timeout:` and `dyn_write_timeout:`.
@@ -83,7 +87,7 @@ pub(super) struct Draft {
 }
 
 /// Every directive name the loader accepts.
-pub const DIRECTIVES: [&str; 51] = [
+pub const DIRECTIVES: [&str; 53] = [
     "listen",
     "servers",
     "data_store",
@@ -107,6 +111,8 @@ pub const DIRECTIVES: [&str; 51] = [
     "quorum_read_repair",
     "warmup_on_start",
     "warmup_state_file",
+    "entropy_interval",
+    "entropy_keys_per_sec",
     "dyn_listen",
     "tokens",
     "dyn_seeds",
@@ -169,6 +175,8 @@ impl Draft {
                 quorum_read_repair: true,
                 warmup_on_start: false,
                 warmup_state_file: None,
+                entropy_interval_s: 0,
+                entropy_keys_per_sec: DEFAULT_ENTROPY_KEYS_PER_SEC,
                 tokens: Vec::new(),
                 dyn_seeds: Vec::new(),
                 dyn_seed_provider: DEFAULT_SEED_PROVIDER.to_string(),
@@ -400,6 +408,19 @@ impl Draft {
             "quorum_read_repair" => p.quorum_read_repair = parse_bool(v).map_err(e)?,
             "warmup_on_start" => p.warmup_on_start = parse_bool(v).map_err(e)?,
             "warmup_state_file" => p.warmup_state_file = Some(v.to_string()),
+            "entropy_interval" => {
+                p.entropy_interval_s = match parse_int(v).map_err(e)? {
+                    n if n <= MAX_ENTROPY_INTERVAL_S => n,
+                    _ => {
+                        return Err(e(format!(
+                    "must be at most {MAX_ENTROPY_INTERVAL_S} seconds (0 turns the schedule off)"
+                )))
+                    }
+                }
+            }
+            "entropy_keys_per_sec" => {
+                p.entropy_keys_per_sec = int_or(v, DEFAULT_ENTROPY_KEYS_PER_SEC).map_err(e)?
+            }
             "dyn_seed_provider" => {
                 p.dyn_seed_provider = v.to_string();
                 let known = ["simple_provider", "florida_provider", "dns_provider"];
@@ -604,6 +625,8 @@ mod tests {
         assert_eq!(p.write_consistency, Consistency::DcOne);
         assert!(!p.read_repairs_enabled);
         assert!(p.quorum_read_repair);
+        assert_eq!(p.entropy_interval_s, 0);
+        assert_eq!(p.entropy_keys_per_sec, 1000);
         assert!(p.tokens.is_empty());
         assert!(p.dyn_seeds.is_empty());
         assert_eq!(p.dyn_seed_provider, "simple_provider");
@@ -678,6 +701,12 @@ mod tests {
                 p.peer_queue_max_bytes == 32 << 20
             }),
             ("max_msgs: 1000000", |p| p.max_msgs == Some(1_000_000)),
+            ("entropy_interval: 3600", |p| p.entropy_interval_s == 3600),
+            ("entropy_interval: 0", |p| p.entropy_interval_s == 0),
+            ("entropy_keys_per_sec: 50", |p| p.entropy_keys_per_sec == 50),
+            ("entropy_keys_per_sec: 0", |p| {
+                p.entropy_keys_per_sec == 1000
+            }),
             ("stats_listen: 127.0.0.1:22223", |p| {
                 p.stats_listen.to_string() == "127.0.0.1:22223"
             }),
@@ -790,6 +819,13 @@ mod tests {
             ("rack: \"\"", "rack", "has an empty value"),
             ("data_store: 2", "data_store", "must be 0 (redis) or 1 (memcache)"),
             ("data_store: redis", "data_store", "is not a number"),
+            ("entropy_interval: 1h", "entropy_interval", "is not a number"),
+            (
+                "entropy_interval: 604801",
+                "entropy_interval",
+                "must be at most 604800 seconds (0 turns the schedule off)",
+            ),
+            ("entropy_keys_per_sec: -1", "entropy_keys_per_sec", "is not a number"),
             ("timeout: -1", "timeout", "is not a number"),
             ("timeout: +5", "timeout", "is not a number"),
             ("timeout: 0x10", "timeout", "is not a number"),

@@ -242,6 +242,12 @@ pub struct PoolConf {
     /// `warmup_state_file:` (default none): where a warm-up notes its
     /// progress, so that one a restart interrupted resumes.
     pub warmup_state_file: Option<String>,
+    /// `entropy_interval:` seconds between scheduled anti-entropy runs
+    /// (cluster/entropy.rs); 0 (the default) schedules none.
+    pub entropy_interval_s: u64,
+    /// `entropy_keys_per_sec:` (default 1000): keys an anti-entropy run
+    /// compares per second at most.
+    pub entropy_keys_per_sec: u64,
     /// This node's tokens (`tokens:`); empty when not given.
     pub tokens: Vec<u32>,
     /// Static peers (`dyn_seeds:`).

@@ -208,6 +208,8 @@ pub struct Context {
     pub(crate) warmup: crate::cluster::warmup::Warmup,
     /// Read repairs under way (`cluster/repair.rs`).
     pub(crate) repair: crate::cluster::repair::Repairs,
+    /// Anti-entropy runs (`cluster/entropy.rs`).
+    pub(crate) entropy: crate::cluster::entropy::Entropy,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
     /// Hints for peers that could not take their copies (cluster/handoff.rs).
@@ -297,6 +299,10 @@ impl Context {
                 pool.warmup_state_file.clone().map(Into::into),
             ),
             repair: crate::cluster::repair::Repairs::new(pool.quorum_read_repair),
+            entropy: crate::cluster::entropy::Entropy::new(
+                pool.entropy_keys_per_sec,
+                pool.entropy_interval_s,
+            ),
             tls: Default::default(),
             handoff: crate::cluster::handoff::Handoff::new(&pool.handoff),
             signals: None,
@@ -384,6 +390,7 @@ impl Context {
         if self.warmup.on_start {
             self.warmup_start(true);
         }
+        self.entropy_schedule();
         self.add_timer(Instant::now() + timers::WATCHDOG_TICK, Timer::Watchdog);
     }
 

@@ -60,6 +60,10 @@ pub enum Timer {
     Warmup,
     /// The warm-up's check that the datastore is empty, again.
     WarmupCheck,
+    /// The anti-entropy run's next step (`cluster/entropy.rs`).
+    Entropy,
+    /// A scheduled anti-entropy run (`entropy_interval`).
+    EntropySchedule,
     /// Look for stuck connections and suspect peers; re-armed each time.
     Watchdog,
     /// A blocking command's own timeout plus the node's `timeout` passed
@@ -110,10 +114,16 @@ impl Context {
                 }
             }
         }
+        // A bounded number of firings: a handler that arms a timer already
+        // due (from the turn's clock, older than `now`) has it fired here,
+        // but one that keeps doing so gets the rest fired next turn instead
+        // of a loop that would not end.
+        let mut budget = self.timers.len() + 64;
         while let Some(Reverse((at, _))) = self.timers.peek() {
-            if *at > now {
+            if *at > now || budget == 0 {
                 break;
             }
+            budget -= 1;
             let Reverse((_, t)) = self.timers.pop().expect("peeked");
             match t {
                 Timer::Reconnect {
@@ -129,6 +139,8 @@ impl Context {
                 Timer::Blocked { mid, uid } => self.blocked_timed_out(mid, uid),
                 Timer::ReleaseDedicated { conn, owner } => self.dedicated_idle(conn, owner),
                 Timer::DropSubscriber { client, id } => self.subscriber_drop(client, id),
+                Timer::Entropy => self.entropy_tick(),
+                Timer::EntropySchedule => self.entropy_scheduled(),
                 Timer::Watchdog => {
                     self.peers_watchdog(now);
                     self.servers_watchdog(now);

@@ -213,6 +213,23 @@ impl Context {
                 keep_alive,
                 head,
             ),
+            Admin::EntropyStart => {
+                self.entropy_start(false);
+                http::response(
+                    200,
+                    http::CONTENT_TYPE_JSON,
+                    self.entropy_json().as_bytes(),
+                    keep_alive,
+                    head,
+                )
+            }
+            Admin::EntropyStatus => http::response(
+                200,
+                http::CONTENT_TYPE_JSON,
+                self.entropy_json().as_bytes(),
+                keep_alive,
+                head,
+            ),
             Admin::Help => text(http::help_text()),
             Admin::Ping => text(http::OK_BODY),
             Admin::LogLevelUp => {
@@ -474,6 +491,12 @@ impl Context {
                 w.bytes_copied
             ));
         }
+        // Anti-entropy after it, in a cluster too.
+        if !self.topology.is_single() && out.ends_with("}\n") {
+            out.truncate(out.len() - 2);
+            out.push_str(&self.entropy_info());
+            out.push_str("}\n");
+        }
         out
     }
 
@@ -568,6 +591,55 @@ impl Context {
                     ctx.warmup.keys_scanned,
                 ),
             ];
+            let t = ctx.entropy.totals();
+            let entropy = [
+                (
+                    "entropy_running",
+                    "1 while an anti-entropy run compares keys (paused included).",
+                    u64::from(ctx.entropy.active()),
+                ),
+                (
+                    "entropy_runs",
+                    "Anti-entropy runs started.",
+                    ctx.entropy.runs,
+                ),
+                (
+                    "entropy_keys_compared",
+                    "Keys anti-entropy compared with their replicas.",
+                    t.keys_compared,
+                ),
+                (
+                    "entropy_keys_missing",
+                    "Keys anti-entropy found missing on a replica (here or there).",
+                    t.keys_missing_here + t.keys_missing_there,
+                ),
+                (
+                    "entropy_keys_differ",
+                    "Replicas anti-entropy found holding another value, repaired by majority.",
+                    t.keys_differ,
+                ),
+                (
+                    "entropy_conflicts",
+                    "Keys anti-entropy left alone: values differ and no majority agrees.",
+                    t.conflicts,
+                ),
+                (
+                    "entropy_repairs_sent",
+                    "RESTOREs anti-entropy sent to replicas.",
+                    t.repairs_sent,
+                ),
+                (
+                    "entropy_repairs_failed",
+                    "Anti-entropy repairs that failed.",
+                    t.repairs_failed,
+                ),
+                (
+                    "entropy_rate_waits",
+                    "Times an anti-entropy batch waited for entropy_keys_per_sec.",
+                    t.rate_waits,
+                ),
+            ];
+            let extra: Vec<(&str, &str, u64)> = extra.into_iter().chain(entropy).collect();
             let mut out = stats::render_prometheus(&ctx.stats, meta, &extra);
             faults::prometheus_families(&mut out, &ctx.stats.faults, &ctx.peer_rows());
             out

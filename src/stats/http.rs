@@ -193,6 +193,10 @@ pub enum Admin {
     WarmupStart,
     /// `/warmup/status`: the warm-up's progress (JSON).
     WarmupStatus,
+    /// `/entropy/start`: compare this node's keys with another rack's.
+    EntropyStart,
+    /// `/entropy/status`: the anti-entropy run's progress (JSON).
+    EntropyStatus,
     /// `/loglevelup`.
     LogLevelUp,
     /// `/logleveldown`.
@@ -257,6 +261,8 @@ pub fn route(path: &str) -> Admin {
         "/gossip" => return Admin::Gossip,
         "/warmup/start" => return Admin::WarmupStart,
         "/warmup/status" => return Admin::WarmupStatus,
+        "/entropy/start" => return Admin::EntropyStart,
+        "/entropy/status" => return Admin::EntropyStatus,
         "/loglevelup" => return Admin::LogLevelUp,
         "/logleveldown" => return Admin::LogLevelDown,
         "/historeset" => return Admin::HistoReset,
@@ -482,6 +488,7 @@ pub fn help_text() -> &'static str {
      /read_repairs/<enable|disable>\n\
      /gossip\n\
      /warmup/<start|status>\n\
+     /entropy/<start|status>\n\
      /metrics\n\
      \n"
 }
@@ -703,6 +710,8 @@ mod tests {
             ("/gossip", Gossip),
             ("/warmup/start", WarmupStart),
             ("/warmup/status", WarmupStatus),
+            ("/entropy/start", EntropyStart),
+            ("/entropy/status", EntropyStatus),
             ("/loglevelup", LogLevelUp),
             ("/logleveldown", LogLevelDown),
             ("/setloglevel/0", SetLogLevel(0)),

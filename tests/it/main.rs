@@ -15,6 +15,7 @@ mod clients;
 mod cluster;
 mod conf_files;
 mod datastore;
+mod entropy;
 mod faults;
 mod golden_hashkit;
 mod handoff;
