@@ -127,9 +127,21 @@ pub enum Internal {
     RepairPttl(u32),
     /// `RESTORE` (with `REPLACE` or without) of read repair `n`.
     RepairRestore(u32),
+    /// A metadata request's copy still out when its parent was decided
+    /// (cluster/rr_meta.rs): its answer goes to job `job`; `to` is the
+    /// replica it went to.
+    MetaLate { job: u32, to: Target },
+    /// A repair write or a tombstone clean-up of the metadata scheme
+    /// (answer counted and dropped).
+    MetaWrite,
 }
 
 impl Internal {
+    /// True for the metadata scheme's requests (cluster/rr_meta.rs).
+    pub fn is_meta(self) -> bool {
+        matches!(self, Internal::MetaLate { .. } | Internal::MetaWrite)
+    }
+
     /// True for read repair's requests (cluster/repair.rs), false for the
     /// warm-up's.
     pub fn is_repair(self) -> bool {
@@ -211,6 +223,42 @@ pub struct Msg {
     /// A request of the node's own (warm-up): its reply goes back to the
     /// code that made it, never to a client.
     pub internal: Option<Internal>,
+    /// A client request rewritten by the read-repair metadata scheme
+    /// (`read_repairs_enabled`, cluster/rr_meta.rs): what it was and its
+    /// timestamp.
+    pub meta: Option<MetaOp>,
+}
+
+/// The command a request rewritten into the metadata scheme's `EVAL` was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaCmd {
+    Set,
+    Del,
+    Hset,
+    Hmset,
+    Hdel,
+    Get,
+    Hget,
+}
+
+impl MetaCmd {
+    /// True for the reads (answered `[status, timestamp, value]`).
+    pub fn is_read(self) -> bool {
+        matches!(self, MetaCmd::Get | MetaCmd::Hget)
+    }
+
+    /// True for the deletes (their tombstones are cleaned up).
+    pub fn is_delete(self) -> bool {
+        matches!(self, MetaCmd::Del | MetaCmd::Hdel)
+    }
+}
+
+/// A request rewritten by the metadata scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaOp {
+    pub cmd: MetaCmd,
+    /// The coordinator's wall clock at arrival, in milliseconds.
+    pub ts_ms: u64,
 }
 
 /// Where a request from a peer came from, to answer it in the same frame shape.
@@ -323,6 +371,7 @@ impl Msg {
             sent_at: None,
             dest: 0,
             internal: None,
+            meta: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod membership;
 pub mod plan;
 pub mod repair;
 pub mod response_mgr;
+pub mod rr_meta;
 pub mod seeds;
 pub mod state;
 pub mod topology;

@@ -232,7 +232,7 @@ pub fn decode(buf: &[u8]) -> Option<Value> {
 }
 
 /// A RESP request and its arguments' places, for `Msg::req`.
-fn encode(args: &[&[u8]]) -> (Vec<u8>, Vec<Arg>) {
+pub(crate) fn encode(args: &[&[u8]]) -> (Vec<u8>, Vec<Arg>) {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     let mut places = Vec::with_capacity(args.len());
     for a in args {

@@ -208,6 +208,8 @@ pub struct Context {
     pub(crate) warmup: crate::cluster::warmup::Warmup,
     /// Read repairs under way (`cluster/repair.rs`).
     pub(crate) repair: crate::cluster::repair::Repairs,
+    /// The metadata scheme's jobs (late answers, clean-ups) under way.
+    pub(crate) meta: crate::cluster::rr_meta::MetaJobs,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
     signals: Option<Signals>,
@@ -295,6 +297,7 @@ impl Context {
                 pool.warmup_state_file.clone().map(Into::into),
             ),
             repair: crate::cluster::repair::Repairs::new(pool.quorum_read_repair),
+            meta: crate::cluster::rr_meta::MetaJobs::default(),
             tls: Default::default(),
             signals: None,
             shutdown: false,
