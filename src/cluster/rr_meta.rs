@@ -330,7 +330,11 @@ pub fn choose(answers: &[Option<ReadAnswer>]) -> Option<(usize, Vec<usize>)> {
     let stale = answers
         .iter()
         .enumerate()
-        .filter(|&(i, a)| i != w && a.as_ref().is_some_and(|a| a.status == b'X' || a.ts_ms < wts))
+        .filter(|&(i, a)| {
+            i != w
+                && a.as_ref()
+                    .is_some_and(|a| a.status == b'X' || a.ts_ms < wts)
+        })
         .map(|(i, _)| i)
         .collect();
     Some((w, stale))
@@ -358,7 +362,12 @@ pub fn plain_reply(a: &ReadAnswer, resp3: bool) -> Vec<u8> {
 
 /// The repair write that brings a replica to answer `win` of a read of
 /// `cmd` (`GET`→SET/DEL, `HGET`→HSET/HDEL, `field` for HGET).
-pub fn repair_args(cmd: MetaCmd, key: &[u8], field: Option<&[u8]>, win: &ReadAnswer) -> Option<Vec<Vec<u8>>> {
+pub fn repair_args(
+    cmd: MetaCmd,
+    key: &[u8],
+    field: Option<&[u8]>,
+    win: &ReadAnswer,
+) -> Option<Vec<Vec<u8>>> {
     let (write, rest) = match (cmd, win.status, &win.value, field) {
         (MetaCmd::Get, b'E', Some(v), _) => (MetaCmd::Set, vec![v.clone()]),
         (MetaCmd::Get, b'R', _, _) => (MetaCmd::Del, vec![]),
@@ -489,7 +498,10 @@ impl Context {
         let Some(q) = fp.quorum.as_ref() else {
             return false;
         };
-        if q.mgrs.iter().any(|m| matches!(m.verdict(), Verdict::Error(_))) {
+        if q.mgrs
+            .iter()
+            .any(|m| matches!(m.verdict(), Verdict::Error(_)))
+        {
             return false;
         }
         let pick = q.pick();
@@ -561,7 +573,13 @@ impl Context {
 
     /// A delete was decided: its tombstone is cleaned up once every
     /// counted replica has answered it without an error.
-    fn meta_clean_setup(&mut self, parent: MsgId, op: MetaOp, children: &[MsgId], targets: &[Target]) {
+    fn meta_clean_setup(
+        &mut self,
+        parent: MsgId,
+        op: MetaOp,
+        children: &[MsgId],
+        targets: &[Target],
+    ) {
         let key = self.arg_vec(parent, 3);
         let nargs = self.msgs[parent].req.args.len();
         let fields: Vec<Vec<u8>> = (9..nargs).map(|i| self.arg_vec(parent, i)).collect();
@@ -721,7 +739,11 @@ mod tests {
     #[test]
     fn rewritten_forms() {
         assert_eq!(meta_cmd("set", 3), Some(MetaCmd::Set));
-        assert_eq!(meta_cmd("set", 5), None, "SET with options is not rewritten");
+        assert_eq!(
+            meta_cmd("set", 5),
+            None,
+            "SET with options is not rewritten"
+        );
         assert_eq!(meta_cmd("del", 2), Some(MetaCmd::Del));
         assert_eq!(meta_cmd("del", 3), None, "multi-key DEL is not rewritten");
         assert_eq!(meta_cmd("get", 2), Some(MetaCmd::Get));
@@ -737,14 +759,22 @@ mod tests {
 
     #[test]
     fn set_bytes() {
-        let got = resp(&eval_args(MetaCmd::Set, b"k1", &[b"v1".to_vec()], 1733500000123));
+        let got = resp(&eval_args(
+            MetaCmd::Set,
+            b"k1",
+            &[b"v1".to_vec()],
+            1733500000123,
+        ));
         let mut want = format!("*10\r\n$4\r\nEVAL\r\n${}\r\n", SCRIPT_SET.len()).into_bytes();
         want.extend_from_slice(SCRIPT_SET.as_bytes());
         want.extend_from_slice(
             b"\r\n$1\r\n3\r\n$2\r\nk1\r\n$9\r\n._add-set\r\n$9\r\n._rem-set\r\n\
 $3\r\nset\r\n$1\r\n1\r\n$13\r\n1733500000123\r\n$2\r\nv1\r\n",
         );
-        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
     }
 
     #[test]
@@ -759,7 +789,16 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         assert_eq!(got, want);
         let hdel = eval_args(MetaCmd::Hdel, b"h", &[b"f1".to_vec(), b"f2".to_vec()], 9);
         let tail: Vec<&[u8]> = hdel[3..].iter().map(|a| &a[..]).collect();
-        let want: [&[u8]; 8] = [b"h", b"._rem-set", b"._add-set", b"hdel", b"2", b"9", b"f1", b"f2"];
+        let want: [&[u8]; 8] = [
+            b"h",
+            b"._rem-set",
+            b"._add-set",
+            b"hdel",
+            b"2",
+            b"9",
+            b"f1",
+            b"f2",
+        ];
         assert_eq!(tail, want);
         assert_eq!(hdel[1], SCRIPT_HDEL.as_bytes());
     }
@@ -770,7 +809,17 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         let hset = eval_args(MetaCmd::Hset, b"h", &rest, 5);
         let tail: Vec<&[u8]> = hset[2..].iter().map(|a| &a[..]).collect();
         let want: [&[u8]; 11] = [
-            b"3", b"h", b"._add-set", b"._rem-set", b"hset", b"2", b"5", b"f1", b"a", b"f2", b"b",
+            b"3",
+            b"h",
+            b"._add-set",
+            b"._rem-set",
+            b"hset",
+            b"2",
+            b"5",
+            b"f1",
+            b"a",
+            b"f2",
+            b"b",
         ];
         assert_eq!(tail, want);
         assert_eq!(eval_args(MetaCmd::Hmset, b"h", &rest, 5)[6], b"hmset");
@@ -780,7 +829,15 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         assert_eq!(tail, want);
         let hget = eval_args(MetaCmd::Hget, b"h", &[b"f".to_vec()], 5);
         assert_eq!(hget[1], SCRIPT_HGET.as_bytes());
-        assert_eq!(&hget[6..], &[b"hget".to_vec(), b"1".to_vec(), b"5".to_vec(), b"f".to_vec()]);
+        assert_eq!(
+            &hget[6..],
+            &[
+                b"hget".to_vec(),
+                b"1".to_vec(),
+                b"5".to_vec(),
+                b"f".to_vec()
+            ]
+        );
         let clean = clean_args(b"h", &[b"f".to_vec()], 5);
         let tail: Vec<&[u8]> = clean[2..].iter().map(|a| &a[..]).collect();
         let want: [&[u8]; 5] = [b"2", b"h", b"._rem-set", b"5", b"f"];
@@ -803,7 +860,11 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
 
     #[test]
     fn newest_wins_and_never_seen_is_repaired() {
-        let answers = [ans(b'E', 10, Some("old")), ans(b'E', 20, Some("new")), ans(b'X', 0, None)];
+        let answers = [
+            ans(b'E', 10, Some("old")),
+            ans(b'E', 20, Some("new")),
+            ans(b'X', 0, None),
+        ];
         assert_eq!(choose(&answers), Some((1, vec![0, 2])));
         let answers = [ans(b'E', 20, Some("v")), ans(b'R', 30, None), None];
         assert_eq!(choose(&answers), Some((1, vec![0])));
@@ -811,8 +872,22 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         assert_eq!(choose(&answers), Some((0, vec![])));
         let answers = [ans(b'X', 0, Some("v")), ans(b'X', 0, None)];
         assert_eq!(choose(&answers), None, "no metadata: the usual choice");
-        assert!(is_stale(&ReadAnswer { status: b'X', ts_ms: 0, value: None }, 1));
-        assert!(!is_stale(&ReadAnswer { status: b'E', ts_ms: 5, value: None }, 5));
+        assert!(is_stale(
+            &ReadAnswer {
+                status: b'X',
+                ts_ms: 0,
+                value: None
+            },
+            1
+        ));
+        assert!(!is_stale(
+            &ReadAnswer {
+                status: b'E',
+                ts_ms: 5,
+                value: None
+            },
+            5
+        ));
     }
 
     #[test]
@@ -832,7 +907,12 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         );
         assert_eq!(
             repair_args(MetaCmd::Hget, b"h", Some(b"f"), &e),
-            Some(eval_args(MetaCmd::Hset, b"h", &[b"f".to_vec(), b"v".to_vec()], 5))
+            Some(eval_args(
+                MetaCmd::Hset,
+                b"h",
+                &[b"f".to_vec(), b"v".to_vec()],
+                5
+            ))
         );
         assert_eq!(
             repair_args(MetaCmd::Hget, b"h", Some(b"f"), &r),
@@ -869,16 +949,37 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         // The builders follow it: key, add-set, rem-set; name, fields,
         // timestamp, fields and values.
         let set = eval_args(MetaCmd::Set, b"k", &[b"v".to_vec()], 3);
-        assert_eq!(&set[2..], &[b"3".to_vec(), b"k".to_vec(), ADD_SET.into(), REM_SET.into(), b"set".to_vec(), b"1".to_vec(), b"3".to_vec(), b"v".to_vec()]);
+        assert_eq!(
+            &set[2..],
+            &[
+                b"3".to_vec(),
+                b"k".to_vec(),
+                ADD_SET.into(),
+                REM_SET.into(),
+                b"set".to_vec(),
+                b"1".to_vec(),
+                b"3".to_vec(),
+                b"v".to_vec()
+            ]
+        );
         let del = eval_args(MetaCmd::Del, b"k", &[], 3);
-        assert_eq!(&del[4..6], &[REM_SET.as_bytes().to_vec(), ADD_SET.as_bytes().to_vec()]);
+        assert_eq!(
+            &del[4..6],
+            &[REM_SET.as_bytes().to_vec(), ADD_SET.as_bytes().to_vec()]
+        );
         for s in [SCRIPT_GET, SCRIPT_HGET] {
             for status in ["'E'", "'R'", "'X'"] {
                 assert!(s.contains(status));
             }
         }
         // Per-key sets are `<set>_<key>`.
-        for s in [SCRIPT_DEL, SCRIPT_HSET, SCRIPT_HDEL, SCRIPT_HGET, SCRIPT_CLEAN] {
+        for s in [
+            SCRIPT_DEL,
+            SCRIPT_HSET,
+            SCRIPT_HDEL,
+            SCRIPT_HGET,
+            SCRIPT_CLEAN,
+        ] {
             assert!(s.contains(" .. '_' .. KEYS[1]"));
         }
     }

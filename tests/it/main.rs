@@ -25,6 +25,7 @@ mod peer_encryption;
 mod peer_protocol;
 mod process;
 mod read_repair;
+mod read_repair_meta;
 mod redis_differential;
 mod redis_nested_replies;
 mod redis_proxy;
