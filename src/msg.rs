@@ -237,19 +237,31 @@ pub enum MetaCmd {
     Hset,
     Hmset,
     Hdel,
+    Sadd,
+    Srem,
+    Zadd,
+    Zrem,
     Get,
     Hget,
+    Sismember,
+    Zscore,
 }
 
 impl MetaCmd {
     /// True for the reads (answered `[status, timestamp, value]`).
     pub fn is_read(self) -> bool {
-        matches!(self, MetaCmd::Get | MetaCmd::Hget)
+        matches!(
+            self,
+            MetaCmd::Get | MetaCmd::Hget | MetaCmd::Sismember | MetaCmd::Zscore
+        )
     }
 
     /// True for the deletes (their tombstones are cleaned up).
     pub fn is_delete(self) -> bool {
-        matches!(self, MetaCmd::Del | MetaCmd::Hdel)
+        matches!(
+            self,
+            MetaCmd::Del | MetaCmd::Hdel | MetaCmd::Srem | MetaCmd::Zrem
+        )
     }
 }
 

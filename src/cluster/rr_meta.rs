@@ -11,14 +11,20 @@
 //!     SET k v  ─► EVAL <SCRIPT_SET> 3 k ._add-set ._rem-set set 1 <ts> v
 //!     DEL k    ─► EVAL <SCRIPT_DEL> 3 k ._rem-set ._add-set del 0 <ts>
 //!     HSET k f v … ─► EVAL <SCRIPT_HSET> 3 k ._add-set ._rem-set hset <n> <ts> f v …
-//!     HDEL k f …   ─► EVAL <SCRIPT_HDEL> 3 k ._rem-set ._add-set hdel <n> <ts> f …
+//!     HDEL k f …   ─► EVAL <SCRIPT_FIELD_DEL> 3 k ._rem-set ._add-set hdel <n> <ts> f …
+//!     SADD k m …   ─► EVAL <SCRIPT_SADD> 3 k ._add-set ._rem-set sadd <n> <ts> m …
+//!     SREM, ZREM   ─► as HDEL (srem, zrem)
+//!     ZADD k [NX|XX|CH …] s m … ─► EVAL <SCRIPT_ZADD> 3 k ._add-set ._rem-set
+//!                                  zadd <nopts> <n> <ts> <opts…> s m …
 //!     GET k    ─► EVAL <SCRIPT_GET> 3 k ._add-set ._rem-set get 0 <ts>
-//!     HGET k f ─► EVAL <SCRIPT_HGET> 3 k ._add-set ._rem-set hget 1 <ts> f
+//!     HGET k f ─► EVAL <SCRIPT_FIELD_GET> 3 k ._add-set ._rem-set hget 1 <ts> f
+//!     SISMEMBER, ZSCORE ─► as HGET (sismember, zscore)
 //!  quorum_decide ─► meta_decided(parent)
 //!     read:   answers [status, timestamp, value]; the newest E or R wins,
 //!             every older answer and every X ("never saw it") is repaired
-//!             with the winner's write (SET/HSET) or delete (DEL/HDEL) at
-//!             the winner's timestamp; the client gets the plain reply
+//!             with the winner's write (SET/HSET/SADD/ZADD) or delete
+//!             (DEL/HDEL/SREM/ZREM) at the winner's timestamp; the client
+//!             gets the plain reply
 //!     delete: once every counted replica has answered without an error,
 //!             the tombstone is cleaned up (SCRIPT_CLEAN), late answers
 //!             included
@@ -29,9 +35,11 @@
 //! `._add-set` and `._rem-set` are sorted sets whose members are keys and
 //! whose scores are the coordinator's wall clock in milliseconds (last
 //! accepted write; deletion); `._add-set_<key>` and `._rem-set_<key>` hold
-//! the same for the fields of hash `<key>`. The scripts are `KEYS = <key>,
-//! <add-set>, <rem-set>` (the two swapped for deletes) and `ARGV = <command
-//! name>, <number of fields>, <timestamp>, <fields and values…>`; the
+//! the same for the fields or members of hash, set or sorted set `<key>`.
+//! The scripts are `KEYS = <key>, <add-set>, <rem-set>` (the two swapped
+//! for deletes) and `ARGV = <command name>, [<number of options>,] <number
+//! of fields>, <timestamp>, [<options…>,] <fields and values…>` (options
+//! for ZADD only; SET counts its value as one field); the
 //! spec gives their behaviour, not their text, so the text here is this
 //! project's (a C coordinator's EVAL runs its own scripts on our redis, and
 //! ours on its, over the same keys).
@@ -40,9 +48,10 @@
 //! refused stale SET (or an HSET whose every field is older) answers
 //! [`ERR_STALE_WRITE`](crate::errors::ERR_STALE_WRITE) instead of `-1`, and
 //! a tombstone is cleaned up when every replica has answered, whenever the
-//! answers arrive. Commands not listed (SADD, SREM, ZADD, ZREM, SISMEMBER,
-//! ZSCORE, SET with options, multi-key DEL, …) are passed through plainly
-//! and leave no metadata.
+//! answers arrive. Commands not listed (SET with options, multi-key DEL,
+//! ZADD with GT, LT or INCR, every other write and read) are passed
+//! through plainly and leave no metadata; their reads are still repaired
+//! without metadata at the quorum levels (cluster/repair.rs).
 
 use log::debug;
 use slab::Slab;
@@ -125,9 +134,10 @@ end
 return added
 ";
 
-/// HDEL (KEYS[2] is the rem-set): each field is removed and tombstoned
-/// unless its last write is newer or its tombstone as new.
-pub const SCRIPT_HDEL: &str = "\
+/// HDEL, SREM, ZREM (KEYS[2] is the rem-set): each field or member is
+/// removed and tombstoned unless its last write is newer or its tombstone
+/// as new.
+pub const SCRIPT_FIELD_DEL: &str = "\
 local ts = tonumber(ARGV[3])
 local n = tonumber(ARGV[2])
 local fr = KEYS[2] .. '_' .. KEYS[1]
@@ -140,7 +150,7 @@ for i = 0, n - 1 do
   if not ((a and tonumber(a) > ts) or (r and tonumber(r) >= ts)) then
     redis.call('ZREM', fa, f)
     redis.call('ZADD', fr, ts, f)
-    removed = removed + redis.call('HDEL', KEYS[1], f)
+    removed = removed + redis.call(ARGV[1], KEYS[1], f)
   end
 end
 return removed
@@ -160,9 +170,10 @@ end
 return {'X', '0', v}
 ";
 
-/// HGET: `[status, timestamp, value]` of the field (a key's tombstone newer
-/// than the field's state counts as the field's).
-pub const SCRIPT_HGET: &str = "\
+/// HGET, SISMEMBER, ZSCORE: `[status, timestamp, value]` of the field or
+/// member (a key's tombstone newer than the field's state counts as the
+/// field's).
+pub const SCRIPT_FIELD_GET: &str = "\
 local f = ARGV[4]
 local a = redis.call('ZSCORE', KEYS[2] .. '_' .. KEYS[1], f)
 local r = redis.call('ZSCORE', KEYS[3] .. '_' .. KEYS[1], f)
@@ -178,6 +189,85 @@ if a then
   return {'E', a, v}
 end
 return {'X', '0', v}
+";
+
+/// SADD: each member is added unless its own last write or tombstone, or
+/// the key's tombstone, is newer; the key's entry is updated.
+pub const SCRIPT_SADD: &str = "\
+local ts = tonumber(ARGV[3])
+local n = tonumber(ARGV[2])
+local fa = KEYS[2] .. '_' .. KEYS[1]
+local fr = KEYS[3] .. '_' .. KEYS[1]
+local kr = redis.call('ZSCORE', KEYS[3], KEYS[1])
+local added = 0
+local applied = 0
+for i = 0, n - 1 do
+  local f = ARGV[4 + i]
+  local a = redis.call('ZSCORE', fa, f)
+  local r = redis.call('ZSCORE', fr, f)
+  if not ((a and tonumber(a) > ts) or (r and tonumber(r) > ts) or (kr and tonumber(kr) > ts)) then
+    redis.call('ZREM', fr, f)
+    redis.call('ZADD', fa, ts, f)
+    added = added + redis.call('SADD', KEYS[1], f)
+    applied = applied + 1
+  end
+end
+if applied == 0 then
+  return redis.error_reply('ERR Dynomite: stale write, a newer write or delete of this key exists')
+end
+redis.call('ZREM', KEYS[3], KEYS[1])
+local ka = redis.call('ZSCORE', KEYS[2], KEYS[1])
+if not ka or tonumber(ka) < ts then
+  redis.call('ZADD', KEYS[2], ts, KEYS[1])
+end
+return added
+";
+
+/// ZADD (`ARGV = zadd, <number of options>, <number of members>,
+/// <timestamp>, <options…>, <score member…>`; options NX, XX, CH): each
+/// member as SADD's, written with the options; returns the sum of the
+/// answers.
+pub const SCRIPT_ZADD: &str = "\
+local nopts = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local ts = tonumber(ARGV[4])
+local fa = KEYS[2] .. '_' .. KEYS[1]
+local fr = KEYS[3] .. '_' .. KEYS[1]
+local kr = redis.call('ZSCORE', KEYS[3], KEYS[1])
+local opts = {}
+for i = 1, nopts do
+  opts[i] = ARGV[4 + i]
+end
+local base = 5 + nopts
+local added = 0
+local applied = 0
+for i = 0, n - 1 do
+  local sc = ARGV[base + 2 * i]
+  local f = ARGV[base + 2 * i + 1]
+  local a = redis.call('ZSCORE', fa, f)
+  local r = redis.call('ZSCORE', fr, f)
+  if not ((a and tonumber(a) > ts) or (r and tonumber(r) > ts) or (kr and tonumber(kr) > ts)) then
+    redis.call('ZREM', fr, f)
+    redis.call('ZADD', fa, ts, f)
+    local args = {KEYS[1]}
+    for j = 1, nopts do
+      args[#args + 1] = opts[j]
+    end
+    args[#args + 1] = sc
+    args[#args + 1] = f
+    added = added + redis.call('ZADD', unpack(args))
+    applied = applied + 1
+  end
+end
+if applied == 0 then
+  return redis.error_reply('ERR Dynomite: stale write, a newer write or delete of this key exists')
+end
+redis.call('ZREM', KEYS[3], KEYS[1])
+local ka = redis.call('ZSCORE', KEYS[2], KEYS[1])
+if not ka or tonumber(ka) < ts then
+  redis.call('ZADD', KEYS[2], ts, KEYS[1])
+end
+return added
 ";
 
 /// Tombstone clean-up: `KEYS = <key>, ._rem-set`, `ARGV = <timestamp>,
@@ -212,9 +302,15 @@ pub fn meta_cmd(name: &str, nargs: usize) -> Option<MetaCmd> {
         "del" if nargs == 2 => Some(MetaCmd::Del),
         "get" if nargs == 2 => Some(MetaCmd::Get),
         "hget" if nargs == 3 => Some(MetaCmd::Hget),
-        "hset" if nargs >= 4 && nargs % 2 == 0 => Some(MetaCmd::Hset),
-        "hmset" if nargs >= 4 && nargs % 2 == 0 => Some(MetaCmd::Hmset),
+        "hset" if nargs >= 4 && nargs.is_multiple_of(2) => Some(MetaCmd::Hset),
+        "hmset" if nargs >= 4 && nargs.is_multiple_of(2) => Some(MetaCmd::Hmset),
         "hdel" if nargs >= 3 => Some(MetaCmd::Hdel),
+        "sadd" if nargs >= 3 => Some(MetaCmd::Sadd),
+        "srem" if nargs >= 3 => Some(MetaCmd::Srem),
+        "zadd" if nargs >= 4 => Some(MetaCmd::Zadd),
+        "zrem" if nargs >= 3 => Some(MetaCmd::Zrem),
+        "sismember" if nargs == 3 => Some(MetaCmd::Sismember),
+        "zscore" if nargs == 3 => Some(MetaCmd::Zscore),
         _ => None,
     }
 }
@@ -227,14 +323,43 @@ fn name_script(cmd: MetaCmd) -> (&'static str, &'static str) {
         MetaCmd::Del => ("del", SCRIPT_DEL),
         MetaCmd::Hset => ("hset", SCRIPT_HSET),
         MetaCmd::Hmset => ("hmset", SCRIPT_HSET),
-        MetaCmd::Hdel => ("hdel", SCRIPT_HDEL),
+        MetaCmd::Hdel => ("hdel", SCRIPT_FIELD_DEL),
+        MetaCmd::Sadd => ("sadd", SCRIPT_SADD),
+        MetaCmd::Srem => ("srem", SCRIPT_FIELD_DEL),
+        MetaCmd::Zadd => ("zadd", SCRIPT_ZADD),
+        MetaCmd::Zrem => ("zrem", SCRIPT_FIELD_DEL),
         MetaCmd::Get => ("get", SCRIPT_GET),
-        MetaCmd::Hget => ("hget", SCRIPT_HGET),
+        MetaCmd::Hget => ("hget", SCRIPT_FIELD_GET),
+        MetaCmd::Sismember => ("sismember", SCRIPT_FIELD_GET),
+        MetaCmd::Zscore => ("zscore", SCRIPT_FIELD_GET),
     }
 }
 
+/// The number of ZADD options (NX, XX, CH, any case) before the first
+/// score of `rest` (the arguments after the key), if the rest is score and
+/// member pairs; `None` for a form that is not rewritten (GT, LT, INCR, or
+/// no pairs).
+pub fn zadd_options(rest: &[Vec<u8>]) -> Option<usize> {
+    let nopts = rest
+        .iter()
+        .take_while(|a| {
+            a.eq_ignore_ascii_case(b"nx")
+                || a.eq_ignore_ascii_case(b"xx")
+                || a.eq_ignore_ascii_case(b"ch")
+        })
+        .count();
+    let pairs = rest.len() - nopts;
+    let bad = rest[nopts..].iter().step_by(2).any(|a| {
+        a.eq_ignore_ascii_case(b"gt")
+            || a.eq_ignore_ascii_case(b"lt")
+            || a.eq_ignore_ascii_case(b"incr")
+    });
+    (pairs >= 2 && pairs.is_multiple_of(2) && !bad).then_some(nopts)
+}
+
 /// The arguments of the `EVAL` that replaces `cmd` on `key` with the
-/// arguments after the key `rest`, at timestamp `ts_ms`.
+/// arguments after the key `rest`, at timestamp `ts_ms` (for ZADD, `rest`
+/// passed [`zadd_options`]).
 pub fn eval_args(cmd: MetaCmd, key: &[u8], rest: &[Vec<u8>], ts_ms: u64) -> Vec<Vec<u8>> {
     let (name, script) = name_script(cmd);
     let (first, second) = if cmd.is_delete() {
@@ -242,8 +367,13 @@ pub fn eval_args(cmd: MetaCmd, key: &[u8], rest: &[Vec<u8>], ts_ms: u64) -> Vec<
     } else {
         (ADD_SET, REM_SET)
     };
+    let nopts = match cmd {
+        MetaCmd::Zadd => zadd_options(rest),
+        _ => None,
+    };
     let nfields = match cmd {
         MetaCmd::Hset | MetaCmd::Hmset => rest.len() / 2,
+        MetaCmd::Zadd => (rest.len() - nopts.unwrap_or(0)) / 2,
         _ => rest.len(),
     };
     let mut out: Vec<Vec<u8>> = vec![
@@ -254,9 +384,12 @@ pub fn eval_args(cmd: MetaCmd, key: &[u8], rest: &[Vec<u8>], ts_ms: u64) -> Vec<
         first.as_bytes().to_vec(),
         second.as_bytes().to_vec(),
         name.as_bytes().to_vec(),
-        nfields.to_string().into_bytes(),
-        ts_ms.to_string().into_bytes(),
     ];
+    if cmd == MetaCmd::Zadd {
+        out.push(nopts.unwrap_or(0).to_string().into_bytes());
+    }
+    out.push(nfields.to_string().into_bytes());
+    out.push(ts_ms.to_string().into_bytes());
     out.extend(rest.iter().cloned());
     out
 }
@@ -284,6 +417,8 @@ pub struct ReadAnswer {
     pub ts_ms: u64,
     /// The value, `None` for nil.
     pub value: Option<Vec<u8>>,
+    /// SISMEMBER's answer (an integer instead of a value).
+    pub int: Option<i64>,
 }
 
 /// Decodes `[status, timestamp, value]`; `None` for anything else (an
@@ -300,14 +435,16 @@ pub fn parse_read(bytes: &[u8]) -> Option<ReadAnswer> {
         _ => return None,
     };
     let ts: f64 = std::str::from_utf8(ts).ok()?.parse().ok()?;
-    let value = match value {
-        Value::Bulk(v) => v.clone(),
+    let (value, int) = match value {
+        Value::Bulk(v) => (v.clone(), None),
+        Value::Int(n) => (None, Some(*n)),
         _ => return None,
     };
     Some(ReadAnswer {
         status,
         ts_ms: ts.max(0.0) as u64,
         value,
+        int,
     })
 }
 
@@ -346,8 +483,13 @@ pub fn is_stale(a: &ReadAnswer, win_ts: u64) -> bool {
     a.status == b'X' || a.ts_ms < win_ts
 }
 
-/// The plain reply a client gets for `a` (nil for `R`, or a missing value).
+/// The plain reply a client gets for `a` (nil for `R`, or a missing value;
+/// SISMEMBER's integer, `:0` for `R`).
 pub fn plain_reply(a: &ReadAnswer, resp3: bool) -> Vec<u8> {
+    if let Some(n) = a.int {
+        let n = if a.status == b'R' { 0 } else { n };
+        return format!(":{n}\r\n").into_bytes();
+    }
     match (&a.value, a.status) {
         (Some(v), b'E' | b'X') => {
             let mut out = format!("${}\r\n", v.len()).into_bytes();
@@ -361,7 +503,8 @@ pub fn plain_reply(a: &ReadAnswer, resp3: bool) -> Vec<u8> {
 }
 
 /// The repair write that brings a replica to answer `win` of a read of
-/// `cmd` (`GET`→SET/DEL, `HGET`→HSET/HDEL, `field` for HGET).
+/// `cmd` (`GET`→SET/DEL, `HGET`→HSET/HDEL, `SISMEMBER`→SADD/SREM,
+/// `ZSCORE`→ZADD/ZREM; `field` is the field or member).
 pub fn repair_args(
     cmd: MetaCmd,
     key: &[u8],
@@ -373,6 +516,12 @@ pub fn repair_args(
         (MetaCmd::Get, b'R', _, _) => (MetaCmd::Del, vec![]),
         (MetaCmd::Hget, b'E', Some(v), Some(f)) => (MetaCmd::Hset, vec![f.to_vec(), v.clone()]),
         (MetaCmd::Hget, b'R', _, Some(f)) => (MetaCmd::Hdel, vec![f.to_vec()]),
+        (MetaCmd::Sismember, b'E', _, Some(f)) if win.int == Some(1) => {
+            (MetaCmd::Sadd, vec![f.to_vec()])
+        }
+        (MetaCmd::Sismember, b'R', _, Some(f)) => (MetaCmd::Srem, vec![f.to_vec()]),
+        (MetaCmd::Zscore, b'E', Some(v), Some(f)) => (MetaCmd::Zadd, vec![v.clone(), f.to_vec()]),
+        (MetaCmd::Zscore, b'R', _, Some(f)) => (MetaCmd::Zrem, vec![f.to_vec()]),
         _ => return None,
     };
     Some(eval_args(write, key, &rest, win.ts_ms))
@@ -452,6 +601,9 @@ impl Context {
         }
         let key = self.arg_vec(mid, 1);
         let rest: Vec<Vec<u8>> = (2..nargs).map(|i| self.arg_vec(mid, i)).collect();
+        if cmd == MetaCmd::Zadd && zadd_options(&rest).is_none() {
+            return;
+        }
         let ts_ms = now_ms();
         let args = eval_args(cmd, &key, &rest, ts_ms);
         let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
@@ -539,7 +691,7 @@ impl Context {
         };
         let win = answers[w].clone().expect("the winner answered");
         let key = self.arg_vec(parent, 3);
-        let field = (op.cmd == MetaCmd::Hget).then(|| self.arg_vec(parent, 9));
+        let field = (op.cmd != MetaCmd::Get).then(|| self.arg_vec(parent, 9));
         if let Some(repair) = repair_args(op.cmd, &key, field.as_deref(), &win) {
             for &i in &stale {
                 self.meta_send_write(&repair, targets[i]);
@@ -727,6 +879,7 @@ mod tests {
             status,
             ts_ms,
             value: v.map(|s| s.as_bytes().to_vec()),
+            int: None,
         })
     }
 
@@ -753,8 +906,77 @@ mod tests {
         assert_eq!(meta_cmd("hset", 5), None);
         assert_eq!(meta_cmd("hmset", 4), Some(MetaCmd::Hmset));
         assert_eq!(meta_cmd("hdel", 4), Some(MetaCmd::Hdel));
-        assert_eq!(meta_cmd("sadd", 3), None);
-        assert_eq!(meta_cmd("zadd", 4), None);
+        assert_eq!(meta_cmd("sadd", 3), Some(MetaCmd::Sadd));
+        assert_eq!(meta_cmd("srem", 4), Some(MetaCmd::Srem));
+        assert_eq!(meta_cmd("zadd", 4), Some(MetaCmd::Zadd));
+        assert_eq!(meta_cmd("zrem", 3), Some(MetaCmd::Zrem));
+        assert_eq!(meta_cmd("sismember", 3), Some(MetaCmd::Sismember));
+        assert_eq!(meta_cmd("zscore", 3), Some(MetaCmd::Zscore));
+        assert_eq!(meta_cmd("smismember", 4), None);
+        assert_eq!(meta_cmd("lpush", 3), None);
+    }
+
+    fn v(words: &[&str]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn zadd_options_and_arguments() {
+        assert_eq!(zadd_options(&v(&["1", "a"])), Some(0));
+        assert_eq!(zadd_options(&v(&["nx", "CH", "1", "a", "2", "b"])), Some(2));
+        assert_eq!(zadd_options(&v(&["INCR", "1", "a"])), None);
+        assert_eq!(zadd_options(&v(&["gt", "1", "a"])), None);
+        assert_eq!(zadd_options(&v(&["xx"])), None);
+        assert_eq!(zadd_options(&v(&["1", "a", "2"])), None);
+        let z = eval_args(MetaCmd::Zadd, b"z", &v(&["XX", "1", "a", "2", "b"]), 7);
+        // key, sets, name, options, members, timestamp, options, pairs
+        let want = v(&[
+            "z",
+            "._add-set",
+            "._rem-set",
+            "zadd",
+            "1",
+            "2",
+            "7",
+            "XX",
+            "1",
+            "a",
+            "2",
+            "b",
+        ]);
+        assert_eq!(&z[3..], &want[..]);
+        assert_eq!(z[1], SCRIPT_ZADD.as_bytes());
+        let s = eval_args(MetaCmd::Sadd, b"s", &v(&["m1", "m2"]), 7);
+        assert_eq!(&s[6..], &v(&["sadd", "2", "7", "m1", "m2"])[..]);
+        let r = eval_args(MetaCmd::Srem, b"s", &v(&["m1"]), 7);
+        assert_eq!(
+            &r[4..],
+            &v(&["._rem-set", "._add-set", "srem", "1", "7", "m1"])[..]
+        );
+        assert_eq!(eval_args(MetaCmd::Zrem, b"z", &v(&["a"]), 7)[6], b"zrem");
+    }
+
+    #[test]
+    fn member_reads() {
+        let a = parse_read(b"*3\r\n$1\r\nE\r\n$1\r\n5\r\n:1\r\n").expect("parsed");
+        assert_eq!(a.int, Some(1));
+        assert_eq!(plain_reply(&a, false), b":1\r\n");
+        let r = parse_read(b"*3\r\n$1\r\nR\r\n$1\r\n6\r\n:0\r\n").expect("parsed");
+        assert_eq!(plain_reply(&r, false), b":0\r\n");
+        assert_eq!(
+            repair_args(MetaCmd::Sismember, b"s", Some(b"m"), &a),
+            Some(eval_args(MetaCmd::Sadd, b"s", &v(&["m"]), 5))
+        );
+        assert_eq!(
+            repair_args(MetaCmd::Sismember, b"s", Some(b"m"), &r),
+            Some(eval_args(MetaCmd::Srem, b"s", &v(&["m"]), 6))
+        );
+        let z = parse_read(b"*3\r\n$1\r\nE\r\n$1\r\n5\r\n$3\r\n1.5\r\n").expect("parsed");
+        assert_eq!(plain_reply(&z, false), b"$3\r\n1.5\r\n");
+        assert_eq!(
+            repair_args(MetaCmd::Zscore, b"z", Some(b"m"), &z),
+            Some(eval_args(MetaCmd::Zadd, b"z", &v(&["1.5", "m"]), 5))
+        );
     }
 
     #[test]
@@ -800,7 +1022,7 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
             b"f2",
         ];
         assert_eq!(tail, want);
-        assert_eq!(hdel[1], SCRIPT_HDEL.as_bytes());
+        assert_eq!(hdel[1], SCRIPT_FIELD_DEL.as_bytes());
     }
 
     #[test]
@@ -828,7 +1050,7 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         let want: [&[u8]; 6] = [b"k", b"._add-set", b"._rem-set", b"get", b"0", b"5"];
         assert_eq!(tail, want);
         let hget = eval_args(MetaCmd::Hget, b"h", &[b"f".to_vec()], 5);
-        assert_eq!(hget[1], SCRIPT_HGET.as_bytes());
+        assert_eq!(hget[1], SCRIPT_FIELD_GET.as_bytes());
         assert_eq!(
             &hget[6..],
             &[
@@ -872,22 +1094,9 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         assert_eq!(choose(&answers), Some((0, vec![])));
         let answers = [ans(b'X', 0, Some("v")), ans(b'X', 0, None)];
         assert_eq!(choose(&answers), None, "no metadata: the usual choice");
-        assert!(is_stale(
-            &ReadAnswer {
-                status: b'X',
-                ts_ms: 0,
-                value: None
-            },
-            1
-        ));
-        assert!(!is_stale(
-            &ReadAnswer {
-                status: b'E',
-                ts_ms: 5,
-                value: None
-            },
-            5
-        ));
+        assert!(is_stale(&ans(b'X', 0, None).expect("made"), 1));
+        assert!(!is_stale(&ans(b'E', 5, None).expect("made"), 5));
+        assert!(is_stale(&ans(b'R', 4, None).expect("made"), 5));
     }
 
     #[test]
@@ -925,6 +1134,8 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         let quoted = format!("'{}'", crate::errors::ERR_STALE_WRITE);
         assert!(SCRIPT_SET.contains(&quoted));
         assert!(SCRIPT_HSET.contains(&quoted));
+        assert!(SCRIPT_SADD.contains(&quoted));
+        assert!(SCRIPT_ZADD.contains(&quoted));
     }
 
     /// The metadata layout and argument order against the spec's own text
@@ -967,7 +1178,7 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
             &del[4..6],
             &[REM_SET.as_bytes().to_vec(), ADD_SET.as_bytes().to_vec()]
         );
-        for s in [SCRIPT_GET, SCRIPT_HGET] {
+        for s in [SCRIPT_GET, SCRIPT_FIELD_GET] {
             for status in ["'E'", "'R'", "'X'"] {
                 assert!(s.contains(status));
             }
@@ -976,8 +1187,10 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         for s in [
             SCRIPT_DEL,
             SCRIPT_HSET,
-            SCRIPT_HDEL,
-            SCRIPT_HGET,
+            SCRIPT_SADD,
+            SCRIPT_ZADD,
+            SCRIPT_FIELD_DEL,
+            SCRIPT_FIELD_GET,
             SCRIPT_CLEAN,
         ] {
             assert!(s.contains(" .. '_' .. KEYS[1]"));

@@ -271,3 +271,60 @@ fn the_switch_turns_the_rewriting_on_and_off() {
     assert_eq!(c.cmd(&[b"SET", b"after", b"v"]), b"+OK\r\n");
     assert_eq!(score(&cl, 0, b"._add-set", b"after"), None);
 }
+
+#[test]
+fn set_and_sorted_set_members_carry_their_own_timestamps() {
+    let cl = cluster(true);
+    let mut c = cl.node(0).client();
+    assert_eq!(c.cmd(&[b"SADD", b"ms", b"m1", b"m2"]), b":2\r\n");
+    assert_eq!(
+        c.cmd(&[b"ZADD", b"mz", b"CH", b"1.5", b"a", b"2", b"b"]),
+        b":2\r\n"
+    );
+    let mut ts = 0;
+    let mut tz = 0;
+    for i in 0..3 {
+        let ok = poll_until(REPAIR_TIMEOUT, || {
+            score(&cl, i, b"._add-set", b"ms").is_some()
+                && score(&cl, i, b"._add-set", b"mz").is_some()
+        });
+        assert!(ok, "n{i}: no ._add-set entries");
+        ts = score(&cl, i, b"._add-set_ms", b"m1").unwrap_or_else(|| panic!("n{i}: no m1"));
+        tz = score(&cl, i, b"._add-set_mz", b"a").unwrap_or_else(|| panic!("n{i}: no a"));
+        assert_eq!(score(&cl, i, b"._add-set_mz", b"b"), Some(tz));
+    }
+    assert_eq!(c.cmd(&[b"SISMEMBER", b"ms", b"m1"]), b":1\r\n");
+    assert_eq!(c.cmd(&[b"SISMEMBER", b"ms", b"m9"]), b":0\r\n");
+    assert_eq!(c.cmd(&[b"ZSCORE", b"mz", b"a"]), bulk(b"1.5"));
+
+    // Node 1 lost m1 and a (its redis emptied): repaired from the others.
+    cl.node(1).redis_client().cmd(&[b"FLUSHALL"]);
+    assert_eq!(c.cmd(&[b"SISMEMBER", b"ms", b"m1"]), b":1\r\n");
+    assert_eq!(c.cmd(&[b"ZSCORE", b"mz", b"a"]), bulk(b"1.5"));
+    let ok = poll_until(REPAIR_TIMEOUT, || {
+        let mut r = cl.node(1).redis_client();
+        r.cmd(&[b"SISMEMBER", b"ms", b"m1"]) == b":1\r\n"
+            && r.cmd(&[b"ZSCORE", b"mz", b"a"]) == bulk(b"1.5")
+            && score(&cl, 1, b"._add-set_ms", b"m1") == Some(ts)
+            && score(&cl, 1, b"._add-set_mz", b"a") == Some(tz)
+    });
+    assert!(ok, "n1 not repaired");
+
+    // SREM and ZREM tombstone the members, then clean the tombstones up.
+    assert_eq!(c.cmd(&[b"SREM", b"ms", b"m1"]), b":1\r\n");
+    assert_eq!(c.cmd(&[b"ZREM", b"mz", b"a"]), b":1\r\n");
+    for i in 0..3 {
+        let ok = poll_until(REPAIR_TIMEOUT, || {
+            score(&cl, i, b"._rem-set_ms", b"m1").is_none()
+                && score(&cl, i, b"._add-set_ms", b"m1").is_none()
+                && score(&cl, i, b"._rem-set_mz", b"a").is_none()
+                && cl.node(i).redis_client().cmd(&[b"ZSCORE", b"mz", b"a"]) == NIL
+        });
+        assert!(ok, "n{i}: member tombstones not cleaned up");
+    }
+    assert_eq!(c.cmd(&[b"SISMEMBER", b"ms", b"m1"]), b":0\r\n");
+    assert_eq!(c.cmd(&[b"ZSCORE", b"mz", b"a"]), NIL);
+    assert_eq!(c.cmd(&[b"ZSCORE", b"mz", b"b"]), bulk(b"2"));
+    // A form that is not rewritten still works, without metadata.
+    assert_eq!(c.cmd(&[b"ZADD", b"mz", b"INCR", b"1", b"b"]), bulk(b"3"));
+}
