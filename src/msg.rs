@@ -131,15 +131,19 @@ pub enum Internal {
     /// (cluster/rr_meta.rs): its answer goes to job `job`; `to` is the
     /// replica it went to.
     MetaLate { job: u32, to: Target },
-    /// A repair write or a tombstone clean-up of the metadata scheme
-    /// (answer counted and dropped).
+    /// A repair write of the metadata scheme (answer counted and dropped).
     MetaWrite,
+    /// A tombstone clean-up of the metadata scheme (answer dropped).
+    MetaClean,
 }
 
 impl Internal {
     /// True for the metadata scheme's requests (cluster/rr_meta.rs).
     pub fn is_meta(self) -> bool {
-        matches!(self, Internal::MetaLate { .. } | Internal::MetaWrite)
+        matches!(
+            self,
+            Internal::MetaLate { .. } | Internal::MetaWrite | Internal::MetaClean
+        )
     }
 
     /// True for read repair's requests (cluster/repair.rs), false for the

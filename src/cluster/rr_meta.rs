@@ -560,10 +560,6 @@ struct Job {
 #[derive(Debug, Default)]
 pub struct MetaJobs {
     jobs: Slab<Job>,
-    /// Repair writes sent (`read_repairs_meta_sent` in the log).
-    pub repairs_sent: u64,
-    /// Tombstone clean-ups sent.
-    pub cleanups_sent: u64,
 }
 
 /// Jobs under way at once; beyond, late answers are dropped unrepaired.
@@ -776,8 +772,8 @@ impl Context {
             targets.len()
         );
         for &t in targets {
-            self.meta.cleanups_sent += 1;
-            self.meta_send(clean, t);
+            self.stats.faults.read_repair_tombstones_cleaned += 1;
+            self.meta_send(clean, t, Internal::MetaClean);
         }
     }
 
@@ -788,15 +784,14 @@ impl Context {
             String::from_utf8_lossy(&args[3]),
             to
         );
-        self.meta.repairs_sent += 1;
-        self.stats.faults.read_repairs_sent += 1;
-        self.meta_send(args, to);
+        self.stats.faults.read_repairs_meta_sent += 1;
+        self.meta_send(args, to, Internal::MetaWrite);
     }
 
     /// Sends one of the scheme's own writes (answer dropped).
-    fn meta_send(&mut self, args: &[Vec<u8>], to: Target) {
+    fn meta_send(&mut self, args: &[Vec<u8>], to: Target, tag: Internal) {
         let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-        let mid = self.internal_request(&refs, Internal::MetaWrite);
+        let mid = self.internal_request(&refs, tag);
         match to {
             Target::Local => self.execute_local(mid),
             Target::Peer { peer, .. } => {
@@ -822,9 +817,9 @@ impl Context {
         match tag {
             Internal::MetaWrite => {
                 if failed {
-                    self.stats.faults.read_repairs_failed += 1;
+                    self.stats.faults.read_repairs_meta_failed += 1;
                 } else {
-                    self.stats.faults.read_repairs_ok += 1;
+                    self.stats.faults.read_repairs_meta_ok += 1;
                 }
             }
             Internal::MetaLate { job, to } => self.meta_late(job, to, failed, &bytes),

@@ -81,6 +81,15 @@ fn admin(cl: &Cluster, i: usize, path: &str) -> String {
         .map_or(String::new(), |(_, b)| b.to_string())
 }
 
+/// A fault counter of node `i` (`faults` of /info).
+fn counter(cl: &Cluster, i: usize, name: &str) -> u64 {
+    let body = admin(cl, i, "/info");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("/info JSON");
+    v["faults"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no faults.{name} in /info"))
+}
+
 /// Writes `key` straight into node `i`'s redis as the metadata scheme
 /// would have at `ts`.
 fn plant(cl: &Cluster, i: usize, key: &[u8], value: &[u8], ts: u64) {
@@ -129,6 +138,13 @@ fn writes_leave_the_originals_metadata_and_the_newest_wins() {
         });
         assert!(ok, "n{i} not repaired: {}", show(&redis_get(&cl, i, b"mk")));
     }
+    assert_eq!(counter(&cl, 0, "read_repairs_meta_sent"), 2);
+    let ok = poll_until(REPAIR_TIMEOUT, || {
+        counter(&cl, 0, "read_repairs_meta_ok") == 2
+    });
+    assert!(ok, "repairs not answered");
+    assert_eq!(counter(&cl, 0, "read_repairs_meta_failed"), 0);
+    assert_eq!(counter(&cl, 0, "read_repairs_sent"), 0, "no RESTORE repair");
 
     // A write older than the key's last one is refused with an error.
     let future = now_ms() + 3_600_000;
@@ -160,6 +176,7 @@ fn a_delete_missed_by_a_stopped_node_is_kept_and_cleaned_up() {
         });
         assert!(ok, "n{i}: tombstone of gone not cleaned up");
     }
+    assert_eq!(counter(&cl, 0, "read_repair_tombstones_cleaned"), 3);
     assert_eq!(c.cmd(&[b"GET", b"gone"]), NIL);
 
     // Node 2 is down during the delete: the tombstone stays where the
@@ -183,6 +200,11 @@ fn a_delete_missed_by_a_stopped_node_is_kept_and_cleaned_up() {
         redis_get(&cl, 2, b"dk") == NIL && score(&cl, 2, b"._rem-set", b"dk") == Some(tdel)
     });
     assert!(ok, "node 2 never got the delete");
+    assert_eq!(
+        counter(&cl, 0, "read_repair_tombstones_cleaned"),
+        3,
+        "a delete a replica missed keeps its tombstone"
+    );
     assert_eq!(score(&cl, 2, b"._add-set", b"dk"), None);
 }
 
