@@ -83,7 +83,7 @@ redis.call('ZADD', KEYS[2], ts, KEYS[1])
 return redis.call(ARGV[1], KEYS[1], ARGV[4])
 ";
 
-/// DEL (KEYS[2] is the rem-set): skipped with 0 if the key's last write is
+/// DEL (`KEYS[2]` is the rem-set): skipped with 0 if the key's last write is
 /// newer or its tombstone as new; else the field sets go, the tombstone is
 /// recorded and the key deleted.
 pub const SCRIPT_DEL: &str = "\
@@ -134,7 +134,7 @@ end
 return added
 ";
 
-/// HDEL, SREM, ZREM (KEYS[2] is the rem-set): each field or member is
+/// HDEL, SREM, ZREM (`KEYS[2]` is the rem-set): each field or member is
 /// removed and tombstoned unless its last write is newer or its tombstone
 /// as new.
 pub const SCRIPT_FIELD_DEL: &str = "\
