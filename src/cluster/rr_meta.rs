@@ -65,6 +65,10 @@ use crate::ids::MsgId;
 use crate::msg::{Internal, MetaCmd, MetaOp};
 use crate::proto::redis::{self, Route};
 
+// Every write script changes the data before the metadata: a command that
+// fails (WRONGTYPE, a score that is not a number) stops the script, and a
+// script is not rolled back, so its metadata must not be written first.
+
 /// The sorted set of keys' last accepted writes.
 pub const ADD_SET: &str = "._add-set";
 /// The sorted set of keys' deletions (tombstones).
@@ -78,9 +82,10 @@ local r = redis.call('ZSCORE', KEYS[3], KEYS[1])
 if (a and tonumber(a) > ts) or (r and tonumber(r) > ts) then
   return redis.error_reply('ERR Dynomite: stale write, a newer write or delete of this key exists')
 end
+local res = redis.call(ARGV[1], KEYS[1], ARGV[4])
 redis.call('ZREM', KEYS[3], KEYS[1])
 redis.call('ZADD', KEYS[2], ts, KEYS[1])
-return redis.call(ARGV[1], KEYS[1], ARGV[4])
+return res
 ";
 
 /// DEL (`KEYS[2]` is the rem-set): skipped with 0 if the key's last write is
@@ -93,10 +98,11 @@ local a = redis.call('ZSCORE', KEYS[3], KEYS[1])
 if (a and tonumber(a) > ts) or (r and tonumber(r) >= ts) then
   return 0
 end
+local res = redis.call(ARGV[1], KEYS[1])
 redis.call('DEL', KEYS[3] .. '_' .. KEYS[1], KEYS[2] .. '_' .. KEYS[1])
 redis.call('ZREM', KEYS[3], KEYS[1])
 redis.call('ZADD', KEYS[2], ts, KEYS[1])
-return redis.call(ARGV[1], KEYS[1])
+return res
 ";
 
 /// HSET / HMSET: each field is written unless its own last write or
@@ -114,9 +120,9 @@ for i = 0, n - 1 do
   local a = redis.call('ZSCORE', fa, f)
   local r = redis.call('ZSCORE', fr, f)
   if not ((a and tonumber(a) > ts) or (r and tonumber(r) > ts) or (kr and tonumber(kr) > ts)) then
+    added = added + redis.call('HSET', KEYS[1], f, ARGV[5 + 2 * i])
     redis.call('ZREM', fr, f)
     redis.call('ZADD', fa, ts, f)
-    added = added + redis.call('HSET', KEYS[1], f, ARGV[5 + 2 * i])
     applied = applied + 1
   end
 end
@@ -148,9 +154,9 @@ for i = 0, n - 1 do
   local a = redis.call('ZSCORE', fa, f)
   local r = redis.call('ZSCORE', fr, f)
   if not ((a and tonumber(a) > ts) or (r and tonumber(r) >= ts)) then
+    removed = removed + redis.call(ARGV[1], KEYS[1], f)
     redis.call('ZREM', fa, f)
     redis.call('ZADD', fr, ts, f)
-    removed = removed + redis.call(ARGV[1], KEYS[1], f)
   end
 end
 return removed
@@ -206,9 +212,9 @@ for i = 0, n - 1 do
   local a = redis.call('ZSCORE', fa, f)
   local r = redis.call('ZSCORE', fr, f)
   if not ((a and tonumber(a) > ts) or (r and tonumber(r) > ts) or (kr and tonumber(kr) > ts)) then
+    added = added + redis.call('SADD', KEYS[1], f)
     redis.call('ZREM', fr, f)
     redis.call('ZADD', fa, ts, f)
-    added = added + redis.call('SADD', KEYS[1], f)
     applied = applied + 1
   end
 end
@@ -247,8 +253,6 @@ for i = 0, n - 1 do
   local a = redis.call('ZSCORE', fa, f)
   local r = redis.call('ZSCORE', fr, f)
   if not ((a and tonumber(a) > ts) or (r and tonumber(r) > ts) or (kr and tonumber(kr) > ts)) then
-    redis.call('ZREM', fr, f)
-    redis.call('ZADD', fa, ts, f)
     local args = {KEYS[1]}
     for j = 1, nopts do
       args[#args + 1] = opts[j]
@@ -256,6 +260,8 @@ for i = 0, n - 1 do
     args[#args + 1] = sc
     args[#args + 1] = f
     added = added + redis.call('ZADD', unpack(args))
+    redis.call('ZREM', fr, f)
+    redis.call('ZADD', fa, ts, f)
     applied = applied + 1
   end
 end

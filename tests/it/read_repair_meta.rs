@@ -350,3 +350,19 @@ fn set_and_sorted_set_members_carry_their_own_timestamps() {
     // A form that is not rewritten still works, without metadata.
     assert_eq!(c.cmd(&[b"ZADD", b"mz", b"INCR", b"1", b"b"]), bulk(b"3"));
 }
+
+#[test]
+fn a_failed_write_leaves_no_metadata() {
+    let cl = cluster(true);
+    let mut c = cl.node(0).client();
+    assert_eq!(c.cmd(&[b"SADD", b"typed", b"m"]), b":1\r\n");
+    let r = c.cmd(&[b"HSET", b"typed", b"f", b"v"]);
+    assert!(show(&r).contains("WRONGTYPE"), "{}", show(&r));
+    let r = c.cmd(&[b"ZADD", b"zbad", b"notanumber", b"m"]);
+    assert!(r.starts_with(b"-"), "{}", show(&r));
+    for i in 0..3 {
+        assert_eq!(score(&cl, i, b"._add-set_typed", b"f"), None, "n{i}");
+        assert_eq!(score(&cl, i, b"._add-set", b"zbad"), None, "n{i}");
+        assert_eq!(score(&cl, i, b"._add-set_zbad", b"m"), None, "n{i}");
+    }
+}
