@@ -869,6 +869,76 @@ impl Context {
             self.meta_send_clean(&c, &t);
         }
     }
+
+    /// Jobs under way (tests).
+    #[cfg(test)]
+    pub(crate) fn meta_jobs_in_flight(&self) -> usize {
+        self.meta.jobs.len()
+    }
+}
+
+/// Reactor tests: three nodes in the test thread, each before its redis.
+#[cfg(test)]
+mod reactor_tests {
+    use crate::core::harness::{bulk, msgs_in_use, pump, spec, Cluster};
+
+    fn idle(nodes: &[crate::core::harness::Node]) -> bool {
+        nodes
+            .iter()
+            .all(|n| n.ctx.meta_jobs_in_flight() == 0 && msgs_in_use(&n.ctx) == 0)
+    }
+
+    #[test]
+    fn repairs_and_clean_ups_free_every_message() {
+        let body = "read_consistency: DC_QUORUM\nwrite_consistency: DC_QUORUM\n\
+                    timeout: 200\nread_repairs_enabled: true\n";
+        let mut cl = Cluster::start(
+            &[
+                spec("dc1", "r1", "1"),
+                spec("dc1", "r2", "1"),
+                spec("dc1", "r3", "1"),
+            ],
+            &[],
+            body,
+        );
+        let mut c = cl.nodes[0].client();
+        assert_eq!(c.call(&mut cl.nodes, &[b"SET", b"mk", b"v"]), "+OK\r\n");
+        pump(&mut cl.nodes, "the write on every rack", |_| {
+            cl.redis
+                .iter()
+                .all(|r| r.cmd(&[b"GET", b"mk"]) == bulk(b"v"))
+        });
+        assert_eq!(cl.redis(2).cmd(&[b"FLUSHALL"]), "+OK\r\n");
+        // Through the emptied node: its own X answer loses and is repaired.
+        let mut c2 = cl.nodes[2].client();
+        assert_eq!(c2.call(&mut cl.nodes, &[b"GET", b"mk"]), bulk(b"v"));
+        pump(&mut cl.nodes, "the emptied replica repaired", |_| {
+            cl.redis[2].cmd(&[b"GET", b"mk"]) == bulk(b"v")
+        });
+        pump(&mut cl.nodes, "every message freed", |n| idle(n));
+        let f = crate::core::harness::fault_stats(&cl.nodes[2].ctx);
+        assert_eq!(f.read_repairs_meta_sent, 1);
+        assert_eq!(f.read_repairs_meta_ok, 1);
+        assert_eq!(f.read_repairs_sent, 0);
+        // A pipelined burst of writes, reads and deletes.
+        for i in 0..50 {
+            let k = format!("burst{i}").into_bytes();
+            c.send(&[b"SET", &k, b"x"]);
+            c.send(&[b"GET", &k]);
+            c.send(&[b"HSET", b"bh", &k, b"y"]);
+            c.send(&[b"DEL", &k]);
+        }
+        for _ in 0..200 {
+            c.wait_reply(&mut cl.nodes);
+        }
+        pump(&mut cl.nodes, "every tombstone cleaned up", |_| {
+            cl.redis
+                .iter()
+                .all(|r| r.cmd(&[b"ZCARD", b"._rem-set"]) == ":0\r\n")
+        });
+        pump(&mut cl.nodes, "every message freed", |n| idle(n));
+        assert_eq!(cl.redis(1).cmd(&[b"HLEN", b"bh"]), ":50\r\n");
+    }
 }
 
 #[cfg(test)]
