@@ -27,7 +27,8 @@
 //!             gets the plain reply
 //!     delete: once every counted replica has answered without an error,
 //!             the tombstone is cleaned up (SCRIPT_CLEAN), late answers
-//!             included
+//!             included; a read that finds the same tombstone on every
+//!             replica cleans it up too (a delete one replica missed)
 //!  copies still out at the decision ─► Internal::MetaLate ─► meta_reply
 //! ```
 //!
@@ -483,6 +484,16 @@ pub fn choose(answers: &[Option<ReadAnswer>]) -> Option<(usize, Vec<usize>)> {
     Some((w, stale))
 }
 
+/// True when every replica answered and every answer is the tombstone
+/// `win` (same timestamp).
+pub fn all_removed_alike(answers: &[Option<ReadAnswer>], win: &ReadAnswer) -> bool {
+    win.status == b'R'
+        && answers.iter().all(|a| {
+            a.as_ref()
+                .is_some_and(|a| a.status == b'R' && a.ts_ms == win.ts_ms)
+        })
+}
+
 /// True when answer `a` is older than the winner at `win_ts` (or has no
 /// metadata).
 pub fn is_stale(a: &ReadAnswer, win_ts: u64) -> bool {
@@ -544,8 +555,14 @@ fn now_ms() -> u64 {
 #[derive(Debug)]
 enum JobKind {
     /// A read's copies still out: each answer older than `win_ts` gets
-    /// `repair` (the winner's write).
-    Read { win_ts: u64, repair: Vec<Vec<u8>> },
+    /// `repair` (the winner's write, if it has one); `clean` (the
+    /// clean-up and the replicas) is sent once every answer was the
+    /// winner's tombstone.
+    Read {
+        win_ts: u64,
+        repair: Option<Vec<Vec<u8>>>,
+        clean: Option<(Vec<Vec<u8>>, Vec<Target>)>,
+    },
     /// A delete's copies still out: once all have answered without an
     /// error, `clean` goes to `targets`.
     Clean {
@@ -694,25 +711,43 @@ impl Context {
         let win = answers[w].clone().expect("the winner answered");
         let key = self.arg_vec(parent, 3);
         let field = (op.cmd != MetaCmd::Get).then(|| self.arg_vec(parent, 9));
-        if let Some(repair) = repair_args(op.cmd, &key, field.as_deref(), &win) {
+        let repair = repair_args(op.cmd, &key, field.as_deref(), &win);
+        if let Some(repair) = &repair {
             for &i in &stale {
-                self.meta_send_write(&repair, targets[i]);
+                self.meta_send_write(repair, targets[i]);
             }
-            let late: Vec<usize> = (0..n).filter(|&i| !self.msgs[children[i]].done).collect();
-            if !late.is_empty() && self.meta.jobs.len() < META_JOBS_MAX {
-                let job = self.meta.jobs.insert(Job {
-                    kind: JobKind::Read {
-                        win_ts: win.ts_ms,
-                        repair,
-                    },
-                    outstanding: late.len() as u32,
-                }) as u32;
-                for i in late {
-                    self.msgs[children[i]].internal = Some(Internal::MetaLate {
-                        job,
-                        to: targets[i],
-                    });
-                }
+        }
+        // Every replica holding the same tombstone (a delete one of them
+        // missed, repaired since): it is no longer needed.
+        let answered: Vec<Option<ReadAnswer>> = answers
+            .iter()
+            .zip(&children)
+            .filter(|(_, &c)| self.msgs[c].done)
+            .map(|(a, _)| a.clone())
+            .collect();
+        let clean = all_removed_alike(&answered, &win).then(|| {
+            let fields: Vec<Vec<u8>> = field.into_iter().collect();
+            clean_args(&key, &fields, win.ts_ms)
+        });
+        let late: Vec<usize> = (0..n).filter(|&i| !self.msgs[children[i]].done).collect();
+        if late.is_empty() {
+            if let Some(clean) = clean {
+                self.meta_send_clean(&clean, &targets);
+            }
+        } else if self.meta.jobs.len() < META_JOBS_MAX && (repair.is_some() || clean.is_some()) {
+            let job = self.meta.jobs.insert(Job {
+                kind: JobKind::Read {
+                    win_ts: win.ts_ms,
+                    repair,
+                    clean: clean.map(|c| (c, targets.clone())),
+                },
+                outstanding: late.len() as u32,
+            }) as u32;
+            for i in late {
+                self.msgs[children[i]].internal = Some(Internal::MetaLate {
+                    job,
+                    to: targets[i],
+                });
             }
         }
         self.meta_finish(parent, &plain_reply(&win, resp3));
@@ -843,9 +878,21 @@ impl Context {
         let mut write = None;
         let mut clean = None;
         match &mut job.kind {
-            JobKind::Read { win_ts, repair } => {
-                if !failed && parse_read(bytes).is_some_and(|a| is_stale(&a, *win_ts)) {
-                    write = Some(repair.clone());
+            JobKind::Read {
+                win_ts,
+                repair,
+                clean: c,
+            } => {
+                let a = if failed { None } else { parse_read(bytes) };
+                if a.as_ref().is_some_and(|a| is_stale(a, *win_ts)) {
+                    write = repair.clone();
+                }
+                let same = a.is_some_and(|a| a.status == b'R' && a.ts_ms == *win_ts);
+                if !same {
+                    *c = None;
+                }
+                if done {
+                    clean = c.take();
                 }
             }
             JobKind::Clean {
@@ -1168,6 +1215,21 @@ $3\r\ndel\r\n$1\r\n0\r\n$1\r\n7\r\n",
         assert!(is_stale(&ans(b'X', 0, None).expect("made"), 1));
         assert!(!is_stale(&ans(b'E', 5, None).expect("made"), 5));
         assert!(is_stale(&ans(b'R', 4, None).expect("made"), 5));
+        let r = ans(b'R', 7, None).expect("made");
+        assert!(all_removed_alike(
+            &[ans(b'R', 7, None), ans(b'R', 7, None)],
+            &r
+        ));
+        assert!(
+            !all_removed_alike(&[ans(b'R', 7, None), None], &r),
+            "one missing"
+        );
+        assert!(!all_removed_alike(
+            &[ans(b'R', 7, None), ans(b'R', 6, None)],
+            &r
+        ));
+        let e = ans(b'E', 7, Some("v")).expect("made");
+        assert!(!all_removed_alike(&[ans(b'E', 7, Some("v"))], &e));
     }
 
     #[test]
