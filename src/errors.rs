@@ -25,6 +25,12 @@ pub const ERR_STATE: &str = "ERR Dynomite: Dynomite's current state does not all
 /// Too few replicas answered alike for the consistency level
 /// (`DYNOMITE_NO_QUORUM_ACHIEVED`).
 pub const ERR_NO_QUORUM: &str = "ERR Dynomite: Failed to achieve Quorum";
+/// A write older than the key's (or field's) last write or delete, refused
+/// by the read-repair metadata scheme (`read_repairs_enabled`); the
+/// original answered `-1` here. The same text is in the scripts of
+/// cluster/rr_meta.rs.
+pub const ERR_STALE_WRITE: &str =
+    "ERR Dynomite: stale write, a newer write or delete of this key exists";
 /// EVAL keys owned by more than one node (or shard)
 /// (`DYNOMITE_SCRIPT_SPANS_NODES`).
 pub const ERR_SCRIPT_SPAN: &str = "ERR Dynomite: Keys in the script cannot span multiple nodes";

@@ -148,9 +148,25 @@ pub enum Internal {
     EntropyScan,
     /// An anti-entropy digest script: request `req` of batch `batch`.
     EntropyDigest { batch: u32, req: u16 },
+    /// A metadata request's copy still out when its parent was decided
+    /// (cluster/rr_meta.rs): its answer goes to job `job`; `to` is the
+    /// replica it went to.
+    MetaLate { job: u32, to: Target },
+    /// A repair write of the metadata scheme (answer counted and dropped).
+    MetaWrite,
+    /// A tombstone clean-up of the metadata scheme (answer dropped).
+    MetaClean,
 }
 
 impl Internal {
+    /// True for the metadata scheme's requests (cluster/rr_meta.rs).
+    pub fn is_meta(self) -> bool {
+        matches!(
+            self,
+            Internal::MetaLate { .. } | Internal::MetaWrite | Internal::MetaClean
+        )
+    }
+
     /// True for read repair's requests (cluster/repair.rs), false for the
     /// warm-up's.
     pub fn is_repair(self) -> bool {
@@ -244,6 +260,54 @@ pub struct Msg {
     /// answers this request: a transaction unit (MULTI ... EXEC, txn.rs)
     /// is answered once per command, and only EXEC's reply is wanted.
     pub skip_replies: u32,
+    /// A client request rewritten by the read-repair metadata scheme
+    /// (`read_repairs_enabled`, cluster/rr_meta.rs): what it was and its
+    /// timestamp.
+    pub meta: Option<MetaOp>,
+}
+
+/// The command a request rewritten into the metadata scheme's `EVAL` was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaCmd {
+    Set,
+    Del,
+    Hset,
+    Hmset,
+    Hdel,
+    Sadd,
+    Srem,
+    Zadd,
+    Zrem,
+    Get,
+    Hget,
+    Sismember,
+    Zscore,
+}
+
+impl MetaCmd {
+    /// True for the reads (answered `[status, timestamp, value]`).
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            MetaCmd::Get | MetaCmd::Hget | MetaCmd::Sismember | MetaCmd::Zscore
+        )
+    }
+
+    /// True for the deletes (their tombstones are cleaned up).
+    pub fn is_delete(self) -> bool {
+        matches!(
+            self,
+            MetaCmd::Del | MetaCmd::Hdel | MetaCmd::Srem | MetaCmd::Zrem
+        )
+    }
+}
+
+/// A request rewritten by the metadata scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaOp {
+    pub cmd: MetaCmd,
+    /// The coordinator's wall clock at arrival, in milliseconds.
+    pub ts_ms: u64,
 }
 
 /// Where a request from a peer came from, to answer it in the same frame shape.
@@ -360,6 +424,7 @@ impl Msg {
             internal: None,
             db: None,
             skip_replies: 0,
+            meta: None,
         }
     }
 }

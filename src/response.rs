@@ -200,6 +200,10 @@ impl Context {
     /// replicas disagree on a multi-key read, they are merged key by key
     /// first.
     fn quorum_decide(&mut self, parent: MsgId) {
+        // The read-repair metadata scheme answers its reads itself.
+        if self.msgs[parent].meta.is_some() && self.meta_decided(parent) {
+            return;
+        }
         // (memcached get replies are not RESP arrays: no key-by-key merge.)
         let merge_mget = !self.settings.memcache
             && self.msgs[parent]
@@ -402,6 +406,14 @@ impl Context {
         self.attach_reply(parent, rsp);
     }
 
+    /// Installs a reply the proxy made (`reply_made`) as the parent's and
+    /// releases its children (cluster/rr_meta.rs).
+    pub(crate) fn finish_parent_made(&mut self, parent: MsgId, rsp: MsgId) {
+        let out = std::mem::take(&mut self.msgs[rsp].segs);
+        let ty = self.msgs[rsp].rsp.ty;
+        self.finish_parent(parent, rsp, out, ty, false);
+    }
+
     /// A parent is freed before its reply was made (its client went away):
     /// its children are detached and their answers dropped.
     pub(crate) fn release_children(&mut self, mid: MsgId) {
@@ -571,7 +583,9 @@ impl Context {
             return;
         }
         if let Some(tag) = self.msgs[req].internal {
-            if tag.is_repair() {
+            if tag.is_meta() {
+                self.meta_reply(req, rsp, tag);
+            } else if tag.is_repair() {
                 self.repair_reply(req, rsp, tag);
             } else if tag.is_entropy() {
                 self.entropy_reply(req, rsp, tag);

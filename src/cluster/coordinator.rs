@@ -164,6 +164,9 @@ impl Context {
         let level = self.level_of(mid);
         let origin = self.origin_of(mid);
         let write = self.msgs[mid].cmd.expect("looked up").write;
+        // `read_repairs_enabled`: SET, GET, HSET … become the metadata
+        // scheme's EVAL (cluster/rr_meta.rs), routed as what they were.
+        self.meta_rewrite(mid, level);
         let plan = plan::plan(&self.topology, hash, level, write, origin);
         for candidates in plan.orphans.iter() {
             self.send_orphan(mid, candidates);

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod repair;
 pub mod resp;
 pub mod response_mgr;
+pub mod rr_meta;
 pub mod seeds;
 pub mod state;
 pub mod topology;

@@ -210,6 +210,8 @@ pub struct Context {
     pub(crate) repair: crate::cluster::repair::Repairs,
     /// Anti-entropy runs (`cluster/entropy.rs`).
     pub(crate) entropy: crate::cluster::entropy::Entropy,
+    /// The metadata scheme's jobs (late answers, clean-ups) under way.
+    pub(crate) meta: crate::cluster::rr_meta::MetaJobs,
     /// TLS configurations (tls.rs), read at start and on SIGHUP.
     pub(crate) tls: crate::tls::TlsConfigs,
     /// Hints for peers that could not take their copies (cluster/handoff.rs).
@@ -303,6 +305,7 @@ impl Context {
                 pool.entropy_keys_per_sec,
                 pool.entropy_interval_s,
             ),
+            meta: crate::cluster::rr_meta::MetaJobs::default(),
             tls: Default::default(),
             handoff: crate::cluster::handoff::Handoff::new(&pool.handoff),
             signals: None,

@@ -56,6 +56,10 @@ fault_counters! {
     read_repairs_failed, "Read repairs that failed: the RESTORE refused or lost, or the winning value could not be read back (DUMP/PTTL failed).";
     read_repairs_dropped, "Read repairs not attempted because too many were already under way.";
     read_repairs_kept, "Read repairs not applied because the replica, which answered empty (for a field or member), holds the key: it is left as it is.";
+    read_repairs_meta_sent, "Read repairs with metadata (read_repairs_enabled) sent: the newest write or delete, with its timestamp, to a replica that answered older or never saw it.";
+    read_repairs_meta_ok, "Read repairs with metadata the replica answered without an error.";
+    read_repairs_meta_failed, "Read repairs with metadata that failed (an error answer, or lost).";
+    read_repair_tombstones_cleaned, "Tombstone clean-ups sent (one per replica) after every replica answered a delete (read_repairs_enabled).";
 }
 
 /// Fault counts of one peer.

@@ -29,6 +29,7 @@ mod peer_protocol;
 mod process;
 mod pubsub;
 mod read_repair;
+mod read_repair_meta;
 mod redis_differential;
 mod redis_nested_replies;
 mod redis_proxy;
