@@ -25,6 +25,7 @@ use crate::cluster::plan::{self, Origin, Target};
 use crate::conf::Consistency;
 use crate::core::Context;
 use crate::dnode::peer::Undeliverable;
+use crate::ids::PeerId;
 use crate::msg::{Coalesce, ConnId, MsgId};
 use crate::proto::redis::{self, Multi, Route};
 
@@ -248,9 +249,32 @@ impl Context {
                     self.dispatch(mid, next);
                     return;
                 }
+                self.hint_quorum_write(mid, peer, why);
                 self.reply_error(mid, why.error());
             }
         }
+    }
+
+    /// A quorum-level write's copy for a replica that could not take it
+    /// (down, not connected, queue full, connection lost): the write may
+    /// still be acknowledged by the other replicas, so that replica gets it
+    /// later as a hint, like a DC_ONE write's copy (cluster/handoff.rs).
+    pub(crate) fn hint_quorum_write(&mut self, mid: MsgId, peer: PeerId, why: Undeliverable) {
+        let m = &self.msgs[mid];
+        let write = m.cmd.is_some_and(|c| c.write) && m.internal.is_none();
+        let quorum_child = m
+            .parent
+            .is_some_and(|(p, _)| matches!(self.msgs[p].frag.coalesce, Some(Coalesce::Quorum)));
+        if !write || !quorum_child {
+            return;
+        }
+        let c = self.copy_request(mid);
+        let cm = &mut self.msgs[c];
+        cm.swallow = true;
+        cm.parent = None;
+        cm.owner = None;
+        cm.in_client = false;
+        self.copy_undeliverable(peer, c, why);
     }
 
     /// The next replica of a DC_ONE read, if any is left.

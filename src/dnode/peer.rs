@@ -760,9 +760,13 @@ impl Context {
             } else if m.swallow || m.done {
                 self.try_free(mid);
             } else {
+                // A quorum write's copy lost with the connection: the other
+                // replicas may acknowledge it; this one gets it as a hint.
+                let uid = m.id;
+                self.hint_quorum_write(mid, peer, Undeliverable::ConnLost);
                 self.failed.push_back(FailedReq {
                     mid,
-                    uid: m.id,
+                    uid,
                     error,
                     failover: true,
                 });

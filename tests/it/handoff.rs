@@ -34,6 +34,11 @@ fn two_racks(dir: &TempDir) -> Vec<NodeSpec> {
 
 /// n0's /info view of n1 (the peer named after n1's peer port).
 fn hints_of_n1(cl: &Cluster) -> Value {
+    hints_of(cl, 1)
+}
+
+/// Node 0's `/info` entry for node `n` (its `hints` object and health).
+fn hints_of(cl: &Cluster, n: usize) -> Value {
     let mut s = TcpStream::connect(("127.0.0.1", cl.node(0).stats_port())).expect("stats port");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("read timeout");
@@ -42,12 +47,12 @@ fn hints_of_n1(cl: &Cluster) -> Value {
     s.read_to_string(&mut text).expect("read");
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("bad JSON ({e}): {body}"));
-    let port = format!(":{}", cl.node(1).dyn_port());
+    let port = format!(":{}", cl.node(n).dyn_port());
     v["peers"]
         .as_object()
-        .and_then(|o| o.iter().find(|(n, _)| n.ends_with(&port)))
+        .and_then(|o| o.iter().find(|(name, _)| name.ends_with(&port)))
         .map(|(_, p)| p.clone())
-        .unwrap_or_else(|| panic!("no peer n1 in {v}"))
+        .unwrap_or_else(|| panic!("no peer n{n} in {v}"))
 }
 
 fn figure(p: &Value, name: &str) -> u64 {
@@ -247,4 +252,45 @@ fn hints_survive_a_kill_of_the_coordinator_and_are_replayed_after_its_restart() 
         log.contains("hints for peer"),
         "no read-back logged:\n{log}"
     );
+}
+
+#[test]
+fn a_replica_down_during_quorum_writes_gets_them_as_hints() {
+    // Three racks at DC_QUORUM: with C down, A and B acknowledge the
+    // writes; C's copies are kept as hints and replayed when it is back,
+    // without any read to repair it.
+    let layout = [
+        node("dc1", "rack1", &[0]),
+        node("dc1", "rack2", &[0]),
+        node("dc1", "rack3", &[0]),
+    ];
+    let quorum = [
+        ("read_consistency", "DC_QUORUM"),
+        ("write_consistency", "DC_QUORUM"),
+    ];
+    let mut cl = Cluster::start_with(&layout, &quorum);
+    cl.node_mut(2).kill();
+    let mut c = cl.node(0).client();
+    // The first write may find C not yet known down: it is answered by A
+    // and B all the same.
+    for i in 0..200 {
+        let k = format!("qh{i}");
+        assert_eq!(
+            c.cmd(&[b"SET", k.as_bytes(), b"v"]),
+            b"+OK\r\n",
+            "write {i} with one replica of three down"
+        );
+    }
+    cl.node_mut(2).restart();
+    let all_there = poll_until(Duration::from_secs(30), || {
+        let mut r = cl.node(2).redis_client();
+        (0..200).all(|i| r.cmd(&[b"EXISTS", format!("qh{i}").as_bytes()]) == b":1\r\n")
+    });
+    assert!(
+        all_there,
+        "C never got the writes it missed; A's log:\n{}",
+        cl.node(0).log()
+    );
+    let hints = hints_of(&cl, 2);
+    assert!(figure(&hints, "replayed") >= 200, "{hints}");
 }

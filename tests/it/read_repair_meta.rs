@@ -193,8 +193,9 @@ fn a_delete_missed_by_a_stopped_node_is_kept_and_cleaned_up() {
     assert_eq!(redis_get(&cl, 2, b"dk"), bulk(b"v"));
     cl.node_mut(2).restart();
     cl.wait_connected();
-    // Reads answer nil (two tombstones against an older value) and
-    // repair node 2 with the delete, at the delete's timestamp.
+    // Reads answer nil (two tombstones against an older value); node 2
+    // gets the delete at the delete's timestamp, from its hint (the quorum
+    // write's copy it missed) or from read repair, whichever comes first.
     let ok = poll_until(REPAIR_TIMEOUT, || {
         assert_eq!(c.cmd(&[b"GET", b"dk"]), NIL, "a deleted key came back");
         redis_get(&cl, 2, b"dk") == NIL
@@ -206,7 +207,6 @@ fn a_delete_missed_by_a_stopped_node_is_kept_and_cleaned_up() {
         "tombstone {t2:?}, want {tdel}"
     );
     assert_eq!(score(&cl, 2, b"._add-set", b"dk"), None);
-    assert!(counter(&cl, 0, "read_repairs_meta_sent") >= 1);
     // Once every replica holds the same tombstone, a read cleans it up.
     let ok = poll_until(REPAIR_TIMEOUT, || {
         assert_eq!(c.cmd(&[b"GET", b"dk"]), NIL, "a deleted key came back");
