@@ -46,7 +46,7 @@ use crate::conn::ConnKind;
 use crate::core::{Context, Timer};
 use crate::errors::{ERR_BLOCKING_REMOTE, ERR_BLOCKING_SPAN, ERR_BLOCKING_TIMEOUT};
 use crate::msg::{ConnId, MsgId, MsgKind};
-use crate::proto::redis::{self, Arg, Command};
+use crate::proto::redis::{self, Command};
 
 /// The blocking commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,22 +379,6 @@ pub fn pop_copy(kind: Kind, args: &[Vec<u8>], reply: &Value) -> Option<(Vec<Vec<
     Some((copy, 1))
 }
 
-/// A RESP request and its arguments' places, for `Msg::req`.
-fn encode(args: &[Vec<u8>]) -> (Vec<u8>, Vec<Arg>) {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    let mut places = Vec::with_capacity(args.len());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        places.push(Arg {
-            off: out.len() as u64,
-            len: a.len() as u32,
-        });
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    (out, places)
-}
-
 impl Context {
     /// The front door's hook: a blocking command runs here (true), or it is
     /// not one and goes on as usual (false).
@@ -548,7 +532,8 @@ impl Context {
         let Some((copy, key)) = pop_copy(kind, &args, &value) else {
             return;
         };
-        let (out, places) = encode(&copy);
+        let parts: Vec<&[u8]> = copy.iter().map(Vec::as_slice).collect();
+        let (out, places) = crate::cluster::resp::encode(&parts);
         let c = self.msgs.get(MsgKind::Request);
         let name = copy[0].to_ascii_lowercase();
         let owner = self.msgs[req].owner;

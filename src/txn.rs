@@ -170,20 +170,7 @@ pub fn encode<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8
 /// positions (as the request parser would give them).
 pub fn wrap(db: u32, key: &[u8], unit: &[u8]) -> (Vec<u8>, Vec<Arg>) {
     let db = db.to_string();
-    let parts: [&[u8]; 4] = [DYNO_EXEC, db.as_bytes(), key, unit];
-    let mut out = Vec::with_capacity(unit.len() + key.len() + 64);
-    let mut args = Vec::with_capacity(4);
-    out.extend_from_slice(b"*4\r\n");
-    for p in parts {
-        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
-        args.push(Arg {
-            off: out.len() as u64,
-            len: p.len() as u32,
-        });
-        out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
-    (out, args)
+    crate::cluster::resp::encode(&[DYNO_EXEC, db.as_bytes(), key, unit])
 }
 
 /// Checks a unit received in `DYNO_EXEC`: canonical RESP arrays of bulk

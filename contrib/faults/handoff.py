@@ -176,8 +176,10 @@ stats = {"ok": 0, "err": 0, "max_ms": 0.0, "errors": []}
 running = threading.Event()
 
 
-def writer():
-    c = Conn(A)
+def writer(port=None, prefix="h"):
+    """Writes through `port` (node A's by default) until `running` is
+    cleared; keys `<prefix>:<n>`."""
+    c = Conn(port or A)
     i = 0
     tick = 0.01
     per_tick = max(1, int(RATE * tick))
@@ -185,7 +187,7 @@ def writer():
     while running.is_set():
         batch = []
         for _ in range(per_tick):
-            key = f"h:{i // 2}" if i % 5 == 4 else f"h:{i}"
+            key = f"{prefix}:{i // 2}" if i % 5 == 4 else f"{prefix}:{i}"
             batch.append((key, f"v{i}"))
             i += 1
         t0 = time.monotonic()

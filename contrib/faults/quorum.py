@@ -16,7 +16,8 @@ each followed by SETTLE seconds. Then, writer stopped: every acknowledged key
 read at DC_QUORUM through A, B and C (nil and stale answers counted), and
 from each replica's redis directly (missing and stale counted).
 
-The process handling (start, stop, Conn, enc) is handoff.py's; loopback
+The process handling (start, stop, Conn, enc) and the writer are
+handoff.py's; loopback
 only; every process started is stopped by pid.
 """
 
@@ -76,41 +77,6 @@ def start_node(name):
     h.wait_ping(port, "node-" + name)
 
 
-acked = {}
-failed = {}
-lock = threading.Lock()
-stats = {"ok": 0, "err": 0, "errors": []}
-running = threading.Event()
-
-
-def writer():
-    c = h.Conn(NODES["a"][1])
-    i = 0
-    tick = 0.01
-    per_tick = max(1, int(RATE * tick))
-    nxt = time.monotonic()
-    while running.is_set():
-        batch = []
-        for _ in range(per_tick):
-            key = f"q:{i // 2}" if i % 5 == 4 else f"q:{i}"
-            batch.append((key, f"v{i}"))
-            i += 1
-        replies = c.pipeline([h.enc("SET", k, v) for k, v in batch])
-        with lock:
-            for (k, v), r in zip(batch, replies):
-                if r == b"+OK":
-                    acked.setdefault(k, []).append(v)
-                    failed.pop(k, None)
-                    stats["ok"] += 1
-                else:
-                    failed.setdefault(k, []).append(v)
-                    stats["err"] += 1
-                    if len(stats["errors"]) < 3:
-                        stats["errors"].append(r)
-        nxt += tick
-        time.sleep(max(0.0, nxt - time.monotonic()))
-
-
 def judge(port, snapshot):
     """(nil, stale) answers for the keys of `snapshot` (key -> index of the
     value acknowledged then) read through `port`: stale is a value older
@@ -120,8 +86,8 @@ def judge(port, snapshot):
     got = []
     for j in range(0, len(keys), 500):
         got += c.pipeline([h.enc("GET", k) for k in keys[j:j + 500]])
-    with lock:
-        ok = {k: acked[k][snapshot[k]:] + failed.get(k, []) for k in keys}
+    with h.lock:
+        ok = {k: h.acked[k][snapshot[k]:] + h.failed.get(k, []) for k in keys}
     nil = stale = 0
     for k, g in zip(keys, got):
         if g is None:
@@ -132,8 +98,8 @@ def judge(port, snapshot):
 
 
 def snapshot():
-    with lock:
-        return {k: len(v) - 1 for k, v in acked.items()}
+    with h.lock:
+        return {k: len(v) - 1 for k, v in h.acked.items()}
 
 
 def fault(name):
@@ -167,22 +133,22 @@ def run(order):
         for n in NODES:
             start_node(n)
         time.sleep(1)
-        running.set()
-        w = threading.Thread(target=writer, daemon=True)
+        h.running.set()
+        w = threading.Thread(target=h.writer, args=(NODES["a"][1], "q"), daemon=True)
         w.start()
         time.sleep(WARM)
         faults = [fault(f) for f in order]
-        running.clear()
+        h.running.clear()
         w.join()
         time.sleep(2)
         final = snapshot()
         through = {n.upper(): judge(NODES[n][1], final) for n in NODES}
         replicas = {n.upper(): judge(NODES[n][2], final) for n in NODES}
-        return {"order": order, "writes_ok": stats["ok"], "writes_err": stats["err"],
+        return {"order": order, "writes_ok": h.stats["ok"], "writes_err": h.stats["err"],
                 "keys": len(final), "faults": faults, "through": through,
                 "replicas": replicas,
                 "first_errors": [e.decode(errors="replace") if e else None
-                                 for e in stats["errors"]]}
+                                 for e in h.stats["errors"]]}
     finally:
         h.cleanup()
 

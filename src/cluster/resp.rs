@@ -1,6 +1,7 @@
 //! The node's own RESP requests and the replies they get, for the copies
-//! it makes of its own accord (warm-up, read repair, anti-entropy): a
-//! request is encoded with its arguments' places (`Msg::req`), a complete
+//! it makes of its own accord (warm-up, read repair, anti-entropy, the
+//! other racks' copies of a blocking pop, a transaction's `DYNO_EXEC`
+//! wrapper): a request is encoded with its arguments' places (`Msg::req`), a complete
 //! reply decoded into a small tree. Pure: fed slices.
 
 use crate::proto::redis::Arg;

@@ -324,17 +324,19 @@ fn florida_env(f: &Florida) -> Vec<(&'static str, String)> {
 /// Two nodes on the Florida provider, racks r1 and r2, token 0 each; the
 /// list names neither yet.
 fn florida_pair(env: &[(&str, String)]) -> (Node, Node) {
-    let start = |rack| {
-        Node::start(
-            rack,
-            Some(0),
-            "127.0.0.1",
-            free_port(),
-            "florida_provider",
-            env,
-        )
-    };
-    (start("r1"), start("r2"))
+    (florida_node("r1", env), florida_node("r2", env))
+}
+
+/// A node on the Florida provider in rack `rack`, token 0, on 127.0.0.1.
+fn florida_node(rack: &str, env: &[(&str, String)]) -> Node {
+    Node::start(
+        rack,
+        Some(0),
+        "127.0.0.1",
+        free_port(),
+        "florida_provider",
+        env,
+    )
 }
 
 #[test]
@@ -365,14 +367,7 @@ fn florida_adds_a_node_and_replaces_one_that_moved() {
     assert!(a.log().contains("added (dc1/r2)"), "{}", a.log());
 
     // B dies; B2 takes its token on a new address and the list says so.
-    let b2 = Node::start(
-        "r2",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
+    let b2 = florida_node("r2", &env);
     drop(b);
     florida.publish(&[a.record(0), b2.record(0)]);
     assert!(
@@ -787,14 +782,7 @@ fn a_replacement_on_a_new_address_is_warmed_from_the_other_rack_while_clients_wo
 fn a_warm_up_a_restart_interrupts_resumes_from_its_state_file() {
     let florida = Florida::start(&[]);
     let env = florida_env(&florida);
-    let a = Node::start(
-        "r1",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
+    let a = florida_node("r1", &env);
     // A's data, written straight into its redis (pipelined).
     let mut r = a.redis.client();
     let total = 40_000u32;
@@ -877,14 +865,7 @@ fn a_warm_up_a_restart_interrupts_resumes_from_its_state_file() {
 fn a_datastore_restarted_empty_is_warmed_up_again_and_read_through_the_other_rack_meanwhile() {
     let florida = Florida::start(&[]);
     let env = florida_env(&florida);
-    let a = Node::start(
-        "r1",
-        Some(0),
-        "127.0.0.1",
-        free_port(),
-        "florida_provider",
-        &env,
-    );
+    let a = florida_node("r1", &env);
     let mut b = Node::start_with(
         "r2",
         Some(0),
